@@ -1,0 +1,89 @@
+//! AR occlusion with monocular depth.
+//!
+//! Run it with `cargo xtask demo` (sets up ONNX Runtime first) or
+//! `cargo run --example ar_occlusion -- [MODEL.onnx]`.
+//!
+//! At this stage the example starts the plugin under a plain 3D scene and
+//! shows, on screen and in the log, what it has and what it lacks: ONNX
+//! Runtime, the model, a camera.
+
+use std::path::PathBuf;
+
+use bevy::core_pipeline::tonemapping::Tonemapping;
+use bevy::prelude::*;
+use bevy_mono_depth::plugin::DEFAULT_MODEL_PATH;
+use bevy_mono_depth::prelude::*;
+
+fn main() {
+    let model = std::env::args_os()
+        .nth(1)
+        .map(PathBuf::from)
+        .unwrap_or_else(default_model);
+    App::new()
+        .add_plugins(DefaultPlugins.set(WindowPlugin {
+            primary_window: Some(Window {
+                title: "bevy_mono_depth — AR occlusion".into(),
+                ..default()
+            }),
+            ..default()
+        }))
+        .add_plugins((
+            MonoDepthPlugin {
+                model: Some(model),
+                ..default()
+            },
+            MonoDepthOverlayPlugin,
+        ))
+        .add_systems(Startup, setup_scene)
+        .add_systems(Update, spin)
+        .run();
+}
+
+/// `assets/models/fcrn.onnx` (written by `cargo xtask fetch-model`), found
+/// from the crate root when run through cargo from another folder.
+fn default_model() -> PathBuf {
+    let path = PathBuf::from(DEFAULT_MODEL_PATH);
+    match std::env::var_os("CARGO_MANIFEST_DIR") {
+        Some(root) if !path.exists() => PathBuf::from(root).join(path),
+        _ => path,
+    }
+}
+
+#[derive(Component)]
+struct Spin;
+
+fn setup_scene(
+    mut commands: Commands,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut materials: ResMut<Assets<StandardMaterial>>,
+) {
+    commands.spawn((
+        Camera3d::default(),
+        Tonemapping::None,
+        Transform::from_xyz(0.0, 1.2, 3.0).looking_at(Vec3::new(0.0, 0.4, 0.0), Vec3::Y),
+    ));
+    commands.spawn((
+        DirectionalLight {
+            illuminance: 8_000.0,
+            shadow_maps_enabled: true,
+            ..default()
+        },
+        Transform::from_xyz(3.0, 5.0, 2.0).looking_at(Vec3::ZERO, Vec3::Y),
+    ));
+    commands.spawn((
+        Mesh3d(meshes.add(Plane3d::default().mesh().size(6.0, 6.0))),
+        MeshMaterial3d(materials.add(Color::srgb(0.35, 0.38, 0.42))),
+    ));
+    commands.spawn((
+        Spin,
+        Mesh3d(meshes.add(Cuboid::new(0.6, 0.6, 0.6))),
+        MeshMaterial3d(materials.add(Color::srgb(0.9, 0.45, 0.2))),
+        Transform::from_xyz(0.0, 0.5, 0.0),
+    ));
+}
+
+fn spin(time: Res<Time>, mut cubes: Query<&mut Transform, With<Spin>>) {
+    for mut transform in &mut cubes {
+        transform.rotate_y(time.delta_secs() * 0.8);
+    }
+}

@@ -1,0 +1,64 @@
+//! # bevy_mono_depth
+//!
+//! Monocular depth for Bevy: one ordinary RGB camera becomes a depth sensor.
+//! The crate runs the FCRN depth network (ResNet-50 + up-projection, trained
+//! on NYU Depth v2) through ONNX Runtime on its own thread and hands the
+//! results to Bevy, for augmented-reality occlusion and proximity alerts.
+//!
+//! ## Quick reference
+//!
+//! | type | what it is |
+//! | --- | --- |
+//! | [`MonoDepthPlugin`](plugin::MonoDepthPlugin) | the plugin: model path, runtime location, session options |
+//! | [`MonoDepthStatus`](plugin::MonoDepthStatus) | resource: what the engine and the camera are doing, with reasons when they fail |
+//! | [`Runtime`](runtime::Runtime) | ONNX Runtime, located and loaded ([`RuntimeSearch`](runtime::RuntimeSearch) says where it looks) |
+//! | [`DepthSession`](session::DepthSession) | a depth model loaded into ONNX Runtime, checked and runnable |
+//!
+//! ## Setup
+//!
+//! ```no_run
+//! use bevy::prelude::*;
+//! use bevy_mono_depth::prelude::*;
+//!
+//! App::new()
+//!     .add_plugins(DefaultPlugins)
+//!     .add_plugins(MonoDepthPlugin {
+//!         model: Some("assets/models/fcrn.onnx".into()),
+//!         ..default()
+//!     })
+//!     .add_systems(Update, show_status)
+//!     .run();
+//!
+//! fn show_status(status: Res<MonoDepthStatus>) {
+//!     if status.is_changed() {
+//!         info!("depth engine: {}", status.engine);
+//!     }
+//! }
+//! ```
+//!
+//! ONNX Runtime is opened at start-up on desktop: see [`runtime`] for where
+//! it is looked for. Nothing panics when it, the model or the camera is
+//! missing; [`MonoDepthStatus`](plugin::MonoDepthStatus) says what is wrong.
+//!
+//! ## Cargo features
+//!
+//! | feature | default | what it adds |
+//! | --- | --- | --- |
+//! | `window` | yes | desktop window through winit (X11) |
+//! | `overlay` | yes | egui status and timing overlay ([`plugin::MonoDepthOverlayPlugin`]) |
+//! | `webcam` | yes | webcam capture through nokhwa ([`sources::webcam`]) |
+
+#![warn(missing_docs)]
+
+pub mod plugin;
+pub mod runtime;
+pub mod session;
+pub mod sources;
+
+/// The types most apps need.
+pub mod prelude {
+    #[cfg(feature = "overlay")]
+    pub use crate::plugin::MonoDepthOverlayPlugin;
+    pub use crate::plugin::{EngineStatus, MonoDepthPlugin, MonoDepthStatus, SourceStatus};
+    pub use crate::session::SessionOptions;
+}

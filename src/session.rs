@@ -1,0 +1,292 @@
+//! Loading a depth model into an ONNX Runtime session and running it.
+//!
+//! A model the crate can drive has exactly one input, a float32 tensor of
+//! rank 4 with fixed sizes (`[1, 3, H, W]` or `[1, H, W, 3]`), and exactly
+//! one float32 output of rank 3 or 4 with fixed sizes. Anything else is
+//! rejected at load with an error that says what was expected and what was
+//! found.
+
+use std::path::{Path, PathBuf};
+
+use ort::session::Session;
+use ort::session::builder::GraphOptimizationLevel;
+use ort::value::{TensorElementType, TensorRef, ValueType};
+
+use crate::runtime::Runtime;
+
+/// Errors from loading or running a model.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ModelError {
+    /// The model file does not exist.
+    #[error(
+        "model file {} not found: run `cargo xtask fetch-model` for FCRN, or point the plugin at an .onnx file",
+        .0.display()
+    )]
+    NotFound(PathBuf),
+    /// The model file exists but could not be read.
+    #[error("model file {} could not be read: {reason}", path.display())]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        reason: String,
+    },
+    /// ONNX Runtime refused the file (not ONNX, truncated, unsupported ops).
+    #[error("{} is not a model ONNX Runtime can load: {reason}", path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What ONNX Runtime said.
+        reason: String,
+    },
+    /// The model's inputs or outputs are not what a depth model needs.
+    #[error("{} cannot be used as a depth model: expected {expected}, found {found}", path.display())]
+    UnexpectedSignature {
+        /// The file.
+        path: PathBuf,
+        /// What the crate needs.
+        expected: String,
+        /// What the model has.
+        found: String,
+    },
+    /// The input buffer does not match the model's input size.
+    #[error("input has {got} values, the model takes {expected}")]
+    InputSize {
+        /// Values the model takes.
+        expected: usize,
+        /// Values given.
+        got: usize,
+    },
+    /// ONNX Runtime failed while setting up or running the session.
+    #[error("ONNX Runtime error: {0}")]
+    Runtime(String),
+}
+
+/// How a session is set up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionOptions {
+    /// Threads ONNX Runtime may use inside one operator. `0` lets ONNX
+    /// Runtime choose (one per core).
+    pub intra_threads: usize,
+    /// Run ONNX Runtime's full graph optimisations (recommended).
+    pub optimize: bool,
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        Self {
+            intra_threads: 0,
+            optimize: true,
+        }
+    }
+}
+
+/// Name, element type and fixed shape of one model input or output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TensorInfo {
+    /// Name in the graph.
+    pub name: String,
+    /// Dimensions (all fixed, all positive).
+    pub shape: Vec<usize>,
+}
+
+impl TensorInfo {
+    /// Number of values in the tensor.
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// Whether the tensor holds no values.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A depth model loaded into ONNX Runtime.
+pub struct DepthSession {
+    session: Session,
+    path: PathBuf,
+    /// The model's only input.
+    pub input: TensorInfo,
+    /// The model's only output.
+    pub output: TensorInfo,
+}
+
+impl std::fmt::Debug for DepthSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DepthSession")
+            .field("path", &self.path)
+            .field("input", &self.input)
+            .field("output", &self.output)
+            .finish_non_exhaustive()
+    }
+}
+
+fn ort_err(e: impl std::fmt::Display) -> ModelError {
+    ModelError::Runtime(e.to_string())
+}
+
+impl DepthSession {
+    /// Loads the model at `path` and checks its inputs and outputs.
+    pub fn load(
+        runtime: &Runtime,
+        path: impl AsRef<Path>,
+        options: &SessionOptions,
+    ) -> Result<Self, ModelError> {
+        let path = path.as_ref().to_path_buf();
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(ModelError::NotFound(path));
+            }
+            Err(e) => {
+                return Err(ModelError::Unreadable {
+                    path,
+                    reason: e.to_string(),
+                });
+            }
+        };
+        let level = if options.optimize {
+            GraphOptimizationLevel::All
+        } else {
+            GraphOptimizationLevel::Disable
+        };
+        let mut builder = Session::builder(&runtime.environment)
+            .map_err(ort_err)?
+            .with_optimization_level(level)
+            .map_err(ort_err)?
+            .with_intra_threads(options.intra_threads)
+            .map_err(ort_err)?;
+        let session = builder
+            .commit_from_memory(&bytes)
+            .map_err(|e| ModelError::Invalid {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
+        let (input, output) = check_signature(&session, &path)?;
+        Ok(Self {
+            session,
+            path,
+            input,
+            output,
+        })
+    }
+
+    /// The file the model was loaded from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A custom metadata value stored in the model (`metadata_props`).
+    pub fn metadata(&self, key: &str) -> Option<String> {
+        self.session.metadata().ok()?.custom(key)
+    }
+
+    /// Runs the model on `input` (laid out as [`Self::input`]) and copies the
+    /// output into `output`, which is resized to the output's length.
+    pub fn run(&mut self, input: &[f32], output: &mut Vec<f32>) -> Result<(), ModelError> {
+        let expected = self.input.len();
+        if input.len() != expected {
+            return Err(ModelError::InputSize {
+                expected,
+                got: input.len(),
+            });
+        }
+        let tensor =
+            TensorRef::from_array_view((self.input.shape.as_slice(), input)).map_err(ort_err)?;
+        let outputs = self.session.run([tensor.into()]).map_err(ort_err)?;
+        let (_, values) = outputs[0].try_extract_tensor::<f32>().map_err(ort_err)?;
+        if values.len() != self.output.len() {
+            return Err(ModelError::Runtime(format!(
+                "model produced {} values, its signature promises {}",
+                values.len(),
+                self.output.len()
+            )));
+        }
+        output.clear();
+        output.extend_from_slice(values);
+        Ok(())
+    }
+}
+
+fn describe(ty: &ValueType) -> String {
+    ty.to_string()
+}
+
+fn fixed_float_shape(ty: &ValueType) -> Option<Vec<usize>> {
+    match ty {
+        ValueType::Tensor {
+            ty: TensorElementType::Float32,
+            shape,
+            ..
+        } => shape
+            .iter()
+            .map(|&d| usize::try_from(d).ok().filter(|&d| d > 0))
+            .collect(),
+        _ => None,
+    }
+}
+
+fn check_signature(session: &Session, path: &Path) -> Result<(TensorInfo, TensorInfo), ModelError> {
+    let mismatch = |expected: &str, found: String| ModelError::UnexpectedSignature {
+        path: path.to_path_buf(),
+        expected: expected.to_owned(),
+        found,
+    };
+    let list = |outlets: &[ort::value::Outlet]| {
+        outlets
+            .iter()
+            .map(|o| format!("{}: {}", o.name(), describe(o.dtype())))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    const INPUT: &str = "one float32 input of rank 4 with fixed sizes ([1,3,H,W] or [1,H,W,3])";
+    const OUTPUT: &str = "one float32 output of rank 3 or 4 with fixed sizes";
+    let [input] = session.inputs() else {
+        return Err(mismatch(
+            INPUT,
+            format!(
+                "{} inputs ({})",
+                session.inputs().len(),
+                list(session.inputs())
+            ),
+        ));
+    };
+    let [output] = session.outputs() else {
+        return Err(mismatch(
+            OUTPUT,
+            format!(
+                "{} outputs ({})",
+                session.outputs().len(),
+                list(session.outputs())
+            ),
+        ));
+    };
+    let input_shape = fixed_float_shape(input.dtype())
+        .filter(|s| s.len() == 4 && s[0] == 1 && (s[1] == 3 || s[3] == 3))
+        .ok_or_else(|| {
+            mismatch(
+                INPUT,
+                format!("{}: {}", input.name(), describe(input.dtype())),
+            )
+        })?;
+    let output_shape = fixed_float_shape(output.dtype())
+        .filter(|s| (s.len() == 3 || s.len() == 4) && s[0] == 1)
+        .ok_or_else(|| {
+            mismatch(
+                OUTPUT,
+                format!("{}: {}", output.name(), describe(output.dtype())),
+            )
+        })?;
+    Ok((
+        TensorInfo {
+            name: input.name().to_owned(),
+            shape: input_shape,
+        },
+        TensorInfo {
+            name: output.name().to_owned(),
+            shape: output_shape,
+        },
+    ))
+}

@@ -1,0 +1,4 @@
+//! Where camera frames come from.
+
+#[cfg(feature = "webcam")]
+pub mod webcam;

@@ -1,0 +1,168 @@
+//! The crate's own loader runs models the repo generates through ONNX Runtime.
+
+mod common;
+
+use std::time::Duration;
+
+use bevy_mono_depth::prelude::*;
+use bevy_mono_depth::runtime::{Runtime, RuntimeSearch};
+use bevy_mono_depth::session::{DepthSession, ModelError};
+use common::{headless_app, model, wait_for_engine};
+
+fn runtime() -> Runtime {
+    Runtime::load(&RuntimeSearch::from_env(None)).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The closed-form model's definition, written independently of the graph:
+/// depth = 0.5 + mean over each 2×2 block of (0.02 R + 0.01 G + 0.005 B).
+fn closed_form(r: &[f32], g: &[f32], b: &[f32], width: usize, i: usize, j: usize) -> f32 {
+    let mut sum = 0.0f64;
+    for (dy, dx) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
+        let at = (2 * i + dy) * width + 2 * j + dx;
+        sum += 0.02 * f64::from(r[at]) + 0.01 * f64::from(g[at]) + 0.005 * f64::from(b[at]);
+    }
+    (0.5 + sum / 4.0) as f32
+}
+
+#[test]
+fn closed_form_model_gives_its_formula() {
+    let runtime = runtime();
+    let mut session = DepthSession::load(
+        &runtime,
+        model("closed_form.onnx"),
+        &SessionOptions::default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(session.input.shape, [1, 3, 256, 320]);
+    assert_eq!(session.output.shape, [1, 1, 128, 160]);
+    assert_eq!(
+        session.metadata("mono_depth.trained").as_deref(),
+        Some("false")
+    );
+
+    let (h, w) = (256usize, 320usize);
+    let plane = |f: &dyn Fn(usize, usize) -> usize| -> Vec<f32> {
+        (0..h * w).map(|k| (f(k / w, k % w) % 256) as f32).collect()
+    };
+    let r = plane(&|y, x| x * 7 + y * 3);
+    let g = plane(&|y, x| x * 2 + y * 5 + 11);
+    let b = plane(&|y, x| x + y * 13);
+    let input: Vec<f32> = [r.as_slice(), g.as_slice(), b.as_slice()].concat();
+
+    let mut depth = Vec::new();
+    session
+        .run(&input, &mut depth)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(depth.len(), 128 * 160);
+    let mut worst = 0.0f32;
+    for i in 0..128 {
+        for j in 0..160 {
+            let want = closed_form(&r, &g, &b, w, i, j);
+            worst = worst.max((depth[i * 160 + j] - want).abs());
+        }
+    }
+    let deepest = depth.iter().copied().fold(0.0f32, f32::max);
+    assert!(
+        worst <= 1e-5 * deepest,
+        "largest difference {worst} (deepest {deepest})"
+    );
+
+    let err = session.run(&input[1..], &mut depth).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ModelError::InputSize {
+                expected: 245760,
+                got: 245759
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn models_the_crate_cannot_drive_are_rejected_with_reasons() {
+    let runtime = runtime();
+    let load = |name: &str| {
+        DepthSession::load(&runtime, model(name), &SessionOptions::default()).unwrap_err()
+    };
+
+    for name in ["broken_not_onnx.onnx", "broken_truncated.onnx"] {
+        let err = load(name);
+        assert!(matches!(err, ModelError::Invalid { .. }), "{name}: {err}");
+        assert!(err.to_string().contains(name), "{err}");
+    }
+    for (name, found) in [
+        ("broken_rank.onnx", "input"),
+        ("broken_int_input.onnx", "input"),
+        ("broken_dynamic.onnx", "input"),
+        ("broken_two_outputs.onnx", "2 outputs"),
+    ] {
+        let err = load(name);
+        let ModelError::UnexpectedSignature {
+            expected,
+            found: what,
+            ..
+        } = &err
+        else {
+            panic!("{name}: expected UnexpectedSignature, got {err}");
+        };
+        assert!(!expected.is_empty(), "{err}");
+        assert!(
+            what.contains(found) || err.to_string().contains(found),
+            "{name}: {err}"
+        );
+    }
+
+    let missing = common::models_dir().join("does_not_exist.onnx");
+    let err = DepthSession::load(&runtime, &missing, &SessionOptions::default()).unwrap_err();
+    assert!(matches!(err, ModelError::NotFound(_)), "{err}");
+    assert!(err.to_string().contains("cargo xtask fetch-model"), "{err}");
+}
+
+#[test]
+fn plugin_reports_the_loaded_model() {
+    let mut app = headless_app(MonoDepthPlugin {
+        model: Some(model("closed_form.onnx")),
+        ..Default::default()
+    });
+    let EngineStatus::Ready(summary) = wait_for_engine(&mut app, Duration::from_secs(60)) else {
+        panic!(
+            "engine not ready: {}",
+            app.world().resource::<MonoDepthStatus>().engine
+        );
+    };
+    assert_eq!(summary.name.as_deref(), Some("closed_form_luma"));
+    assert_eq!(summary.input_shape, [1, 3, 256, 320]);
+    assert!(!summary.trained);
+    assert!(summary.to_string().contains("not depth"));
+    assert!(summary.runtime_library.is_some());
+}
+
+#[test]
+fn plugin_keeps_running_without_a_model() {
+    let missing = common::models_dir().join("no_such_model.onnx");
+    let mut app = headless_app(MonoDepthPlugin {
+        model: Some(missing.clone()),
+        ..Default::default()
+    });
+    let status = wait_for_engine(&mut app, Duration::from_secs(60));
+    let EngineStatus::ModelFailed(reason) = &status else {
+        panic!("expected ModelFailed, got {status}");
+    };
+    assert!(reason.contains(&missing.display().to_string()), "{reason}");
+    assert!(reason.contains("cargo xtask fetch-model"), "{reason}");
+    // The app goes on updating.
+    for _ in 0..3 {
+        app.update();
+    }
+
+    let mut app = headless_app(MonoDepthPlugin {
+        model: None,
+        ..Default::default()
+    });
+    assert_eq!(
+        wait_for_engine(&mut app, Duration::from_secs(5)),
+        EngineStatus::NoModel
+    );
+}

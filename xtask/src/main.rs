@@ -1,0 +1,162 @@
+//! Repository tooling for bevy_mono_depth: `cargo xtask <command>`.
+
+mod onnxruntime;
+mod python;
+mod system;
+mod util;
+
+use std::process::ExitCode;
+
+use util::{Fail, cargo, repo_root, run};
+
+const HELP: &str = "\
+cargo xtask <command>
+
+commands:
+  setup              install what builds, tests and the demo need (idempotent):
+                     Debian packages, ONNX Runtime 1.31.1 in target/onnxruntime,
+                     the model-tool venv in target/pyenv, test models in target/models
+  test               setup, then fmt --check, clippy -D warnings (feature sets
+                     that matter), cargo doc, the model-tool tests and cargo test
+  demo [ARGS..]      setup, then run examples/ar_occlusion.rs in release mode
+  fetch-model [..]   download the official FCRN weights, convert them and install
+                     assets/models/fcrn.onnx (--help for the manual path)
+  test-models        rebuild the generated test models in target/models
+
+options for setup, test and demo:
+  --no-system        do not check or install Debian packages
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((command, rest)) = args.split_first() else {
+        eprint!("{HELP}");
+        return ExitCode::FAILURE;
+    };
+    let result = match command.as_str() {
+        "setup" => setup(rest),
+        "test" => test(rest),
+        "demo" => demo(rest),
+        "fetch-model" => fetch_model(rest),
+        "test-models" => python::build_test_models(true),
+        "help" | "--help" | "-h" => {
+            print!("{HELP}");
+            Ok(())
+        }
+        other => Err(Fail::new(format!("unknown command `{other}`\n\n{HELP}"))),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(fail) => {
+            eprintln!("\nxtask: error: {fail}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn setup(args: &[String]) -> Result<(), Fail> {
+    let system = !args.iter().any(|a| a == "--no-system");
+    println!("== setup");
+    if system {
+        system::ensure_packages()?;
+    }
+    onnxruntime::ensure()?;
+    python::ensure_venv()?;
+    python::build_test_models(false)?;
+    println!("== setup done");
+    Ok(())
+}
+
+fn test(args: &[String]) -> Result<(), Fail> {
+    setup(args)?;
+    let root = repo_root();
+    println!("\n== cargo fmt --check");
+    run(cargo().args(["fmt", "--all", "--check"]).current_dir(&root))?;
+
+    // The feature sets that matter: everything (what the example and a
+    // newcomer build) and nothing (a library user who brings their own
+    // window and frames).
+    for features in [&["--all-features"][..], &["--no-default-features"][..]] {
+        println!("\n== cargo clippy {}", features.join(" "));
+        let mut clippy = cargo();
+        clippy
+            .args(["clippy", "--workspace", "--all-targets"])
+            .args(features)
+            .args(["--", "-D", "warnings"])
+            .current_dir(&root);
+        run(&mut clippy)?;
+    }
+
+    println!("\n== cargo doc");
+    run(cargo()
+        .args([
+            "doc",
+            "--no-deps",
+            "--all-features",
+            "-p",
+            "bevy_mono_depth",
+        ])
+        .env("RUSTDOCFLAGS", "-D warnings")
+        .current_dir(&root))?;
+
+    println!("\n== model tool tests");
+    python::run_tool_tests()?;
+
+    println!("\n== cargo test");
+    let mut test = cargo();
+    test.args(["test", "--workspace", "--all-features"])
+        .current_dir(&root);
+    util::test_env(&mut test);
+    run(&mut test)?;
+    Ok(())
+}
+
+fn demo(args: &[String]) -> Result<(), Fail> {
+    let (ours, passthrough): (Vec<_>, Vec<_>) =
+        args.iter().cloned().partition(|a| a == "--no-system");
+    setup(&ours)?;
+    if cfg!(target_os = "linux")
+        && std::env::var_os("DISPLAY").is_none()
+        && std::env::var_os("WAYLAND_DISPLAY").is_none()
+    {
+        return Err(Fail::new(
+            "no display (neither DISPLAY nor WAYLAND_DISPLAY is set): run the demo on a desktop, or under a virtual one with `xvfb-run -a cargo xtask demo`",
+        ));
+    }
+    println!("\n== cargo run --release --example ar_occlusion");
+    let mut run_demo = cargo();
+    run_demo
+        .args(["run", "--release", "--example", "ar_occlusion", "--"])
+        .args(passthrough)
+        .current_dir(repo_root());
+    util::runtime_env(&mut run_demo);
+    run(&mut run_demo)
+}
+
+const FETCH_HELP: &str = "\
+cargo xtask fetch-model [--npy PATH]
+
+Installs the trained FCRN model (NYU Depth v2) as assets/models/fcrn.onnx
+(FP32) and assets/models/fcrn_fp16.onnx, which the example loads.
+
+The authors of FCRN publish their trained weights as NYU_ResNet-UpProj.npy
+(a pickled dict {layer: {param: array}}) at
+  http://campar.in.tum.de/files/rupprecht/depthpred/NYU_ResNet-UpProj.npy
+Without --npy the file is downloaded from there. Its structure (every layer,
+every parameter shape) is checked, then it is converted with the repo's own
+FCRN graph builder (tools/mono_depth_models); the model records the file's
+sha256 in its metadata.
+
+Offline, or when that address is unreachable: download the file by hand on a
+machine that can reach it, copy it here, and run
+  cargo xtask fetch-model --npy /path/to/NYU_ResNet-UpProj.npy
+";
+
+fn fetch_model(args: &[String]) -> Result<(), Fail> {
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        print!("{FETCH_HELP}");
+        return Ok(());
+    }
+    python::ensure_venv()?;
+    python::fetch_model(args)
+}
