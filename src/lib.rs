@@ -13,6 +13,10 @@
 //! | [`MonoDepthStatus`](plugin::MonoDepthStatus) | resource: what the engine and the camera are doing, with reasons when they fail |
 //! | [`Runtime`](runtime::Runtime) | ONNX Runtime, located and loaded ([`RuntimeSearch`](runtime::RuntimeSearch) says where it looks) |
 //! | [`DepthSession`](session::DepthSession) | a depth model loaded into ONNX Runtime, checked and runnable |
+//! | [`CameraFrame`](frame::CameraFrame) | pixels (RGB8, RGBA8, BGRA8 with stride), sequence number, timestamp |
+//! | [`ModelSpec`](model::ModelSpec) | how to feed a model and read it, from its metadata or set in code |
+//! | [`DepthEngine`](engine::DepthEngine) | frame → preprocess → model → [`DepthMap`](depth::DepthMap) in metres, timed per stage |
+//! | [`DepthWorker`](worker::DepthWorker) | the engine on its own thread behind a latest-frame mailbox |
 //!
 //! ## Setup
 //!
@@ -46,19 +50,31 @@
 //! | --- | --- | --- |
 //! | `window` | yes | desktop window through winit (X11) |
 //! | `overlay` | yes | egui status and timing overlay ([`plugin::MonoDepthOverlayPlugin`]) |
-//! | `webcam` | yes | webcam capture through nokhwa ([`sources::webcam`]) |
+//! | `webcam` | yes | webcam capture through nokhwa (`sources::webcam`) |
+//! | `coreml`, `cuda`, `directml`, `xnnpack` | no | that ONNX Runtime execution provider ([`session::ExecutionProvider`]) |
 
 #![warn(missing_docs)]
 
+pub mod depth;
+pub mod engine;
+pub mod frame;
+pub mod model;
 pub mod plugin;
+pub mod preprocess;
 pub mod runtime;
 pub mod session;
 pub mod sources;
+pub mod worker;
 
 /// The types most apps need.
 pub mod prelude {
+    pub use crate::depth::DepthMap;
+    pub use crate::engine::{DepthEngine, EngineConfig};
+    pub use crate::frame::{CameraFrame, PixelFormat};
     #[cfg(feature = "overlay")]
     pub use crate::plugin::MonoDepthOverlayPlugin;
     pub use crate::plugin::{EngineStatus, MonoDepthPlugin, MonoDepthStatus, SourceStatus};
-    pub use crate::session::SessionOptions;
+    pub use crate::preprocess::ResizeMode;
+    pub use crate::session::{ExecutionProvider, SessionOptions};
+    pub use crate::worker::{DepthWorker, FrameSender, WorkerEvent};
 }

@@ -63,14 +63,37 @@ pub enum ModelError {
     Runtime(String),
 }
 
+/// Where ONNX Runtime runs the model.
+///
+/// Accelerated providers need the crate feature of the same name and an ONNX
+/// Runtime build that has them; when either is missing the session runs on
+/// the CPU and [`DepthSession::provider`] says why.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum ExecutionProvider {
+    /// ONNX Runtime's own CPU kernels (always available).
+    #[default]
+    Cpu,
+    /// Apple's Core ML (feature `coreml`; iOS and macOS).
+    CoreMl,
+    /// NVIDIA CUDA (feature `cuda`; needs the GPU build of ONNX Runtime).
+    Cuda,
+    /// DirectML (feature `directml`; Windows).
+    DirectMl,
+    /// XNNPACK CPU kernels (feature `xnnpack`; mobile CPUs).
+    XnnPack,
+}
+
 /// How a session is set up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionOptions {
-    /// Threads ONNX Runtime may use inside one operator. `0` lets ONNX
-    /// Runtime choose (one per core).
+    /// Threads ONNX Runtime may use inside one operator. `0` picks one less
+    /// than the number of cores (at least one), so that Bevy's render thread
+    /// is not starved while a frame is inferred.
     pub intra_threads: usize,
     /// Run ONNX Runtime's full graph optimisations (recommended).
     pub optimize: bool,
+    /// Where to run the model.
+    pub provider: ExecutionProvider,
 }
 
 impl Default for SessionOptions {
@@ -78,7 +101,19 @@ impl Default for SessionOptions {
         Self {
             intra_threads: 0,
             optimize: true,
+            provider: ExecutionProvider::Cpu,
         }
+    }
+}
+
+impl SessionOptions {
+    /// The thread count actually used for `intra_threads`.
+    pub fn resolved_threads(&self) -> usize {
+        if self.intra_threads > 0 {
+            return self.intra_threads;
+        }
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        cores.saturating_sub(1).max(1)
     }
 }
 
@@ -107,6 +142,7 @@ impl TensorInfo {
 pub struct DepthSession {
     session: Session,
     path: PathBuf,
+    provider: String,
     /// The model's only input.
     pub input: TensorInfo,
     /// The model's only output.
@@ -152,12 +188,13 @@ impl DepthSession {
         } else {
             GraphOptimizationLevel::Disable
         };
-        let mut builder = Session::builder(&runtime.environment)
+        let builder = Session::builder(&runtime.environment)
             .map_err(ort_err)?
             .with_optimization_level(level)
             .map_err(ort_err)?
-            .with_intra_threads(options.intra_threads)
+            .with_intra_threads(options.resolved_threads())
             .map_err(ort_err)?;
+        let (mut builder, provider) = providers::register(builder, options.provider);
         let session = builder
             .commit_from_memory(&bytes)
             .map_err(|e| ModelError::Invalid {
@@ -168,9 +205,16 @@ impl DepthSession {
         Ok(Self {
             session,
             path,
+            provider,
             input,
             output,
         })
+    }
+
+    /// Which execution provider runs the model, and why it is not the one
+    /// asked for when it fell back (e.g. `"CPU (CUDA unavailable: …)"`).
+    pub fn provider(&self) -> &str {
+        &self.provider
     }
 
     /// The file the model was loaded from.
@@ -186,6 +230,13 @@ impl DepthSession {
     /// Runs the model on `input` (laid out as [`Self::input`]) and copies the
     /// output into `output`, which is resized to the output's length.
     pub fn run(&mut self, input: &[f32], output: &mut Vec<f32>) -> Result<(), ModelError> {
+        output.clear();
+        self.run_with(input, |values| output.extend_from_slice(values))
+    }
+
+    /// Runs the model on `input` and hands the output values to `read`
+    /// without copying them.
+    pub fn run_with(&mut self, input: &[f32], read: impl FnOnce(&[f32])) -> Result<(), ModelError> {
         let expected = self.input.len();
         if input.len() != expected {
             return Err(ModelError::InputSize {
@@ -204,9 +255,65 @@ impl DepthSession {
                 self.output.len()
             )));
         }
-        output.clear();
-        output.extend_from_slice(values);
+        read(values);
         Ok(())
+    }
+}
+
+mod providers {
+    use ort::session::builder::SessionBuilder;
+
+    use super::ExecutionProvider;
+
+    /// Registers `provider`, falling back to the CPU with the reason.
+    pub(super) fn register(
+        builder: SessionBuilder,
+        provider: ExecutionProvider,
+    ) -> (SessionBuilder, String) {
+        match provider {
+            ExecutionProvider::Cpu => (builder, "CPU".to_owned()),
+            #[cfg(feature = "coreml")]
+            ExecutionProvider::CoreMl => {
+                try_register(builder, ort::ep::CoreML::default().build(), "CoreML")
+            }
+            #[cfg(feature = "cuda")]
+            ExecutionProvider::Cuda => {
+                try_register(builder, ort::ep::CUDA::default().build(), "CUDA")
+            }
+            #[cfg(feature = "directml")]
+            ExecutionProvider::DirectMl => {
+                try_register(builder, ort::ep::DirectML::default().build(), "DirectML")
+            }
+            #[cfg(feature = "xnnpack")]
+            ExecutionProvider::XnnPack => {
+                try_register(builder, ort::ep::XNNPACK::default().build(), "XNNPACK")
+            }
+            #[allow(unreachable_patterns)]
+            other => (
+                builder,
+                format!(
+                    "CPU ({other:?} is not compiled in: enable this crate's feature of that name)"
+                ),
+            ),
+        }
+    }
+
+    #[allow(dead_code)]
+    fn try_register(
+        builder: SessionBuilder,
+        ep: ort::ep::ExecutionProviderDispatch,
+        name: &str,
+    ) -> (SessionBuilder, String) {
+        match builder.with_execution_providers([ep.error_on_failure()]) {
+            Ok(builder) => (
+                builder,
+                format!("{name} (operators it cannot run fall back to CPU)"),
+            ),
+            Err(e) => {
+                let reason = e.to_string();
+                (e.recover(), format!("CPU ({name} unavailable: {reason})"))
+            }
+        }
     }
 }
 

@@ -19,6 +19,8 @@ commands:
   test               setup, then fmt --check, clippy -D warnings (feature sets
                      that matter), cargo doc, the model-tool tests and cargo test
   demo [ARGS..]      setup, then run examples/ar_occlusion.rs in release mode
+  bench [ARGS..]     setup, then the criterion benchmarks (benches/pipeline.rs);
+                     MONO_DEPTH_BENCH_THREADS sets ONNX Runtime's thread count
   fetch-model [..]   download the official FCRN weights, convert them and install
                      assets/models/fcrn.onnx (--help for the manual path)
   test-models        rebuild the generated test models in target/models
@@ -38,6 +40,7 @@ fn main() -> ExitCode {
         "test" => test(rest),
         "demo" => demo(rest),
         "fetch-model" => fetch_model(rest),
+        "bench" => bench(rest),
         "test-models" => python::build_test_models(true),
         "help" | "--help" | "-h" => {
             print!("{HELP}");
@@ -131,6 +134,20 @@ fn demo(args: &[String]) -> Result<(), Fail> {
         .current_dir(repo_root());
     util::runtime_env(&mut run_demo);
     run(&mut run_demo)
+}
+
+fn bench(args: &[String]) -> Result<(), Fail> {
+    let (ours, passthrough): (Vec<_>, Vec<_>) =
+        args.iter().cloned().partition(|a| a == "--no-system");
+    setup(&ours)?;
+    println!("\n== cargo bench");
+    let mut bench = cargo();
+    bench
+        .args(["bench", "--bench", "pipeline", "--"])
+        .args(passthrough)
+        .current_dir(repo_root());
+    util::test_env(&mut bench);
+    run(&mut bench)
 }
 
 const FETCH_HELP: &str = "\

@@ -135,5 +135,19 @@ pub fn run_tool_tests() -> Result<(), Fail> {
 /// `fetch-model`: the official weights, converted and installed.
 pub fn fetch_model(args: &[String]) -> Result<(), Fail> {
     let dest = repo_root().join("assets").join("models");
-    run(tool().arg("fetch").arg("--dest").arg(&dest).args(args))
+    // The tool runs in tools/; a relative --npy means the caller's folder.
+    let cwd = std::env::current_dir()?;
+    let mut resolved = Vec::with_capacity(args.len());
+    let mut next_is_path = false;
+    for arg in args {
+        if next_is_path {
+            resolved.push(cwd.join(arg).into_os_string());
+        } else if let Some(path) = arg.strip_prefix("--npy=") {
+            resolved.push(format!("--npy={}", cwd.join(path).display()).into());
+        } else {
+            resolved.push(arg.into());
+        }
+        next_is_path = arg == "--npy";
+    }
+    run(tool().arg("fetch").arg("--dest").arg(&dest).args(resolved))
 }

@@ -1,0 +1,210 @@
+//! Depth maps: metres per pixel with a validity mask, statistics, and the
+//! frame they came from.
+
+use std::time::Duration;
+
+use crate::model::DepthUnits;
+use crate::preprocess::ImageMapping;
+
+/// Statistics over the valid pixels of a depth map.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct DepthStats {
+    /// Nearest valid depth, metres (0 when no pixel is valid).
+    pub min: f32,
+    /// Farthest valid depth, metres (0 when no pixel is valid).
+    pub max: f32,
+    /// Mean of the valid depths, metres (0 when no pixel is valid).
+    pub mean: f32,
+    /// Number of valid pixels.
+    pub valid: usize,
+}
+
+/// One depth map, in metres.
+///
+/// Invalid pixels (the model gave NaN, ±∞, a value ≤ 0 or outside the
+/// model's valid range) are never passed on as numbers: their depth reads
+/// `0.0` and their mask entry `false`.
+///
+/// ```
+/// use bevy_mono_depth::depth::DepthMap;
+///
+/// let map = DepthMap::from_metres(2, 1, vec![1.5, f32::NAN], (0.5, 10.0));
+/// assert_eq!(map.get(0, 0), Some(1.5));
+/// assert_eq!(map.get(1, 0), None); // NaN is invalid
+/// assert_eq!(map.stats.valid, 1);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct DepthMap {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Row-major depth in metres; `0.0` where invalid.
+    pub metres: Vec<f32>,
+    /// Row-major validity.
+    pub valid: Vec<bool>,
+    /// Statistics over the valid pixels.
+    pub stats: DepthStats,
+    /// Sequence number of the camera frame this depth came from.
+    pub sequence: u64,
+    /// Capture timestamp of that frame.
+    pub timestamp: Duration,
+    /// Where the depth map lies in that frame.
+    pub mapping: ImageMapping,
+}
+
+impl DepthMap {
+    /// A depth map from values already in metres; values that are not
+    /// finite, ≤ 0 or outside `range` become invalid.
+    pub fn from_metres(width: u32, height: u32, values: Vec<f32>, range: (f32, f32)) -> Self {
+        let mut map = Self::empty();
+        map.width = width;
+        map.height = height;
+        map.metres = values;
+        map.metres.resize(width as usize * height as usize, 0.0);
+        map.validate(range);
+        map
+    }
+
+    /// A map with no pixels.
+    pub fn empty() -> Self {
+        Self {
+            width: 0,
+            height: 0,
+            metres: Vec::new(),
+            valid: Vec::new(),
+            stats: DepthStats::default(),
+            sequence: 0,
+            timestamp: Duration::ZERO,
+            mapping: ImageMapping::IDENTITY,
+        }
+    }
+
+    /// Depth at (`x`, `y`) in metres, `None` when invalid or outside.
+    pub fn get(&self, x: u32, y: u32) -> Option<f32> {
+        if x >= self.width || y >= self.height {
+            return None;
+        }
+        let i = y as usize * self.width as usize + x as usize;
+        self.valid[i].then(|| self.metres[i])
+    }
+
+    /// Depth at normalised frame coordinates (0–1 across the camera image),
+    /// nearest pixel; `None` when invalid or not seen by the model.
+    pub fn at_frame_uv(&self, uv: [f32; 2]) -> Option<f32> {
+        let [u, v] = self.mapping.frame_to_depth(uv);
+        if !(0.0..1.0).contains(&u) || !(0.0..1.0).contains(&v) {
+            return None;
+        }
+        self.get(
+            (u * self.width as f32) as u32,
+            (v * self.height as f32) as u32,
+        )
+    }
+
+    /// Marks values that are not finite, ≤ 0 or outside `range` invalid
+    /// (zeroing them) and recomputes the statistics.
+    pub fn validate(&mut self, range: (f32, f32)) {
+        self.valid.clear();
+        let (mut min, mut max, mut sum, mut count) =
+            (f32::INFINITY, f32::NEG_INFINITY, 0.0f64, 0usize);
+        for d in &mut self.metres {
+            let ok = d.is_finite() && *d > 0.0 && *d >= range.0 && *d <= range.1;
+            if ok {
+                min = min.min(*d);
+                max = max.max(*d);
+                sum += f64::from(*d);
+                count += 1;
+            } else {
+                *d = 0.0;
+            }
+            self.valid.push(ok);
+        }
+        self.stats = if count == 0 {
+            DepthStats::default()
+        } else {
+            DepthStats {
+                min,
+                max,
+                mean: (sum / count as f64) as f32,
+                valid: count,
+            }
+        };
+    }
+}
+
+/// Writes a model's raw output into `map` as metres (converting inverse
+/// relative depth) and validates it against `range`. Reuses `map`'s buffers.
+pub fn postprocess(
+    raw: &[f32],
+    width: u32,
+    height: u32,
+    units: DepthUnits,
+    range: (f32, f32),
+    map: &mut DepthMap,
+) {
+    map.width = width;
+    map.height = height;
+    map.metres.clear();
+    match units {
+        DepthUnits::Metres => map.metres.extend_from_slice(raw),
+        DepthUnits::InverseRelative { scale, shift } => map.metres.extend(raw.iter().map(|&v| {
+            let inverse = scale * v + shift;
+            // ≤ 0 inverse depth has no metric meaning: NaN makes it invalid.
+            if inverse > 0.0 {
+                1.0 / inverse
+            } else {
+                f32::NAN
+            }
+        })),
+    }
+    map.metres
+        .resize(width as usize * height as usize, f32::NAN);
+    map.validate(range);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_values_never_pass_as_numbers() {
+        let raw = [1.0, f32::NAN, f32::INFINITY, -2.0, 0.0, 0.2, 12.0, 3.0];
+        let mut map = DepthMap::empty();
+        postprocess(&raw, 4, 2, DepthUnits::Metres, (0.5, 10.0), &mut map);
+        assert_eq!(
+            map.valid,
+            [true, false, false, false, false, false, false, true]
+        );
+        assert_eq!(map.metres, [1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 3.0]);
+        assert_eq!(
+            map.stats,
+            DepthStats {
+                min: 1.0,
+                max: 3.0,
+                mean: 2.0,
+                valid: 2
+            }
+        );
+    }
+
+    #[test]
+    fn inverse_relative_is_converted_with_scale_and_shift() {
+        let mut map = DepthMap::empty();
+        let units = DepthUnits::InverseRelative {
+            scale: 2.0,
+            shift: 0.1,
+        };
+        postprocess(&[0.2, 0.0, -1.0], 3, 1, units, (0.1, 100.0), &mut map);
+        assert!((map.metres[0] - 1.0 / 0.5).abs() < 1e-6);
+        assert!((map.metres[1] - 10.0).abs() < 1e-5);
+        assert!(!map.valid[2]);
+    }
+
+    #[test]
+    fn all_invalid_gives_zero_stats() {
+        let map = DepthMap::from_metres(2, 1, vec![f32::NAN, -1.0], (0.5, 10.0));
+        assert_eq!(map.stats, DepthStats::default());
+        assert_eq!(map.get(0, 0), None);
+    }
+}

@@ -1,0 +1,297 @@
+//! Camera frames: pixels, size, row stride, sequence number and timestamp.
+//!
+//! ```
+//! use bevy_mono_depth::frame::{CameraFrame, PixelFormat};
+//! use std::time::Duration;
+//!
+//! // A 2×1 BGRA frame (what iOS camera buffers hold), rows padded to 16 bytes.
+//! let pixels = vec![0u8; 16];
+//! let frame = CameraFrame::new(PixelFormat::Bgra8, 2, 1, 16, pixels)?
+//!     .with_sequence(7)
+//!     .with_timestamp(Duration::from_millis(33));
+//! assert_eq!(frame.pixel(1, 0), Some([0, 0, 0]));
+//! # Ok::<(), bevy_mono_depth::frame::FrameError>(())
+//! ```
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Widest or tallest frame accepted, in pixels.
+pub const MAX_FRAME_SIDE: u32 = 16_384;
+/// Largest pixel buffer accepted, in bytes (256 MiB).
+pub const MAX_FRAME_BYTES: usize = 256 << 20;
+
+/// Layout of one pixel in a frame buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PixelFormat {
+    /// 3 bytes: red, green, blue.
+    Rgb8,
+    /// 4 bytes: red, green, blue, alpha (ignored).
+    Rgba8,
+    /// 4 bytes: blue, green, red, alpha (ignored) — iOS `kCVPixelFormatType_32BGRA`.
+    Bgra8,
+}
+
+impl PixelFormat {
+    /// Bytes per pixel.
+    pub const fn bytes_per_pixel(self) -> usize {
+        match self {
+            PixelFormat::Rgb8 => 3,
+            PixelFormat::Rgba8 | PixelFormat::Bgra8 => 4,
+        }
+    }
+
+    /// Byte offsets of red, green and blue within a pixel.
+    pub const fn rgb_offsets(self) -> [usize; 3] {
+        match self {
+            PixelFormat::Rgb8 | PixelFormat::Rgba8 => [0, 1, 2],
+            PixelFormat::Bgra8 => [2, 1, 0],
+        }
+    }
+}
+
+/// Why a frame was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FrameError {
+    /// Width or height is zero.
+    #[error("frame has zero size ({width}×{height})")]
+    ZeroSize {
+        /// Width in pixels.
+        width: u32,
+        /// Height in pixels.
+        height: u32,
+    },
+    /// Width or height is beyond [`MAX_FRAME_SIDE`], or the buffer beyond [`MAX_FRAME_BYTES`].
+    #[error(
+        "frame of {width}×{height} is larger than the {MAX_FRAME_SIDE}-pixel, {MAX_FRAME_BYTES}-byte limit"
+    )]
+    TooLarge {
+        /// Width in pixels.
+        width: u32,
+        /// Height in pixels.
+        height: u32,
+    },
+    /// The row stride is shorter than a row of pixels.
+    #[error("row stride {stride} is shorter than {width} pixels × {bytes_per_pixel} bytes")]
+    StrideTooShort {
+        /// Given stride in bytes.
+        stride: usize,
+        /// Width in pixels.
+        width: u32,
+        /// Bytes per pixel of the format.
+        bytes_per_pixel: usize,
+    },
+    /// The buffer is shorter than stride × height.
+    #[error(
+        "pixel buffer has {len} bytes, a {width}×{height} frame with stride {stride} needs {needed}"
+    )]
+    BufferTooShort {
+        /// Given buffer length.
+        len: usize,
+        /// Bytes needed (stride × height).
+        needed: usize,
+        /// Width in pixels.
+        width: u32,
+        /// Height in pixels.
+        height: u32,
+        /// Stride in bytes.
+        stride: usize,
+    },
+}
+
+/// One camera image, validated: its buffer always holds `stride × height`
+/// bytes and each row at least `width` pixels.
+#[derive(Debug, Clone)]
+pub struct CameraFrame {
+    pixels: Arc<[u8]>,
+    format: PixelFormat,
+    width: u32,
+    height: u32,
+    stride: usize,
+    /// Increasing number given by the source (or the engine, if left 0).
+    pub sequence: u64,
+    /// Capture time on the source's clock (e.g. since the camera started).
+    pub timestamp: Duration,
+    /// When the crate received the frame, for latency measurements.
+    pub received_at: Instant,
+}
+
+impl CameraFrame {
+    /// Validates and wraps a pixel buffer. `stride` is the number of bytes
+    /// from one row to the next (`width × bytes_per_pixel` when rows are packed).
+    pub fn new(
+        format: PixelFormat,
+        width: u32,
+        height: u32,
+        stride: usize,
+        pixels: impl Into<Arc<[u8]>>,
+    ) -> Result<Self, FrameError> {
+        let pixels = pixels.into();
+        validate(format, width, height, stride, pixels.len())?;
+        Ok(Self {
+            pixels,
+            format,
+            width,
+            height,
+            stride,
+            sequence: 0,
+            timestamp: Duration::ZERO,
+            received_at: Instant::now(),
+        })
+    }
+
+    /// A frame whose rows are packed (`stride = width × bytes_per_pixel`).
+    pub fn packed(
+        format: PixelFormat,
+        width: u32,
+        height: u32,
+        pixels: impl Into<Arc<[u8]>>,
+    ) -> Result<Self, FrameError> {
+        let stride = (width as usize).saturating_mul(format.bytes_per_pixel());
+        Self::new(format, width, height, stride, pixels)
+    }
+
+    /// Sets the sequence number.
+    pub fn with_sequence(mut self, sequence: u64) -> Self {
+        self.sequence = sequence;
+        self
+    }
+
+    /// Sets the capture timestamp.
+    pub fn with_timestamp(mut self, timestamp: Duration) -> Self {
+        self.timestamp = timestamp;
+        self
+    }
+
+    /// Pixel layout.
+    pub fn format(&self) -> PixelFormat {
+        self.format
+    }
+
+    /// Width in pixels.
+    pub fn width(&self) -> u32 {
+        self.width
+    }
+
+    /// Height in pixels.
+    pub fn height(&self) -> u32 {
+        self.height
+    }
+
+    /// Bytes from one row to the next.
+    pub fn stride(&self) -> usize {
+        self.stride
+    }
+
+    /// The whole buffer (`stride × height` bytes at least).
+    pub fn data(&self) -> &[u8] {
+        &self.pixels
+    }
+
+    /// Row `y` without its padding (`width × bytes_per_pixel` bytes).
+    pub fn row(&self, y: u32) -> Option<&[u8]> {
+        if y >= self.height {
+            return None;
+        }
+        let start = y as usize * self.stride;
+        self.pixels
+            .get(start..start + self.width as usize * self.format.bytes_per_pixel())
+    }
+
+    /// Red, green and blue of pixel (`x`, `y`).
+    pub fn pixel(&self, x: u32, y: u32) -> Option<[u8; 3]> {
+        if x >= self.width {
+            return None;
+        }
+        let bpp = self.format.bytes_per_pixel();
+        let px = self.row(y)?.get(x as usize * bpp..(x as usize + 1) * bpp)?;
+        let [r, g, b] = self.format.rgb_offsets();
+        Some([px[r], px[g], px[b]])
+    }
+
+    /// Whether rows follow each other with no padding.
+    pub fn is_packed(&self) -> bool {
+        self.stride == self.width as usize * self.format.bytes_per_pixel()
+    }
+}
+
+fn validate(
+    format: PixelFormat,
+    width: u32,
+    height: u32,
+    stride: usize,
+    len: usize,
+) -> Result<(), FrameError> {
+    if width == 0 || height == 0 {
+        return Err(FrameError::ZeroSize { width, height });
+    }
+    let bytes_per_pixel = format.bytes_per_pixel();
+    if width > MAX_FRAME_SIDE || height > MAX_FRAME_SIDE {
+        return Err(FrameError::TooLarge { width, height });
+    }
+    let row = width as usize * bytes_per_pixel;
+    if stride < row {
+        return Err(FrameError::StrideTooShort {
+            stride,
+            width,
+            bytes_per_pixel,
+        });
+    }
+    let needed = stride
+        .checked_mul(height as usize)
+        .filter(|&n| n <= MAX_FRAME_BYTES)
+        .ok_or(FrameError::TooLarge { width, height })?;
+    if len < needed {
+        return Err(FrameError::BufferTooShort {
+            len,
+            needed,
+            width,
+            height,
+            stride,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_bad_geometry() {
+        let f = |w, h, stride, len| {
+            CameraFrame::new(PixelFormat::Rgba8, w, h, stride, vec![0u8; len]).map(|_| ())
+        };
+        assert!(matches!(f(0, 4, 16, 64), Err(FrameError::ZeroSize { .. })));
+        assert!(matches!(
+            f(4, 4, 15, 64),
+            Err(FrameError::StrideTooShort { .. })
+        ));
+        assert!(matches!(
+            f(4, 4, 16, 63),
+            Err(FrameError::BufferTooShort { needed: 64, .. })
+        ));
+        assert!(matches!(
+            f(MAX_FRAME_SIDE + 1, 1, 70_000, 70_000),
+            Err(FrameError::TooLarge { .. })
+        ));
+        assert!(matches!(
+            f(4, 4, usize::MAX / 2, 64),
+            Err(FrameError::TooLarge { .. })
+        ));
+        assert_eq!(f(4, 4, 20, 80), Ok(()));
+    }
+
+    #[test]
+    fn reads_pixels_through_stride_and_channel_order() {
+        // 2×2 BGRA with 4 bytes of padding per row.
+        let mut data = vec![0u8; 24];
+        data[12..16].copy_from_slice(&[30, 20, 10, 255]); // (0, 1): r=10 g=20 b=30
+        let frame = CameraFrame::new(PixelFormat::Bgra8, 2, 2, 12, data).unwrap();
+        assert_eq!(frame.pixel(0, 1), Some([10, 20, 30]));
+        assert_eq!(frame.pixel(2, 0), None);
+        assert_eq!(frame.row(1).map(<[u8]>::len), Some(8));
+        assert!(!frame.is_packed());
+    }
+}

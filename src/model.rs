@@ -1,0 +1,388 @@
+//! How to feed a depth model and read its output: the model spec.
+//!
+//! The spec is read from the model: tensor names and shapes from its
+//! signature, the rest from the `mono_depth.*` metadata the repo's model tool
+//! writes. A key that is absent falls back to the FCRN convention (RGB 0–255,
+//! no normalisation, metres, 0.5–10 m), and every field can be overridden in
+//! code with [`ModelOverrides`].
+//!
+//! ```
+//! use bevy_mono_depth::model::{DepthUnits, ModelOverrides};
+//!
+//! // A MiDaS-style model: inverse relative depth, turned into metres with
+//! // depth = 1 / (scale · output + shift).
+//! let overrides = ModelOverrides {
+//!     units: Some(DepthUnits::InverseRelative { scale: 0.8, shift: 0.05 }),
+//!     ..Default::default()
+//! };
+//! # let _ = overrides;
+//! ```
+
+use std::path::Path;
+
+use crate::session::{DepthSession, ModelError};
+
+/// Memory layout of the model's input tensor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TensorLayout {
+    /// `[1, 3, H, W]`: one plane per channel.
+    Nchw,
+    /// `[1, H, W, 3]`: channels interleaved.
+    Nhwc,
+}
+
+/// Channel order the model expects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColorOrder {
+    /// Red, green, blue.
+    Rgb,
+    /// Blue, green, red.
+    Bgr,
+}
+
+/// What the model's output values mean.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum DepthUnits {
+    /// Metric depth in metres (FCRN).
+    Metres,
+    /// Inverse relative depth (MiDaS style), converted to metres with
+    /// `depth = 1 / (scale · value + shift)`.
+    InverseRelative {
+        /// Factor on the raw output.
+        scale: f32,
+        /// Offset added after scaling.
+        shift: f32,
+    },
+}
+
+/// Everything the engine needs to feed a model and read its output.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelSpec {
+    /// Model id (`mono_depth.model`), if known.
+    pub name: Option<String>,
+    /// Input tensor layout.
+    pub layout: TensorLayout,
+    /// Input width in pixels.
+    pub input_width: u32,
+    /// Input height in pixels.
+    pub input_height: u32,
+    /// Factor on 0–255 pixel values before normalisation.
+    pub pixel_scale: f32,
+    /// Per-channel mean subtracted after scaling (in the model's channel order).
+    pub mean: [f32; 3],
+    /// Per-channel standard deviation divided by after the mean.
+    pub std: [f32; 3],
+    /// Channel order of the input.
+    pub color_order: ColorOrder,
+    /// Output width in pixels.
+    pub output_width: u32,
+    /// Output height in pixels.
+    pub output_height: u32,
+    /// What output values mean.
+    pub units: DepthUnits,
+    /// Depth outside this range (metres) is invalid.
+    pub depth_range: (f32, f32),
+    /// Whether the weights are trained; untrained output is not depth.
+    pub trained: bool,
+    /// Where the weights came from (`mono_depth.weights`).
+    pub weights: Option<String>,
+}
+
+/// Values set in code that replace what the model says. `None` keeps the
+/// model's value.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ModelOverrides {
+    /// Input layout.
+    pub layout: Option<TensorLayout>,
+    /// Factor on 0–255 pixel values.
+    pub pixel_scale: Option<f32>,
+    /// Per-channel mean.
+    pub mean: Option<[f32; 3]>,
+    /// Per-channel standard deviation.
+    pub std: Option<[f32; 3]>,
+    /// Channel order.
+    pub color_order: Option<ColorOrder>,
+    /// Output units (with scale and shift for inverse-relative models).
+    pub units: Option<DepthUnits>,
+    /// Valid depth range in metres.
+    pub depth_range: Option<(f32, f32)>,
+}
+
+/// FCRN's conventions, used for keys the model does not set.
+pub mod defaults {
+    /// Pixel scale: FCRN takes raw 0–255 values.
+    pub const PIXEL_SCALE: f32 = 1.0;
+    /// NYU Depth v2's useful range, metres.
+    pub const DEPTH_RANGE: (f32, f32) = (0.5, 10.0);
+}
+
+impl ModelSpec {
+    /// Reads the spec of a loaded model, then applies `overrides`.
+    pub fn from_session(
+        session: &DepthSession,
+        overrides: &ModelOverrides,
+    ) -> Result<Self, ModelError> {
+        Self::from_parts(
+            session.path(),
+            &session.input.shape,
+            &session.output.shape,
+            |key| session.metadata(key),
+            overrides,
+        )
+    }
+
+    /// Builds the spec from a signature and a metadata lookup (the pure part
+    /// of [`Self::from_session`]).
+    pub fn from_parts(
+        path: &Path,
+        input_shape: &[usize],
+        output_shape: &[usize],
+        metadata: impl Fn(&str) -> Option<String>,
+        overrides: &ModelOverrides,
+    ) -> Result<Self, ModelError> {
+        let bad = |what: String| ModelError::UnexpectedSignature {
+            path: path.to_path_buf(),
+            expected: "metadata consistent with the model's tensors".into(),
+            found: what,
+        };
+        let key = |k: &str| metadata(&format!("mono_depth.{k}"));
+        let number = |k: &str| -> Result<Option<f32>, ModelError> {
+            key(k)
+                .map(|v| {
+                    v.trim()
+                        .parse::<f32>()
+                        .map_err(|_| bad(format!("mono_depth.{k} = {v:?} is not a number")))
+                })
+                .transpose()
+        };
+        let triple = |k: &str| -> Result<Option<[f32; 3]>, ModelError> {
+            let Some(v) = key(k) else { return Ok(None) };
+            let parts: Result<Vec<f32>, _> =
+                v.split(',').map(|p| p.trim().parse::<f32>()).collect();
+            match parts.as_deref() {
+                Ok([a, b, c]) => Ok(Some([*a, *b, *c])),
+                _ => Err(bad(format!("mono_depth.{k} = {v:?} is not three numbers"))),
+            }
+        };
+
+        let layout = match key("input_layout")
+            .as_deref()
+            .map(str::to_ascii_uppercase)
+            .as_deref()
+        {
+            Some("NCHW") => TensorLayout::Nchw,
+            Some("NHWC") => TensorLayout::Nhwc,
+            Some(other) => {
+                return Err(bad(format!(
+                    "mono_depth.input_layout = {other:?} (expected NCHW or NHWC)"
+                )));
+            }
+            None if input_shape.get(1) == Some(&3) => TensorLayout::Nchw,
+            None => TensorLayout::Nhwc,
+        };
+        let layout = overrides.layout.unwrap_or(layout);
+        let (channels, height, width) = match (layout, input_shape) {
+            (TensorLayout::Nchw, &[1, c, h, w]) => (c, h, w),
+            (TensorLayout::Nhwc, &[1, h, w, c]) => (c, h, w),
+            _ => {
+                return Err(bad(format!(
+                    "input shape {input_shape:?} does not fit layout {layout:?}"
+                )));
+            }
+        };
+        if channels != 3 {
+            return Err(bad(format!(
+                "input shape {input_shape:?} has {channels} channels for layout {layout:?}, expected 3"
+            )));
+        }
+        for (k, actual) in [("input_width", width), ("input_height", height)] {
+            if let Some(v) = number(k)?
+                && v as usize != actual
+            {
+                return Err(bad(format!(
+                    "mono_depth.{k} = {v} but the input tensor says {actual}"
+                )));
+            }
+        }
+        let (output_height, output_width) = match output_shape {
+            &[1, 1, h, w] | &[1, h, w] => (h, w),
+            _ => {
+                return Err(bad(format!(
+                    "output shape {output_shape:?} is not [1,1,H,W] or [1,H,W]"
+                )));
+            }
+        };
+        let color_order = match key("color_order")
+            .as_deref()
+            .map(str::to_ascii_uppercase)
+            .as_deref()
+        {
+            None | Some("RGB") => ColorOrder::Rgb,
+            Some("BGR") => ColorOrder::Bgr,
+            Some(other) => {
+                return Err(bad(format!(
+                    "mono_depth.color_order = {other:?} (expected RGB or BGR)"
+                )));
+            }
+        };
+        let units = match key("output_units").as_deref() {
+            None | Some("metres") | Some("meters") => DepthUnits::Metres,
+            Some("inverse_relative") => DepthUnits::InverseRelative {
+                scale: 1.0,
+                shift: 0.0,
+            },
+            Some(other) => {
+                return Err(bad(format!(
+                    "mono_depth.output_units = {other:?} (expected metres or inverse_relative)"
+                )));
+            }
+        };
+        let range = match (number("depth_min")?, number("depth_max")?) {
+            (Some(lo), Some(hi)) => (lo, hi),
+            (lo, hi) => (
+                lo.unwrap_or(defaults::DEPTH_RANGE.0),
+                hi.unwrap_or(defaults::DEPTH_RANGE.1),
+            ),
+        };
+        let to_u32 =
+            |v: usize| u32::try_from(v).map_err(|_| bad(format!("dimension {v} is too large")));
+        let spec = Self {
+            name: key("model"),
+            layout,
+            input_width: to_u32(width)?,
+            input_height: to_u32(height)?,
+            pixel_scale: overrides.pixel_scale.map_or_else(
+                || number("pixel_scale").map(|v| v.unwrap_or(defaults::PIXEL_SCALE)),
+                Ok,
+            )?,
+            mean: overrides
+                .mean
+                .map_or_else(|| triple("pixel_mean").map(|v| v.unwrap_or([0.0; 3])), Ok)?,
+            std: overrides
+                .std
+                .map_or_else(|| triple("pixel_std").map(|v| v.unwrap_or([1.0; 3])), Ok)?,
+            color_order: overrides.color_order.unwrap_or(color_order),
+            output_width: to_u32(output_width)?,
+            output_height: to_u32(output_height)?,
+            units: overrides.units.unwrap_or(units),
+            depth_range: overrides.depth_range.unwrap_or(range),
+            trained: key("trained").as_deref() == Some("true"),
+            weights: key("weights"),
+        };
+        if spec.std.iter().any(|s| *s == 0.0 || !s.is_finite()) {
+            return Err(bad(format!(
+                "pixel std {:?} has a zero or non-finite value",
+                spec.std
+            )));
+        }
+        let (lo, hi) = spec.depth_range;
+        if !(lo.is_finite() && hi.is_finite() && lo < hi) {
+            return Err(bad(format!(
+                "depth range {lo}..{hi} is empty or not finite"
+            )));
+        }
+        Ok(spec)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn spec(
+        input: &[usize],
+        meta: &[(&str, &str)],
+        overrides: &ModelOverrides,
+    ) -> Result<ModelSpec, ModelError> {
+        let meta: HashMap<String, String> = meta
+            .iter()
+            .map(|(k, v)| (format!("mono_depth.{k}"), v.to_string()))
+            .collect();
+        ModelSpec::from_parts(
+            Path::new("m.onnx"),
+            input,
+            &[1, 1, 128, 160],
+            |k| meta.get(k).cloned(),
+            overrides,
+        )
+    }
+
+    #[test]
+    fn fcrn_defaults_without_metadata() {
+        let s = spec(&[1, 3, 228, 304], &[], &ModelOverrides::default()).unwrap();
+        assert_eq!(
+            (s.layout, s.input_width, s.input_height),
+            (TensorLayout::Nchw, 304, 228)
+        );
+        assert_eq!((s.output_width, s.output_height), (160, 128));
+        assert_eq!((s.pixel_scale, s.mean, s.std), (1.0, [0.0; 3], [1.0; 3]));
+        assert_eq!(
+            (s.units, s.depth_range, s.trained),
+            (DepthUnits::Metres, (0.5, 10.0), false)
+        );
+        let s = spec(&[1, 228, 304, 3], &[], &ModelOverrides::default()).unwrap();
+        assert_eq!(s.layout, TensorLayout::Nhwc);
+    }
+
+    #[test]
+    fn metadata_is_read_and_overrides_win() {
+        let meta = [
+            ("pixel_mean", "1,2,3"),
+            ("pixel_std", "2, 2, 2"),
+            ("color_order", "BGR"),
+            ("output_units", "inverse_relative"),
+            ("trained", "true"),
+        ];
+        let s = spec(&[1, 3, 228, 304], &meta, &ModelOverrides::default()).unwrap();
+        assert_eq!(
+            (s.mean, s.std, s.color_order, s.trained),
+            ([1.0, 2.0, 3.0], [2.0; 3], ColorOrder::Bgr, true)
+        );
+        assert_eq!(
+            s.units,
+            DepthUnits::InverseRelative {
+                scale: 1.0,
+                shift: 0.0
+            }
+        );
+        let o = ModelOverrides {
+            color_order: Some(ColorOrder::Rgb),
+            units: Some(DepthUnits::InverseRelative {
+                scale: 2.0,
+                shift: 0.5,
+            }),
+            ..Default::default()
+        };
+        let s = spec(&[1, 3, 228, 304], &meta, &o).unwrap();
+        assert_eq!(
+            (s.color_order, s.units),
+            (
+                ColorOrder::Rgb,
+                DepthUnits::InverseRelative {
+                    scale: 2.0,
+                    shift: 0.5
+                }
+            )
+        );
+    }
+
+    #[test]
+    fn inconsistent_metadata_is_an_error() {
+        for meta in [
+            &[("input_width", "300")][..],
+            &[("pixel_std", "1,0,1")],
+            &[("pixel_mean", "1,2")],
+            &[("input_layout", "NHWC")],
+            &[("depth_min", "5"), ("depth_max", "1")],
+            &[("output_units", "furlongs")],
+        ] {
+            let err = spec(&[1, 3, 228, 304], meta, &ModelOverrides::default()).unwrap_err();
+            assert!(
+                matches!(err, ModelError::UnexpectedSignature { .. }),
+                "{meta:?}: {err}"
+            );
+        }
+    }
+}

@@ -1,0 +1,343 @@
+//! Turning a camera frame into the model's input tensor.
+//!
+//! The frame is cropped or letterboxed to the model's aspect ([`ResizeMode`]),
+//! resized with `fast_image_resize` (SIMD), put in the model's channel order
+//! and layout, and normalised as `(value · scale − mean) / std`. Buffers are
+//! kept between frames: after the first frame of a given size, preprocessing
+//! allocates nothing.
+//!
+//! The [`ImageMapping`] it returns says where the model's view lies in the
+//! frame, so depth can be laid back onto the image.
+
+use fast_image_resize as fir;
+
+use crate::frame::{CameraFrame, PixelFormat};
+use crate::model::{ColorOrder, ModelSpec, TensorLayout};
+
+/// How a frame of another aspect ratio is fitted to the model input.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum ResizeMode {
+    /// Scale to cover the input and crop the overflow, centred (default): no
+    /// distortion, no bars, the frame's edges are not seen by the model.
+    #[default]
+    Fill,
+    /// Scale to fit inside the input and pad the rest with black bars
+    /// (letterbox): the whole frame is seen, at a lower resolution.
+    Fit,
+    /// Scale each axis independently (what Apple's Vision calls
+    /// `scaleFill`): the whole frame, distorted.
+    Stretch,
+}
+
+/// Affine map between normalised depth-map coordinates (0–1 across the
+/// model's input, and so across its output) and normalised frame coordinates
+/// (0–1 across the camera image): `frame = depth · scale + offset`, per axis.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ImageMapping {
+    /// Per-axis factor.
+    pub scale: [f32; 2],
+    /// Per-axis offset.
+    pub offset: [f32; 2],
+}
+
+impl ImageMapping {
+    /// Depth map and frame cover each other exactly.
+    pub const IDENTITY: Self = Self {
+        scale: [1.0, 1.0],
+        offset: [0.0, 0.0],
+    };
+
+    /// Frame coordinates of a depth-map point.
+    pub fn depth_to_frame(&self, uv: [f32; 2]) -> [f32; 2] {
+        [
+            uv[0] * self.scale[0] + self.offset[0],
+            uv[1] * self.scale[1] + self.offset[1],
+        ]
+    }
+
+    /// Depth-map coordinates of a frame point (outside 0–1 when the model
+    /// did not see that point).
+    pub fn frame_to_depth(&self, uv: [f32; 2]) -> [f32; 2] {
+        [
+            (uv[0] - self.offset[0]) / self.scale[0],
+            (uv[1] - self.offset[1]) / self.scale[1],
+        ]
+    }
+}
+
+/// Where the frame goes in the model input.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Geometry {
+    /// Source rectangle in frame pixels: left, top, width, height.
+    crop: [f64; 4],
+    /// Destination rectangle in input pixels: left, top, width, height.
+    inner: [u32; 4],
+    mapping: ImageMapping,
+}
+
+fn geometry(mode: ResizeMode, frame: (u32, u32), input: (u32, u32)) -> Geometry {
+    let (fw, fh) = (f64::from(frame.0), f64::from(frame.1));
+    let (iw, ih) = (f64::from(input.0), f64::from(input.1));
+    let full_input = [0, 0, input.0, input.1];
+    match mode {
+        ResizeMode::Stretch => Geometry {
+            crop: [0.0, 0.0, fw, fh],
+            inner: full_input,
+            mapping: ImageMapping::IDENTITY,
+        },
+        ResizeMode::Fill => {
+            // Largest centred rectangle of the input's aspect inside the frame.
+            let (cw, ch) = if fw * ih > fh * iw {
+                (fh * iw / ih, fh)
+            } else {
+                (fw, fw * ih / iw)
+            };
+            let (left, top) = ((fw - cw) / 2.0, (fh - ch) / 2.0);
+            Geometry {
+                crop: [left, top, cw, ch],
+                inner: full_input,
+                mapping: ImageMapping {
+                    scale: [(cw / fw) as f32, (ch / fh) as f32],
+                    offset: [(left / fw) as f32, (top / fh) as f32],
+                },
+            }
+        }
+        ResizeMode::Fit => {
+            let (w, h) = if fw * ih > fh * iw {
+                (input.0, ((iw * fh / fw).round() as u32).clamp(1, input.1))
+            } else {
+                (((ih * fw / fh).round() as u32).clamp(1, input.0), input.1)
+            };
+            let (x0, y0) = ((input.0 - w) / 2, (input.1 - h) / 2);
+            Geometry {
+                crop: [0.0, 0.0, fw, fh],
+                inner: [x0, y0, w, h],
+                mapping: ImageMapping {
+                    scale: [(iw / f64::from(w)) as f32, (ih / f64::from(h)) as f32],
+                    offset: [
+                        -(f64::from(x0) / f64::from(w)) as f32,
+                        -(f64::from(y0) / f64::from(h)) as f32,
+                    ],
+                },
+            }
+        }
+    }
+}
+
+/// Errors from preprocessing.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PreprocessError {
+    /// The resizer refused the images (should not happen for validated frames).
+    #[error("resizing the frame failed: {0}")]
+    Resize(String),
+}
+
+/// Reusable frame → tensor converter for one model.
+pub struct Preprocessor {
+    layout: TensorLayout,
+    input: (u32, u32),
+    scale: f32,
+    mean: [f32; 3],
+    std: [f32; 3],
+    order: ColorOrder,
+    mode: ResizeMode,
+    resizer: fir::Resizer,
+    packed: Vec<u8>,
+    resized: Vec<u8>,
+    tensor: Vec<f32>,
+    cached: Option<((u32, u32), Geometry)>,
+}
+
+impl std::fmt::Debug for Preprocessor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Preprocessor")
+            .field("input", &self.input)
+            .field("layout", &self.layout)
+            .field("mode", &self.mode)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Preprocessor {
+    /// A preprocessor for `spec`'s input.
+    pub fn new(spec: &ModelSpec, mode: ResizeMode) -> Self {
+        let (w, h) = (spec.input_width, spec.input_height);
+        Self {
+            layout: spec.layout,
+            input: (w, h),
+            scale: spec.pixel_scale,
+            mean: spec.mean,
+            std: spec.std,
+            order: spec.color_order,
+            mode,
+            resizer: fir::Resizer::new(),
+            packed: Vec::new(),
+            resized: Vec::new(),
+            tensor: vec![0.0; 3 * w as usize * h as usize],
+            cached: None,
+        }
+    }
+
+    /// The resize mode in use.
+    pub fn mode(&self) -> ResizeMode {
+        self.mode
+    }
+
+    /// Changes the resize mode.
+    pub fn set_mode(&mut self, mode: ResizeMode) {
+        if mode != self.mode {
+            self.mode = mode;
+            self.cached = None;
+        }
+    }
+
+    /// The tensor written by the last [`Self::process`].
+    pub fn tensor(&self) -> &[f32] {
+        &self.tensor
+    }
+
+    /// Where the model's view lies in a frame of `size` (without processing one).
+    pub fn mapping_for(&self, size: (u32, u32)) -> ImageMapping {
+        geometry(self.mode, size, self.input).mapping
+    }
+
+    /// Fills the input tensor from `frame`; returns where the model's view
+    /// lies in the frame.
+    pub fn process(&mut self, frame: &CameraFrame) -> Result<ImageMapping, PreprocessError> {
+        let size = (frame.width(), frame.height());
+        let geometry = match self.cached {
+            Some((cached_size, g)) if cached_size == size => g,
+            _ => {
+                let g = geometry(self.mode, size, self.input);
+                self.cached = Some((size, g));
+                g
+            }
+        };
+        let format = frame.format();
+        let bpp = format.bytes_per_pixel();
+        let pixel_type = if bpp == 3 {
+            fir::PixelType::U8x3
+        } else {
+            fir::PixelType::U8x4
+        };
+
+        // fast_image_resize wants packed rows: copy padded ones once.
+        let source: &[u8] = if frame.is_packed() {
+            &frame.data()[..frame.width() as usize * frame.height() as usize * bpp]
+        } else {
+            self.packed.clear();
+            for y in 0..frame.height() {
+                // Rows of a validated frame always exist.
+                if let Some(row) = frame.row(y) {
+                    self.packed.extend_from_slice(row);
+                }
+            }
+            &self.packed
+        };
+        let [_, _, w, h] = geometry.inner;
+        self.resized.resize(w as usize * h as usize * bpp, 0);
+        let err = |e: &dyn std::fmt::Display| PreprocessError::Resize(e.to_string());
+        let src =
+            fir::images::ImageRef::new(size.0, size.1, source, pixel_type).map_err(|e| err(&e))?;
+        let mut dst = fir::images::Image::from_slice_u8(w, h, &mut self.resized, pixel_type)
+            .map_err(|e| err(&e))?;
+        let [left, top, cw, ch] = geometry.crop;
+        let options = fir::ResizeOptions::new()
+            .resize_alg(fir::ResizeAlg::Convolution(fir::FilterType::Bilinear))
+            .use_alpha(false)
+            .crop(left, top, cw, ch);
+        self.resizer
+            .resize(&src, &mut dst, &options)
+            .map_err(|e| err(&e))?;
+        self.write_tensor(format, geometry.inner);
+        Ok(geometry.mapping)
+    }
+
+    fn write_tensor(&mut self, format: PixelFormat, inner: [u32; 4]) {
+        let (iw, ih) = (self.input.0 as usize, self.input.1 as usize);
+        let plane = iw * ih;
+        let bpp = format.bytes_per_pixel();
+        let rgb = format.rgb_offsets();
+        // Model channel c reads frame byte `src[c]` of each pixel.
+        let src = match self.order {
+            ColorOrder::Rgb => rgb,
+            ColorOrder::Bgr => [rgb[2], rgb[1], rgb[0]],
+        };
+        let mul: [f32; 3] = std::array::from_fn(|c| self.scale / self.std[c]);
+        let add: [f32; 3] = std::array::from_fn(|c| -self.mean[c] / self.std[c]);
+        let [x0, y0, w, h] = inner.map(|v| v as usize);
+        if w != iw || h != ih {
+            // Letterbox bars: black pixels, normalised.
+            for (c, &pad) in add.iter().enumerate() {
+                match self.layout {
+                    TensorLayout::Nchw => self.tensor[c * plane..(c + 1) * plane].fill(pad),
+                    TensorLayout::Nhwc => self.tensor[c..]
+                        .iter_mut()
+                        .step_by(3)
+                        .for_each(|v| *v = pad),
+                }
+            }
+        }
+        for y in 0..h {
+            let row = &self.resized[y * w * bpp..(y + 1) * w * bpp];
+            let base = (y0 + y) * iw + x0;
+            match self.layout {
+                TensorLayout::Nchw => {
+                    for c in 0..3 {
+                        let out = &mut self.tensor[c * plane + base..c * plane + base + w];
+                        for (v, px) in out.iter_mut().zip(row.chunks_exact(bpp)) {
+                            *v = f32::from(px[src[c]]) * mul[c] + add[c];
+                        }
+                    }
+                }
+                TensorLayout::Nhwc => {
+                    let out = &mut self.tensor[3 * base..3 * (base + w)];
+                    for (v, px) in out.chunks_exact_mut(3).zip(row.chunks_exact(bpp)) {
+                        for c in 0..3 {
+                            v[c] = f32::from(px[src[c]]) * mul[c] + add[c];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: [f32; 2], b: [f32; 2]) -> bool {
+        (a[0] - b[0]).abs() < 1e-6 && (a[1] - b[1]).abs() < 1e-6
+    }
+
+    #[test]
+    fn fill_crops_the_wider_frame_centrally() {
+        // 640×240 frame into a 320×240 input: the middle half of the width.
+        let g = geometry(ResizeMode::Fill, (640, 240), (320, 240));
+        assert_eq!(g.crop, [160.0, 0.0, 320.0, 240.0]);
+        assert!(close(g.mapping.depth_to_frame([0.0, 0.0]), [0.25, 0.0]));
+        assert!(close(g.mapping.depth_to_frame([1.0, 1.0]), [0.75, 1.0]));
+    }
+
+    #[test]
+    fn fit_letterboxes_and_maps_back() {
+        // 640×240 into 320×240: 320×120 band in the middle rows.
+        let g = geometry(ResizeMode::Fit, (640, 240), (320, 240));
+        assert_eq!(g.inner, [0, 60, 320, 120]);
+        assert!(close(g.mapping.depth_to_frame([0.5, 0.25]), [0.5, 0.0]));
+        assert!(close(g.mapping.depth_to_frame([0.5, 0.75]), [0.5, 1.0]));
+        let back = g
+            .mapping
+            .frame_to_depth(g.mapping.depth_to_frame([0.3, 0.6]));
+        assert!(close(back, [0.3, 0.6]));
+    }
+
+    #[test]
+    fn stretch_is_identity() {
+        let g = geometry(ResizeMode::Stretch, (7, 3), (304, 228));
+        assert_eq!(g.mapping, ImageMapping::IDENTITY);
+        assert_eq!(g.inner, [0, 0, 304, 228]);
+    }
+}

@@ -1,0 +1,274 @@
+//! The depth engine end to end with generated models: frames in every pixel
+//! format and resize mode give the closed-form model's analytic depth.
+
+mod common;
+
+use std::sync::OnceLock;
+
+use bevy_mono_depth::engine::{DepthEngine, DepthEstimator, EngineConfig, EngineError};
+use bevy_mono_depth::frame::{CameraFrame, PixelFormat};
+use bevy_mono_depth::model::{DepthUnits, ModelOverrides, TensorLayout};
+use bevy_mono_depth::preprocess::{ImageMapping, ResizeMode};
+use bevy_mono_depth::session::ModelError;
+use common::model;
+
+/// The closed-form model's definition (see tools/README.md), on an RGB
+/// image given as a function of the model-input pixel.
+fn analytic(rgb: impl Fn(usize, usize) -> [u8; 3], i: usize, j: usize) -> f32 {
+    let mut sum = 0.0f64;
+    for (dy, dx) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
+        let [r, g, b] = rgb(2 * i + dy, 2 * j + dx);
+        sum += 0.02 * f64::from(r) + 0.01 * f64::from(g) + 0.005 * f64::from(b);
+    }
+    (0.5 + sum / 4.0) as f32
+}
+
+/// A frame of `width`×`height` in `format` with `padding` extra bytes per
+/// row, whose pixel (x, y) is `rgb(y, x)`.
+fn make_frame(
+    format: PixelFormat,
+    width: u32,
+    height: u32,
+    padding: usize,
+    rgb: impl Fn(usize, usize) -> [u8; 3],
+) -> CameraFrame {
+    let bpp = format.bytes_per_pixel();
+    let stride = width as usize * bpp + padding;
+    let mut data = vec![0xEEu8; stride * height as usize];
+    // Byte positions written out here, not taken from the crate.
+    let [ro, go, bo] = match format {
+        PixelFormat::Rgb8 | PixelFormat::Rgba8 => [0, 1, 2],
+        PixelFormat::Bgra8 => [2, 1, 0],
+    };
+    for y in 0..height as usize {
+        for x in 0..width as usize {
+            let px = &mut data[y * stride + x * bpp..][..bpp];
+            let [r, g, b] = rgb(y, x);
+            (px[ro], px[go], px[bo]) = (r, g, b);
+            if bpp == 4 {
+                px[3] = 0; // alpha must not matter
+            }
+        }
+    }
+    CameraFrame::new(format, width, height, stride, data).expect("valid frame")
+}
+
+fn gradient(y: usize, x: usize) -> [u8; 3] {
+    [
+        ((x * 7 + y * 3) % 256) as u8,
+        ((x * 2 + y * 5 + 11) % 256) as u8,
+        ((x + y * 13) % 256) as u8,
+    ]
+}
+
+fn engine(name: &str, mode: ResizeMode) -> DepthEngine {
+    let mut config = EngineConfig::new(model(name));
+    config.resize = mode;
+    DepthEngine::load(&config).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn worst_error(
+    depth: &bevy_mono_depth::depth::DepthMap,
+    rows: std::ops::Range<usize>,
+    cols: std::ops::Range<usize>,
+    want: impl Fn(usize, usize) -> f32,
+) -> f32 {
+    let mut worst = 0.0f32;
+    for i in rows {
+        for j in cols.clone() {
+            let got = depth.get(j as u32, i as u32).expect("valid depth");
+            worst = worst.max((got - want(i, j)).abs());
+        }
+    }
+    worst
+}
+
+const FORMATS: [(PixelFormat, usize); 3] = [
+    (PixelFormat::Rgb8, 0),
+    (PixelFormat::Rgba8, 12),
+    (PixelFormat::Bgra8, 64),
+];
+
+#[test]
+fn model_sized_frames_give_the_formula_in_every_format_mode_and_layout() {
+    for name in ["closed_form.onnx", "closed_form_nhwc.onnx"] {
+        for mode in [ResizeMode::Fill, ResizeMode::Fit, ResizeMode::Stretch] {
+            let mut engine = engine(name, mode);
+            let layout = engine.spec().layout;
+            assert_eq!(
+                layout,
+                if name.contains("nhwc") {
+                    TensorLayout::Nhwc
+                } else {
+                    TensorLayout::Nchw
+                }
+            );
+            for (format, padding) in FORMATS {
+                let frame = make_frame(format, 320, 256, padding, gradient).with_sequence(41);
+                let (depth, _) = engine.estimate(&frame).unwrap_or_else(|e| panic!("{e}"));
+                assert_eq!((depth.width, depth.height, depth.sequence), (160, 128, 41));
+                assert_eq!(depth.mapping, ImageMapping::IDENTITY);
+                let worst = worst_error(&depth, 0..128, 0..160, |i, j| analytic(gradient, i, j));
+                assert!(worst < 1e-4, "{name} {mode:?} {format:?}: off by {worst}");
+            }
+        }
+    }
+}
+
+#[test]
+fn fill_crops_the_centre_of_a_wider_frame() {
+    // 640×256: the centre 320 columns hold the gradient, the sides junk.
+    let rgb = |y: usize, x: usize| {
+        if (160..480).contains(&x) {
+            gradient(y, x - 160)
+        } else {
+            [255, 0, 255]
+        }
+    };
+    let mut engine = engine("closed_form.onnx", ResizeMode::Fill);
+    for (format, padding) in FORMATS {
+        let (depth, _) = engine
+            .estimate(&make_frame(format, 640, 256, padding, rgb))
+            .unwrap();
+        assert_eq!(
+            depth.mapping,
+            ImageMapping {
+                scale: [0.5, 1.0],
+                offset: [0.25, 0.0]
+            }
+        );
+        let worst = worst_error(&depth, 0..128, 0..160, |i, j| analytic(gradient, i, j));
+        assert!(worst < 1e-4, "{format:?}: off by {worst}");
+    }
+}
+
+#[test]
+fn fit_letterboxes_a_wider_frame_with_black_bars() {
+    // 320×128 fits as a 320×128 band at input rows 64..192 (depth rows 32..96).
+    let mut engine = engine("closed_form.onnx", ResizeMode::Fit);
+    for (format, padding) in FORMATS {
+        let (depth, _) = engine
+            .estimate(&make_frame(format, 320, 128, padding, gradient))
+            .unwrap();
+        let inside = worst_error(&depth, 32..96, 0..160, |i, j| {
+            analytic(|y, x| gradient(y - 64, x), i, j)
+        });
+        let bars = worst_error(&depth, 0..32, 0..160, |_, _| 0.5).max(worst_error(
+            &depth,
+            96..128,
+            0..160,
+            |_, _| 0.5,
+        ));
+        assert!(
+            inside < 1e-4 && bars < 1e-4,
+            "{format:?}: inside off by {inside}, bars by {bars}"
+        );
+        assert_eq!(
+            depth.mapping,
+            ImageMapping {
+                scale: [1.0, 2.0],
+                offset: [0.0, -0.5]
+            }
+        );
+    }
+}
+
+#[test]
+fn stretch_squeezes_a_wider_frame() {
+    // 640×256, left half one colour, right half another: stretched, each
+    // half covers half of the input; away from the seam the depth is exact.
+    let (a, b) = ([200u8, 40, 10], [10u8, 90, 250]);
+    let rgb = |_: usize, x: usize| if x < 320 { a } else { b };
+    let mut engine = engine("closed_form.onnx", ResizeMode::Stretch);
+    for (format, padding) in FORMATS {
+        let (depth, _) = engine
+            .estimate(&make_frame(format, 640, 256, padding, rgb))
+            .unwrap();
+        let left = worst_error(&depth, 0..128, 0..78, |_, _| analytic(|_, _| a, 0, 0));
+        let right = worst_error(&depth, 0..128, 82..160, |_, _| analytic(|_, _| b, 0, 0));
+        assert!(left < 1e-4 && right < 1e-4, "{format:?}: {left} {right}");
+    }
+}
+
+#[test]
+fn inverse_relative_models_are_converted_with_scale_and_shift() {
+    let mut config = EngineConfig::new(model("inverse_relative.onnx"));
+    config.overrides = ModelOverrides {
+        units: Some(DepthUnits::InverseRelative {
+            scale: 2.0,
+            shift: 0.05,
+        }),
+        depth_range: Some((0.01, 100.0)),
+        ..Default::default()
+    };
+    let mut engine = DepthEngine::load(&config).unwrap_or_else(|e| panic!("{e}"));
+    let grey = [51u8, 102, 153];
+    let (depth, _) = engine
+        .estimate(&make_frame(PixelFormat::Rgb8, 320, 256, 0, |_, _| grey))
+        .unwrap();
+    // The model outputs 0.1 + (R+G+B)/765.
+    let raw = 0.1 + (51.0 + 102.0 + 153.0) / 765.0;
+    let want = 1.0 / (2.0 * raw + 0.05);
+    let got = depth.get(10, 10).unwrap();
+    assert!((got - want).abs() < 1e-4, "{got} vs {want}");
+}
+
+#[test]
+fn broken_models_are_refused_at_load_and_the_process_goes_on() {
+    for name in [
+        "broken_rank.onnx",
+        "broken_int_input.onnx",
+        "broken_dynamic.onnx",
+        "broken_two_outputs.onnx",
+        "broken_truncated.onnx",
+        "broken_not_onnx.onnx",
+    ] {
+        let err = DepthEngine::load(&EngineConfig::new(model(name))).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                EngineError::Model(
+                    ModelError::UnexpectedSignature { .. } | ModelError::Invalid { .. }
+                )
+            ),
+            "{name}: {err}"
+        );
+        assert!(err.to_string().contains(name), "{err}");
+    }
+    // A good model still loads afterwards.
+    engine("closed_form.onnx", ResizeMode::Fill);
+}
+
+fn full_fcrn() -> &'static std::sync::Mutex<DepthEngine> {
+    static ENGINE: OnceLock<std::sync::Mutex<DepthEngine>> = OnceLock::new();
+    ENGINE.get_or_init(|| std::sync::Mutex::new(engine("fcrn_random_full.onnx", ResizeMode::Fill)))
+}
+
+#[test]
+fn full_size_random_fcrn_runs_end_to_end() {
+    let mut engine = full_fcrn().lock().unwrap();
+    let spec = engine.spec().clone();
+    assert_eq!(
+        (
+            spec.input_width,
+            spec.input_height,
+            spec.output_width,
+            spec.output_height
+        ),
+        (304, 228, 160, 128)
+    );
+    // Random weights: the output has the right shape, and its values are
+    // not depth; the engine says so.
+    assert!(!spec.trained);
+    assert!(
+        engine.describe().contains("untrained: output is not depth"),
+        "{}",
+        engine.describe()
+    );
+    let frame = make_frame(PixelFormat::Bgra8, 640, 480, 0, gradient).with_sequence(9);
+    let (depth, timings) = engine.estimate(&frame).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((depth.width, depth.height, depth.sequence), (160, 128, 9));
+    assert_eq!(depth.metres.len(), 160 * 128);
+    assert!(depth.metres.iter().all(|d| d.is_finite()));
+    assert!(timings.inference > timings.postprocess);
+}

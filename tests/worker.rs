@@ -1,0 +1,318 @@
+//! The inference thread: backpressure, failures, panics, model swaps and
+//! shutdown, with stand-in estimators whose behaviour the tests control, and
+//! with the real engine.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bevy_mono_depth::depth::DepthMap;
+use bevy_mono_depth::engine::{DepthEstimator, EngineConfig, EngineError, StageTimings};
+use bevy_mono_depth::frame::{CameraFrame, PixelFormat};
+use bevy_mono_depth::worker::{DepthWorker, EstimatorFactory, WorkerEvent, WorkerStats};
+
+/// Depth = the frame's sequence number, after `delay`; fails on `fail_on`,
+/// panics on `panic_on`.
+struct Scripted {
+    label: &'static str,
+    delay: Duration,
+    fail_on: Option<u64>,
+    panic_on: Option<u64>,
+    seen: Arc<Mutex<Vec<u64>>>,
+}
+
+impl DepthEstimator for Scripted {
+    fn estimate_into(
+        &mut self,
+        frame: &CameraFrame,
+        out: &mut DepthMap,
+    ) -> Result<StageTimings, EngineError> {
+        self.seen.lock().unwrap().push(frame.sequence);
+        std::thread::sleep(self.delay);
+        if self.panic_on == Some(frame.sequence) {
+            panic!("scripted panic on frame {}", frame.sequence);
+        }
+        if self.fail_on == Some(frame.sequence) {
+            return Err(EngineError::Other(format!(
+                "scripted failure on frame {}",
+                frame.sequence
+            )));
+        }
+        *out = DepthMap::from_metres(1, 1, vec![frame.sequence as f32], (0.0, f32::MAX));
+        out.sequence = frame.sequence;
+        Ok(StageTimings::default())
+    }
+
+    fn describe(&self) -> String {
+        self.label.to_owned()
+    }
+}
+
+struct Script {
+    label: &'static str,
+    delay: Duration,
+    fail_on: Option<u64>,
+    panic_on: Option<u64>,
+}
+
+/// A factory for `script`, counting builds and recording frames seen.
+fn factory(
+    script: Script,
+    builds: Arc<AtomicUsize>,
+    seen: Arc<Mutex<Vec<u64>>>,
+) -> EstimatorFactory {
+    Box::new(move || {
+        builds.fetch_add(1, Ordering::SeqCst);
+        Ok(Box::new(Scripted {
+            label: script.label,
+            delay: script.delay,
+            fail_on: script.fail_on,
+            panic_on: script.panic_on,
+            seen: Arc::clone(&seen),
+        }) as Box<dyn DepthEstimator>)
+    })
+}
+
+fn script(label: &'static str, delay_ms: u64) -> Script {
+    Script {
+        label,
+        delay: Duration::from_millis(delay_ms),
+        fail_on: None,
+        panic_on: None,
+    }
+}
+
+fn tiny_frame(pixels: &Arc<[u8]>, sequence: u64) -> CameraFrame {
+    CameraFrame::packed(PixelFormat::Rgba8, 2, 2, Arc::clone(pixels))
+        .unwrap()
+        .with_sequence(sequence)
+}
+
+/// Reads events until `done` says stop, or fails after 30 s.
+fn collect_until(
+    worker: &DepthWorker,
+    mut done: impl FnMut(&WorkerEvent) -> bool,
+) -> Vec<WorkerEvent> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut events = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let event = worker
+            .events()
+            .recv_timeout(left)
+            .expect("worker went quiet");
+        let stop = done(&event);
+        events.push(event);
+        if stop {
+            return events;
+        }
+    }
+}
+
+fn wait_idle(worker: &DepthWorker, submitted: u64) -> WorkerStats {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let stats = worker.stats();
+        if stats.processed + stats.dropped + stats.failed == submitted {
+            return stats;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "worker never caught up: {stats:?}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn a_slow_model_sees_only_the_newest_frames_and_memory_stays_flat() {
+    let (builds, seen) = (
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(Mutex::new(Vec::new())),
+    );
+    let worker =
+        DepthWorker::spawn(factory(script("slow", 20), builds, Arc::clone(&seen))).unwrap();
+    collect_until(&worker, |e| matches!(e, WorkerEvent::Ready(_)));
+
+    // Every frame shares one pixel buffer, so its reference count counts the
+    // frames the worker holds on to.
+    let pixels: Arc<[u8]> = Arc::from(vec![7u8; 16]);
+    const FRAMES: u64 = 3000;
+    let mut most_held = 0;
+    for sequence in 1..=FRAMES {
+        assert!(worker.submit(tiny_frame(&pixels, sequence)));
+        most_held = most_held.max(Arc::strong_count(&pixels) - 1);
+    }
+    let stats = wait_idle(&worker, FRAMES);
+    assert_eq!(stats.received, FRAMES);
+    assert_eq!(stats.failed, 0);
+    assert_eq!(stats.processed + stats.dropped, FRAMES, "{stats:?}");
+    assert!(
+        stats.processed < FRAMES / 10,
+        "a 20 ms model cannot keep up: {stats:?}"
+    );
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len() as u64, stats.processed);
+    assert_eq!(
+        seen.last(),
+        Some(&FRAMES),
+        "the newest frame is always processed"
+    );
+    assert!(
+        seen.windows(2).all(|w| w[0] < w[1]),
+        "frames are processed in order"
+    );
+    // Held: the mailbox (1), the frame being processed (1), and the results
+    // waiting in the event channel (at most 16) — never thousands.
+    assert!(most_held <= 18, "worker held {most_held} frames at once");
+}
+
+#[test]
+fn failing_and_panicking_frames_are_reported_and_the_worker_carries_on() {
+    let (builds, seen) = (
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(Mutex::new(Vec::new())),
+    );
+    let plan = Script {
+        fail_on: Some(2),
+        panic_on: Some(3),
+        ..script("fragile", 0)
+    };
+    let worker = DepthWorker::spawn(factory(plan, Arc::clone(&builds), seen)).unwrap();
+    collect_until(&worker, |e| matches!(e, WorkerEvent::Ready(_)));
+    let pixels: Arc<[u8]> = Arc::from(vec![0u8; 16]);
+    let mut events = Vec::new();
+    for sequence in 1..=4 {
+        worker.submit(tiny_frame(&pixels, sequence));
+        // One at a time, so none is dropped.
+        events.extend(collect_until(&worker, |e| match e {
+            WorkerEvent::Depth(r) => r.depth.sequence == sequence,
+            WorkerEvent::FrameFailed { .. } => true,
+            WorkerEvent::Ready(_) => true,
+            _ => false,
+        }));
+    }
+    let kinds: Vec<String> = events
+        .iter()
+        .map(|e| match e {
+            WorkerEvent::Depth(r) => format!("depth {}", r.depth.sequence),
+            WorkerEvent::FrameFailed { sequence, error } => format!("failed {sequence}: {error}"),
+            WorkerEvent::Panicked { sequence, message } => {
+                format!("panicked {sequence}: {message}")
+            }
+            WorkerEvent::Ready(what) => format!("ready {what}"),
+            other => format!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "depth 1",
+            "failed 2: scripted failure on frame 2",
+            "panicked 3: scripted panic on frame 3",
+            "ready fragile",
+            "depth 4"
+        ]
+    );
+    assert_eq!(
+        builds.load(Ordering::SeqCst),
+        2,
+        "rebuilt once after the panic"
+    );
+    let stats = worker.stats();
+    assert_eq!((stats.processed, stats.failed, stats.panics), (2, 2, 1));
+}
+
+#[test]
+fn a_new_model_can_be_swapped_in_while_running() {
+    let (builds, seen) = (
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(Mutex::new(Vec::new())),
+    );
+    let worker = DepthWorker::spawn(factory(
+        script("first", 0),
+        Arc::clone(&builds),
+        Arc::clone(&seen),
+    ))
+    .unwrap();
+    collect_until(&worker, |e| matches!(e, WorkerEvent::Ready(_)));
+    worker.swap(factory(script("second", 0), builds, seen));
+    let events = collect_until(&worker, |e| matches!(e, WorkerEvent::Ready(_)));
+    assert!(matches!(events.last(), Some(WorkerEvent::Ready(what)) if what == "second"));
+
+    // A factory that fails leaves the worker running, dropping frames.
+    worker.swap(Box::new(|| Err(EngineError::Other("no such model".into()))));
+    let events = collect_until(&worker, |e| matches!(e, WorkerEvent::LoadFailed(_)));
+    assert!(
+        matches!(events.last(), Some(WorkerEvent::LoadFailed(e)) if e.to_string() == "no such model")
+    );
+    let pixels: Arc<[u8]> = Arc::from(vec![0u8; 16]);
+    worker.submit(tiny_frame(&pixels, 1));
+    assert_eq!(wait_idle(&worker, 1).dropped, 1);
+}
+
+#[test]
+fn dropping_a_busy_worker_returns_once_the_current_frame_is_done() {
+    let (builds, seen) = (
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(Mutex::new(Vec::new())),
+    );
+    let worker =
+        DepthWorker::spawn(factory(script("busy", 300), builds, Arc::clone(&seen))).unwrap();
+    collect_until(&worker, |e| matches!(e, WorkerEvent::Ready(_)));
+    let pixels: Arc<[u8]> = Arc::from(vec![0u8; 16]);
+    worker.submit(tiny_frame(&pixels, 1));
+    while seen.lock().unwrap().is_empty() {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    // Queued behind the busy frame: must not be started after shutdown.
+    worker.submit(tiny_frame(&pixels, 2));
+    let sender = worker.sender();
+    drop(worker);
+    assert_eq!(*seen.lock().unwrap(), [1], "nothing started after shutdown");
+    assert!(
+        !sender.submit(tiny_frame(&pixels, 3)),
+        "a stopped worker refuses frames"
+    );
+}
+
+#[test]
+fn the_real_engine_on_the_worker_thread() {
+    let worker =
+        DepthWorker::with_engine(EngineConfig::new(common::model("closed_form.onnx"))).unwrap();
+    let ready = collect_until(&worker, |e| {
+        matches!(e, WorkerEvent::Ready(_) | WorkerEvent::LoadFailed(_))
+    });
+    assert!(
+        matches!(ready.last(), Some(WorkerEvent::Ready(what)) if what.contains("closed_form_luma")),
+        "{ready:?}"
+    );
+    let frame = CameraFrame::packed(PixelFormat::Rgb8, 320, 256, vec![100u8; 320 * 256 * 3])
+        .unwrap()
+        .with_sequence(77);
+    worker.submit(frame);
+    let events = collect_until(&worker, |e| {
+        matches!(e, WorkerEvent::Depth(_) | WorkerEvent::FrameFailed { .. })
+    });
+    let Some(WorkerEvent::Depth(result)) = events.last() else {
+        panic!("{events:?}");
+    };
+    assert_eq!(result.depth.sequence, 77);
+    assert_eq!(result.frame.sequence, 77);
+    let want = 0.5 + 100.0 * (0.02 + 0.01 + 0.005);
+    assert!((result.depth.get(3, 4).unwrap() - want).abs() < 1e-4);
+    assert!(result.timings.inference > Duration::ZERO);
+
+    // A missing model: reported, not a panic.
+    let worker =
+        DepthWorker::with_engine(EngineConfig::new(common::models_dir().join("missing.onnx")))
+            .unwrap();
+    let events = collect_until(&worker, |e| {
+        matches!(e, WorkerEvent::Ready(_) | WorkerEvent::LoadFailed(_))
+    });
+    assert!(
+        matches!(events.last(), Some(WorkerEvent::LoadFailed(e)) if e.to_string().contains("missing.onnx"))
+    );
+}
