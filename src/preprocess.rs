@@ -3,8 +3,10 @@
 //! The frame is cropped or letterboxed to the model's aspect ([`ResizeMode`]),
 //! resized with `fast_image_resize` (SIMD), put in the model's channel order
 //! and layout, and normalised as `(value · scale − mean) / std`. Buffers are
-//! kept between frames: after the first frame of a given size, preprocessing
-//! allocates nothing.
+//! kept between frames: after the first frame of a given size, the only
+//! per-frame allocations are `fast_image_resize`'s filter-coefficient tables
+//! (one small table per destination row and column), which it rebuilds on
+//! every call.
 //!
 //! The [`ImageMapping`] it returns says where the model's view lies in the
 //! frame, so depth can be laid back onto the image.
