@@ -13,12 +13,89 @@ use bevy::core_pipeline::tonemapping::Tonemapping;
 use bevy::prelude::*;
 use bevy_mono_depth::plugin::DEFAULT_MODEL_PATH;
 use bevy_mono_depth::prelude::*;
+use bevy_mono_depth::sources::folder::ImageFolder;
+
+const HELP: &str = "\
+ar_occlusion [OPTIONS]
+
+  --model PATH     ONNX depth model (default assets/models/fcrn.onnx, written by
+                   `cargo xtask fetch-model`)
+  --images DIR     frames from a folder of PNG/JPEG images, looping
+  --fps N          rate for --images (default 30)
+  --camera N       webcam number N (default 0; feature `webcam`)
+  --help           this text
+
+Without --images the webcam is used. What is missing (runtime, model, camera)
+is shown on screen and in the log; the app keeps running.
+";
+
+struct Args {
+    model: PathBuf,
+    source: FrameSource,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut model = None;
+    let mut images = None;
+    let mut fps = 30.0f32;
+    let mut camera = 0u32;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
+        match arg.as_str() {
+            "--help" | "-h" => return Err(String::new()),
+            "--model" => model = Some(PathBuf::from(value("--model")?)),
+            "--images" => images = Some(PathBuf::from(value("--images")?)),
+            "--fps" => {
+                fps = value("--fps")?
+                    .parse()
+                    .map_err(|_| "--fps needs a number".to_owned())?
+            }
+            "--camera" => {
+                camera = value("--camera")?
+                    .parse()
+                    .map_err(|_| "--camera needs a number".to_owned())?
+            }
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    let source = match images {
+        Some(path) => FrameSource::ImageFolder(ImageFolder {
+            fps,
+            ..ImageFolder::new(path)
+        }),
+        None => webcam(camera),
+    };
+    Ok(Args {
+        model: model.unwrap_or_else(default_model),
+        source,
+    })
+}
+
+#[cfg(feature = "webcam")]
+fn webcam(index: u32) -> FrameSource {
+    FrameSource::Webcam(bevy_mono_depth::sources::webcam::Webcam {
+        camera: bevy_mono_depth::sources::webcam::CameraChoice::Index(index),
+        ..Default::default()
+    })
+}
+
+#[cfg(not(feature = "webcam"))]
+fn webcam(_index: u32) -> FrameSource {
+    FrameSource::Pushed
+}
 
 fn main() {
-    let model = std::env::args_os()
-        .nth(1)
-        .map(PathBuf::from)
-        .unwrap_or_else(default_model);
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(message) => {
+            if !message.is_empty() {
+                eprintln!("error: {message}\n");
+            }
+            eprint!("{HELP}");
+            std::process::exit(if message.is_empty() { 0 } else { 2 });
+        }
+    };
     App::new()
         .add_plugins(DefaultPlugins.set(WindowPlugin {
             primary_window: Some(Window {
@@ -29,7 +106,8 @@ fn main() {
         }))
         .add_plugins((
             MonoDepthPlugin {
-                model: Some(model),
+                model: Some(args.model),
+                source: args.source,
                 ..default()
             },
             MonoDepthOverlayPlugin,

@@ -98,6 +98,61 @@ impl StageTimings {
     }
 }
 
+/// What an estimator runs, for status displays.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ModelSummary {
+    /// The model file, if there is one.
+    pub path: Option<PathBuf>,
+    /// Model name (`mono_depth.model`), if known.
+    pub name: Option<String>,
+    /// Input tensor shape.
+    pub input_shape: Vec<usize>,
+    /// Output tensor shape.
+    pub output_shape: Vec<usize>,
+    /// Whether the weights are trained (`mono_depth.trained = true`).
+    /// Untrained models (random weights, test models) do not give depth.
+    pub trained: bool,
+    /// Where the weights came from (`mono_depth.weights`).
+    pub weights: Option<String>,
+    /// Which execution provider runs it.
+    pub provider: String,
+    /// The ONNX Runtime library in use (`None` when linked statically or not used).
+    pub runtime_library: Option<PathBuf>,
+}
+
+impl ModelSummary {
+    /// A summary with only a name (for estimators that are not ONNX models).
+    pub fn named(name: impl Into<String>) -> Self {
+        Self {
+            name: Some(name.into()),
+            ..Self::default()
+        }
+    }
+}
+
+impl std::fmt::Display for ModelSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name.as_deref().unwrap_or("unnamed model"))?;
+        if let Some(path) = &self.path {
+            write!(f, " ({})", path.display())?;
+        }
+        if !self.input_shape.is_empty() {
+            write!(
+                f,
+                ", input {:?}, output {:?}",
+                self.input_shape, self.output_shape
+            )?;
+        }
+        if !self.provider.is_empty() {
+            write!(f, " on {}", self.provider)?;
+        }
+        if !self.trained {
+            f.write_str(" — untrained: output is not depth")?;
+        }
+        Ok(())
+    }
+}
+
 /// Something that turns frames into depth maps: the ONNX engine, or a
 /// stand-in (a recording's depth, a test double).
 pub trait DepthEstimator: Send {
@@ -108,8 +163,13 @@ pub trait DepthEstimator: Send {
         out: &mut DepthMap,
     ) -> Result<StageTimings, EngineError>;
 
-    /// One line saying what runs (model, provider), for status displays.
-    fn describe(&self) -> String;
+    /// What runs (model, provider), for status displays.
+    fn summary(&self) -> ModelSummary;
+
+    /// [`Self::summary`] as one line.
+    fn describe(&self) -> String {
+        self.summary().to_string()
+    }
 }
 
 /// A loaded model with its pre- and postprocessing.
@@ -233,17 +293,16 @@ impl DepthEstimator for DepthEngine {
         Ok(timings)
     }
 
-    fn describe(&self) -> String {
-        let name = self.spec.name.as_deref().unwrap_or("model");
-        let trained = if self.spec.trained {
-            ""
-        } else {
-            ", untrained: output is not depth"
-        };
-        format!(
-            "{name} ({}) on {}{trained}",
-            self.session.path().display(),
-            self.provider()
-        )
+    fn summary(&self) -> ModelSummary {
+        ModelSummary {
+            path: Some(self.session.path().to_path_buf()),
+            name: self.spec.name.clone(),
+            input_shape: self.session.input.shape.clone(),
+            output_shape: self.session.output.shape.clone(),
+            trained: self.spec.trained,
+            weights: self.spec.weights.clone(),
+            provider: self.provider().to_owned(),
+            runtime_library: self.runtime.library.clone(),
+        }
     }
 }

@@ -73,8 +73,12 @@ pub mod prelude {
     pub use crate::frame::{CameraFrame, PixelFormat};
     #[cfg(feature = "overlay")]
     pub use crate::plugin::MonoDepthOverlayPlugin;
-    pub use crate::plugin::{EngineStatus, MonoDepthPlugin, MonoDepthStatus, SourceStatus};
+    pub use crate::plugin::{
+        BackgroundSync, CurrentDepth, DepthTextures, EngineStatus, FrameSource, MonoDepthPlugin,
+        MonoDepthSettings, MonoDepthStatus, MonoDepthSystems, NewDepth, SourceStatus,
+    };
     pub use crate::preprocess::ResizeMode;
     pub use crate::session::{ExecutionProvider, SessionOptions};
+    pub use crate::sources::FramePusher;
     pub use crate::worker::{DepthWorker, FrameSender, WorkerEvent};
 }

@@ -38,7 +38,9 @@ use std::time::Instant;
 use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
 
 use crate::depth::DepthMap;
-use crate::engine::{DepthEngine, DepthEstimator, EngineConfig, EngineError, StageTimings};
+use crate::engine::{
+    DepthEngine, DepthEstimator, EngineConfig, EngineError, ModelSummary, StageTimings,
+};
 use crate::frame::CameraFrame;
 
 /// Builds (and after a panic, rebuilds) the estimator on the worker thread.
@@ -63,7 +65,7 @@ pub struct DepthResult {
 #[non_exhaustive]
 pub enum WorkerEvent {
     /// An estimator was built and is ready; what runs.
-    Ready(String),
+    Ready(ModelSummary),
     /// Building the estimator failed; frames are dropped until a new one is swapped in.
     LoadFailed(EngineError),
     /// A frame was processed.
@@ -322,7 +324,7 @@ fn run(shared: &Shared, events: &Sender<WorkerEvent>, drain: &Receiver<WorkerEve
             estimator = None;
             match build(&mut f) {
                 Ok(e) => {
-                    send(events, drain, WorkerEvent::Ready(e.describe()));
+                    send(events, drain, WorkerEvent::Ready(e.summary()));
                     estimator = Some(e);
                 }
                 Err(error) => send(events, drain, WorkerEvent::LoadFailed(error)),
@@ -378,7 +380,7 @@ fn run(shared: &Shared, events: &Sender<WorkerEvent>, drain: &Receiver<WorkerEve
                 if let Some(f) = factory.as_mut() {
                     match build(f) {
                         Ok(e) => {
-                            send(events, drain, WorkerEvent::Ready(e.describe()));
+                            send(events, drain, WorkerEvent::Ready(e.summary()));
                             estimator = Some(e);
                         }
                         Err(error) => send(events, drain, WorkerEvent::LoadFailed(error)),

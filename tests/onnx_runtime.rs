@@ -126,7 +126,7 @@ fn plugin_reports_the_loaded_model() {
         model: Some(model("closed_form.onnx")),
         ..Default::default()
     });
-    let EngineStatus::Ready(summary) = wait_for_engine(&mut app, Duration::from_secs(60)) else {
+    let EngineStatus::Running(summary) = wait_for_engine(&mut app, Duration::from_secs(60)) else {
         panic!(
             "engine not ready: {}",
             app.world().resource::<MonoDepthStatus>().engine

@@ -9,7 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bevy_mono_depth::depth::DepthMap;
-use bevy_mono_depth::engine::{DepthEstimator, EngineConfig, EngineError, StageTimings};
+use bevy_mono_depth::engine::{
+    DepthEstimator, EngineConfig, EngineError, ModelSummary, StageTimings,
+};
 use bevy_mono_depth::frame::{CameraFrame, PixelFormat};
 use bevy_mono_depth::worker::{DepthWorker, EstimatorFactory, WorkerEvent, WorkerStats};
 
@@ -45,8 +47,8 @@ impl DepthEstimator for Scripted {
         Ok(StageTimings::default())
     }
 
-    fn describe(&self) -> String {
-        self.label.to_owned()
+    fn summary(&self) -> ModelSummary {
+        ModelSummary::named(self.label)
     }
 }
 
@@ -202,7 +204,7 @@ fn failing_and_panicking_frames_are_reported_and_the_worker_carries_on() {
             WorkerEvent::Panicked { sequence, message } => {
                 format!("panicked {sequence}: {message}")
             }
-            WorkerEvent::Ready(what) => format!("ready {what}"),
+            WorkerEvent::Ready(what) => format!("ready {}", what.name.as_deref().unwrap_or("?")),
             other => format!("{other:?}"),
         })
         .collect();
@@ -240,7 +242,9 @@ fn a_new_model_can_be_swapped_in_while_running() {
     collect_until(&worker, |e| matches!(e, WorkerEvent::Ready(_)));
     worker.swap(factory(script("second", 0), builds, seen));
     let events = collect_until(&worker, |e| matches!(e, WorkerEvent::Ready(_)));
-    assert!(matches!(events.last(), Some(WorkerEvent::Ready(what)) if what == "second"));
+    assert!(
+        matches!(events.last(), Some(WorkerEvent::Ready(what)) if what.name.as_deref() == Some("second"))
+    );
 
     // A factory that fails leaves the worker running, dropping frames.
     worker.swap(Box::new(|| Err(EngineError::Other("no such model".into()))));
@@ -286,7 +290,7 @@ fn the_real_engine_on_the_worker_thread() {
         matches!(e, WorkerEvent::Ready(_) | WorkerEvent::LoadFailed(_))
     });
     assert!(
-        matches!(ready.last(), Some(WorkerEvent::Ready(what)) if what.contains("closed_form_luma")),
+        matches!(ready.last(), Some(WorkerEvent::Ready(what)) if what.name.as_deref() == Some("closed_form_luma")),
         "{ready:?}"
     );
     let frame = CameraFrame::packed(PixelFormat::Rgb8, 320, 256, vec![100u8; 320 * 256 * 3])

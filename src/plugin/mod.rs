@@ -1,42 +1,76 @@
-//! Everything Bevy-facing: the plugin, its status resource and the overlay.
+//! Everything Bevy-facing: the plugin, its resources, textures, messages,
+//! diagnostics and the overlay.
 
-mod loader;
+mod diagnostics;
 #[cfg(feature = "overlay")]
 mod overlay;
+mod receive;
 mod status;
+mod textures;
 
 use std::path::PathBuf;
 
 use bevy::prelude::*;
 
-pub use loader::ModelSummary;
+pub use diagnostics::MonoDepthDiagnostics;
 #[cfg(feature = "overlay")]
 pub use overlay::MonoDepthOverlayPlugin;
-pub use status::{EngineStatus, MonoDepthStatus, SourceStatus};
+pub use receive::{CurrentDepth, NewDepth};
+pub use status::{EngineStatus, MonoDepthStatus};
+pub use textures::{DepthTextures, frame_to_rgba};
 
+use crate::engine::EngineConfig;
+pub use crate::engine::ModelSummary;
+use crate::model::ModelOverrides;
+use crate::preprocess::ResizeMode;
 use crate::session::SessionOptions;
+pub use crate::sources::SourceStatus;
+use crate::sources::folder::ImageFolder;
+use crate::sources::{FrameHub, FramePusher, SourceThread};
+use crate::worker::DepthWorker;
 
 /// Where the example and the model tooling put the converted FCRN model.
 pub const DEFAULT_MODEL_PATH: &str = "assets/models/fcrn.onnx";
 
+/// Which frame source the plugin starts. Frames pushed with
+/// [`FramePusher`] are taken whatever the choice.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub enum FrameSource {
+    /// Only frames the app pushes through [`FramePusher`] (an iOS app's camera
+    /// callback, a capture library the game already uses).
+    #[default]
+    Pushed,
+    /// A webcam (feature `webcam`).
+    #[cfg(feature = "webcam")]
+    Webcam(crate::sources::webcam::Webcam),
+    /// A folder of images, in name order, looping.
+    ImageFolder(ImageFolder),
+}
+
 /// Adds monocular depth to an app.
 ///
-/// On start-up it locates ONNX Runtime and loads the model on a thread of its
-/// own (the app keeps running while it does), then reports the outcome in
-/// [`MonoDepthStatus`]. A missing runtime or model is a status, not a panic.
+/// The model loads on the inference thread while the app runs; frames from
+/// the chosen [`FrameSource`] (and any pushed with [`FramePusher`]) go to it,
+/// and each result lands in [`CurrentDepth`], the depth texture of
+/// [`DepthTextures`] and a [`NewDepth`] message. A missing runtime, model or
+/// camera is a [`MonoDepthStatus`], never a panic.
 #[derive(Debug, Clone)]
 pub struct MonoDepthPlugin {
-    /// The ONNX model to run. `None` starts without a model (the status says so).
+    /// The ONNX model. `None` runs without depth (the background still shows).
     /// Defaults to [`DEFAULT_MODEL_PATH`].
     pub model: Option<PathBuf>,
-    /// Explicit path of the ONNX Runtime library (file or folder). Looked at
-    /// before `ORT_DYLIB_PATH` and the executable's folder; see [`crate::runtime`].
+    /// Explicit ONNX Runtime library (file or folder), looked at before
+    /// `ORT_DYLIB_PATH` and the executable's folder; see [`crate::runtime`].
     pub runtime_library: Option<PathBuf>,
-    /// How the ONNX Runtime session is set up.
+    /// ONNX Runtime session set-up (threads, provider).
     pub session: SessionOptions,
-    /// Look for a webcam at start-up and report what was found in
-    /// [`MonoDepthStatus::source`] (feature `webcam`). Default `true`.
-    pub probe_webcam: bool,
+    /// How frames are fitted to the model input.
+    pub resize: ResizeMode,
+    /// Model-spec values set in code.
+    pub overrides: ModelOverrides,
+    /// Where frames come from.
+    pub source: FrameSource,
 }
 
 impl Default for MonoDepthPlugin {
@@ -45,35 +79,131 @@ impl Default for MonoDepthPlugin {
             model: Some(PathBuf::from(DEFAULT_MODEL_PATH)),
             runtime_library: None,
             session: SessionOptions::default(),
-            probe_webcam: true,
+            resize: ResizeMode::default(),
+            overrides: ModelOverrides::default(),
+            source: FrameSource::default(),
         }
     }
+}
+
+/// Which camera frame the background shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum BackgroundSync {
+    /// The frame the current depth was computed from (default): occlusion
+    /// lines up with the image, at the cost of showing the image as late as
+    /// the depth (one inference behind the camera).
+    #[default]
+    Synced,
+    /// The newest camera frame: less lag, but with a slow model the depth
+    /// (and so occlusion edges) trails moving objects.
+    Newest,
+}
+
+/// Settings that can change while the app runs.
+#[derive(Resource, Debug, Clone, Default, PartialEq)]
+pub struct MonoDepthSettings {
+    /// Which frame the background shows.
+    pub background: BackgroundSync,
 }
 
 /// System sets of the plugin, for ordering app systems around it.
 #[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
 pub enum MonoDepthSystems {
-    /// Runs in `PreUpdate`: takes what the background threads reported and
-    /// updates [`MonoDepthStatus`]. Systems that read the status run after it.
+    /// Runs in `PreUpdate`: takes results from the inference thread and the
+    /// sources, updates [`CurrentDepth`], [`DepthTextures`], [`MonoDepthStatus`],
+    /// diagnostics, and writes [`NewDepth`]. Systems that read depth run in
+    /// `Update` or after this set.
     Receive,
+}
+
+/// The running worker and source (dropped with the app, which stops them).
+#[derive(Resource)]
+pub(crate) struct Running {
+    pub(crate) worker: Option<DepthWorker>,
+    pub(crate) hub: FrameHub,
+    _source: Option<SourceThread>,
 }
 
 impl Plugin for MonoDepthPlugin {
     fn build(&self, app: &mut App) {
-        app.init_resource::<MonoDepthStatus>()
+        let hub = FrameHub::default();
+        let mut status = MonoDepthStatus::default();
+        let worker = match &self.model {
+            None => {
+                status.engine = EngineStatus::NoModel;
+                None
+            }
+            Some(model) => {
+                let config = EngineConfig {
+                    runtime_library: self.runtime_library.clone(),
+                    session: self.session.clone(),
+                    resize: self.resize,
+                    overrides: self.overrides.clone(),
+                    ..EngineConfig::new(model.clone())
+                };
+                match DepthWorker::with_engine(config) {
+                    Ok(worker) => Some(worker),
+                    Err(e) => {
+                        status.engine = EngineStatus::ModelFailed(format!(
+                            "could not start the inference thread: {e}"
+                        ));
+                        None
+                    }
+                }
+            }
+        };
+        hub.connect(worker.as_ref().map(DepthWorker::sender));
+        let source = start_source(&self.source, &hub, &mut status);
+        app.insert_resource(status)
+            .insert_resource(FramePusher::new(hub.clone()))
+            .insert_resource(Running {
+                worker,
+                hub,
+                _source: source,
+            })
+            .init_resource::<MonoDepthSettings>()
+            .init_resource::<CurrentDepth>()
+            .add_message::<NewDepth>()
             .configure_sets(PreUpdate, MonoDepthSystems::Receive)
             .add_systems(
                 PreUpdate,
-                (loader::receive_engine_status, loader::receive_source_status)
+                (
+                    receive::receive_sources,
+                    receive::receive_depth,
+                    receive::update_newest_background,
+                )
+                    .chain()
                     .in_set(MonoDepthSystems::Receive),
             );
-        let engine = loader::start_engine(
-            self.model.clone(),
-            self.runtime_library.clone(),
-            self.session.clone(),
-        );
-        app.insert_resource(engine);
-        let source = loader::start_source_probe(self.probe_webcam);
-        app.insert_resource(source);
+        diagnostics::build(app);
+    }
+
+    fn finish(&self, app: &mut App) {
+        // After every plugin is built, so `Assets<Image>` exists whatever the order.
+        textures::build(app);
+    }
+}
+
+fn start_source(
+    source: &FrameSource,
+    hub: &FrameHub,
+    status: &mut MonoDepthStatus,
+) -> Option<SourceThread> {
+    let started = match source {
+        FrameSource::Pushed => return None,
+        #[cfg(feature = "webcam")]
+        FrameSource::Webcam(settings) => {
+            crate::sources::webcam::spawn(hub.clone(), settings.clone())
+        }
+        FrameSource::ImageFolder(settings) => {
+            crate::sources::folder::spawn(hub.clone(), settings.clone())
+        }
+    };
+    match started {
+        Ok(thread) => Some(thread),
+        Err(e) => {
+            status.source = SourceStatus::Failed(format!("could not start the source thread: {e}"));
+            None
+        }
     }
 }

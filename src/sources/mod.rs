@@ -1,4 +1,196 @@
-//! Where camera frames come from.
+//! Where camera frames come from, and the hub they all feed.
+//!
+//! Every source — frames pushed by the host app ([`FramePusher`]), an image
+//! folder ([`folder`]), the webcam (`webcam`, feature `webcam`) — hands frames
+//! to one [`FrameHub`]. The hub keeps the newest frame (for the camera
+//! background), numbers frames that come without a sequence number, and
+//! forwards each to the inference worker's mailbox. Sources report their
+//! state as [`SourceStatus`] on the hub's status channel.
 
+pub mod folder;
+mod pushed;
 #[cfg(feature = "webcam")]
 pub mod webcam;
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{Receiver, Sender, bounded};
+
+pub use pushed::FramePusher;
+
+use crate::frame::CameraFrame;
+use crate::worker::FrameSender;
+
+/// State of the frame source.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SourceStatus {
+    /// No frame source is running (frames may still be pushed by the app).
+    #[default]
+    NoSource,
+    /// A source is starting (opening the camera, listing the folder).
+    Starting(String),
+    /// Frames are flowing from the named source.
+    Running(String),
+    /// No camera could be opened; the reason says why. The source retries.
+    NoCamera(String),
+    /// The camera stopped delivering frames (unplugged?); the source retries.
+    CameraLost(String),
+    /// The source cannot deliver frames; the reason says why.
+    Failed(String),
+}
+
+impl fmt::Display for SourceStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SourceStatus::NoSource => f.write_str("no frame source"),
+            SourceStatus::Starting(what) => write!(f, "starting {what}"),
+            SourceStatus::Running(what) => write!(f, "frames from {what}"),
+            SourceStatus::NoCamera(why) => write!(f, "no camera: {why}"),
+            SourceStatus::CameraLost(why) => write!(f, "camera lost: {why}"),
+            SourceStatus::Failed(why) => write!(f, "frame source failed: {why}"),
+        }
+    }
+}
+
+struct HubInner {
+    newest: Mutex<Option<CameraFrame>>,
+    worker: Mutex<Option<FrameSender>>,
+    next_sequence: AtomicU64,
+    status_tx: Sender<SourceStatus>,
+    status_rx: Receiver<SourceStatus>,
+}
+
+/// Where all frame sources deliver (cloneable, thread-safe).
+#[derive(Clone)]
+pub struct FrameHub {
+    inner: Arc<HubInner>,
+}
+
+impl fmt::Debug for FrameHub {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FrameHub").finish_non_exhaustive()
+    }
+}
+
+impl Default for FrameHub {
+    fn default() -> Self {
+        let (status_tx, status_rx) = bounded(32);
+        Self {
+            inner: Arc::new(HubInner {
+                newest: Mutex::new(None),
+                worker: Mutex::new(None),
+                next_sequence: AtomicU64::new(1),
+                status_tx,
+                status_rx,
+            }),
+        }
+    }
+}
+
+impl FrameHub {
+    /// Forwards frames to this worker from now on (`None`: keep them only as
+    /// the newest frame).
+    pub fn connect(&self, worker: Option<FrameSender>) {
+        *self.inner.worker.lock().unwrap_or_else(|e| e.into_inner()) = worker;
+    }
+
+    /// Delivers a frame: numbers it if its sequence is 0, keeps it as the
+    /// newest, and submits it for depth. Returns its sequence number.
+    pub fn push(&self, mut frame: CameraFrame) -> u64 {
+        if frame.sequence == 0 {
+            frame.sequence = self.inner.next_sequence.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.inner
+                .next_sequence
+                .fetch_max(frame.sequence + 1, Ordering::Relaxed);
+        }
+        let sequence = frame.sequence;
+        let worker = self
+            .inner
+            .worker
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some(worker) = worker {
+            worker.submit(frame.clone());
+        }
+        *self.inner.newest.lock().unwrap_or_else(|e| e.into_inner()) = Some(frame);
+        sequence
+    }
+
+    /// The newest frame delivered, if any.
+    pub fn newest(&self) -> Option<CameraFrame> {
+        self.inner
+            .newest
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Reports a source's state (dropped if nobody has read the last 32).
+    pub fn report(&self, status: SourceStatus) {
+        // A full channel means nobody is reading; newer reports will follow.
+        let _ = self.inner.status_tx.try_send(status);
+    }
+
+    /// Reports not yet read, oldest first.
+    pub fn statuses(&self) -> impl Iterator<Item = SourceStatus> + '_ {
+        self.inner.status_rx.try_iter()
+    }
+}
+
+/// A source running on its own thread; dropping it stops and joins the thread.
+pub struct SourceThread {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl fmt::Debug for SourceThread {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SourceThread").finish_non_exhaustive()
+    }
+}
+
+impl SourceThread {
+    /// Runs `body` on a named thread; it should return soon after `stop` is set.
+    pub(crate) fn spawn(
+        name: &str,
+        body: impl FnOnce(Arc<AtomicBool>) + Send + 'static,
+    ) -> std::io::Result<Self> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || body(flag))?;
+        Ok(Self {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for SourceThread {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            // A source that panicked has nothing left to clean up.
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Sleeps up to `duration`, waking early when `stop` is set. Returns `false` if stopped.
+pub(crate) fn sleep_unless_stopped(stop: &AtomicBool, duration: std::time::Duration) -> bool {
+    let deadline = std::time::Instant::now() + duration;
+    while std::time::Instant::now() < deadline {
+        if stop.load(Ordering::Relaxed) {
+            return false;
+        }
+        std::thread::sleep(duration.min(std::time::Duration::from_millis(20)));
+    }
+    !stop.load(Ordering::Relaxed)
+}

@@ -44,13 +44,16 @@ pub fn wait_for_engine(app: &mut App, timeout: Duration) -> EngineStatus {
     }
 }
 
-/// A headless app with the plugin, no webcam probe.
+/// A headless app (no window, no renderer) with image assets and the plugin.
 pub fn headless_app(plugin: MonoDepthPlugin) -> App {
     let mut app = App::new();
-    app.add_plugins(MinimalPlugins)
-        .add_plugins(MonoDepthPlugin {
-            probe_webcam: false,
-            ..plugin
-        });
+    app.add_plugins((
+        MinimalPlugins,
+        bevy::asset::AssetPlugin::default(),
+        bevy::image::ImagePlugin::default(),
+    ))
+    .add_plugins(plugin);
+    app.finish();
+    app.cleanup();
     app
 }

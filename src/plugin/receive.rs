@@ -1,0 +1,144 @@
+//! Systems that take results from the inference thread and the sources.
+
+use std::time::Duration;
+
+use bevy::prelude::*;
+
+use super::status::{EngineStatus, MonoDepthStatus};
+use super::textures::{self, DepthTextures};
+use super::{BackgroundSync, MonoDepthSettings, Running};
+use crate::depth::{DepthMap, DepthStats};
+use crate::engine::{EngineError, StageTimings};
+use crate::worker::WorkerEvent;
+
+/// The newest depth map (CPU copy), `None` until the first arrives.
+#[derive(Resource, Debug, Clone, Default)]
+pub struct CurrentDepth {
+    /// The depth map: metres, validity, statistics, frame sequence, mapping.
+    pub map: Option<DepthMap>,
+    /// Time per stage for that map.
+    pub timings: StageTimings,
+    /// From the frame reaching the crate to the depth texture being written.
+    pub latency: Duration,
+}
+
+/// Sent once per new depth map, in `PreUpdate`
+/// ([`MonoDepthSystems::Receive`](super::MonoDepthSystems::Receive)).
+#[derive(Message, Debug, Clone, PartialEq)]
+pub struct NewDepth {
+    /// Sequence number of the camera frame the depth came from.
+    pub sequence: u64,
+    /// Its capture timestamp.
+    pub timestamp: Duration,
+    /// Statistics of the valid pixels.
+    pub stats: DepthStats,
+    /// Time per stage.
+    pub timings: StageTimings,
+}
+
+fn engine_failure(error: &EngineError) -> EngineStatus {
+    match error {
+        EngineError::Runtime(e) => EngineStatus::RuntimeUnavailable(e.to_string()),
+        other => EngineStatus::ModelFailed(other.to_string()),
+    }
+}
+
+pub(super) fn receive_depth(
+    running: Res<Running>,
+    settings: Res<MonoDepthSettings>,
+    mut status: ResMut<MonoDepthStatus>,
+    mut current: ResMut<CurrentDepth>,
+    textures: Option<ResMut<DepthTextures>>,
+    images: Option<ResMut<Assets<Image>>>,
+    mut messages: MessageWriter<NewDepth>,
+) {
+    let Some(worker) = &running.worker else {
+        return;
+    };
+    let mut newest = None;
+    for event in worker.events().try_iter() {
+        match event {
+            WorkerEvent::Ready(summary) => {
+                info!("depth model running: {summary}");
+                if !summary.trained {
+                    warn!("{summary}");
+                }
+                status.engine = EngineStatus::Running(summary);
+            }
+            WorkerEvent::LoadFailed(error) => {
+                error!("depth engine: {error}");
+                status.engine = engine_failure(&error);
+            }
+            WorkerEvent::FrameFailed { sequence, error } => {
+                warn!("depth for frame {sequence} failed: {error}");
+                status.last_frame_error = Some(format!("frame {sequence}: {error}"));
+            }
+            WorkerEvent::Panicked { sequence, message } => {
+                error!("depth engine panicked on frame {sequence}: {message}; restarting it");
+                status.last_frame_error = Some(format!("frame {sequence}: panic: {message}"));
+            }
+            WorkerEvent::Depth(result) => newest = Some(result),
+        }
+    }
+    let stats = worker.stats();
+    if status.frames != stats {
+        status.frames = stats;
+    }
+    // Only the newest result matters; older ones in the same update are skipped.
+    let Some(result) = newest else { return };
+    if let (Some(mut textures), Some(mut images)) = (textures, images) {
+        textures::write_depth(&mut textures, &mut images, &result.depth);
+        if settings.background == BackgroundSync::Synced {
+            textures::write_background(&mut textures, &mut images, &result.frame);
+        }
+    }
+    status.last_frame_error = None;
+    messages.write(NewDepth {
+        sequence: result.depth.sequence,
+        timestamp: result.depth.timestamp,
+        stats: result.depth.stats,
+        timings: result.timings,
+    });
+    current.latency = result.frame.received_at.elapsed();
+    current.timings = result.timings;
+    current.map = Some(result.depth);
+}
+
+pub(super) fn update_newest_background(
+    running: Res<Running>,
+    settings: Res<MonoDepthSettings>,
+    status: Res<MonoDepthStatus>,
+    current: Res<CurrentDepth>,
+    textures: Option<ResMut<DepthTextures>>,
+    images: Option<ResMut<Assets<Image>>>,
+) {
+    let (Some(mut textures), Some(mut images)) = (textures, images) else {
+        return;
+    };
+    // Synced: once depth flows, the background follows it (see
+    // `receive_depth`); until then, and without a working model, it shows
+    // the newest frame so the screen is never empty.
+    let depth_flows = current.map.is_some() && matches!(status.engine, EngineStatus::Running(_));
+    if settings.background == BackgroundSync::Synced && depth_flows {
+        return;
+    }
+    if let Some(frame) = running.hub.newest()
+        && textures.background_sequence != Some(frame.sequence)
+    {
+        textures::write_background(&mut textures, &mut images, &frame);
+    }
+}
+
+pub(super) fn receive_sources(running: Res<Running>, mut status: ResMut<MonoDepthStatus>) {
+    for report in running.hub.statuses() {
+        match &report {
+            crate::sources::SourceStatus::NoCamera(_)
+            | crate::sources::SourceStatus::CameraLost(_)
+            | crate::sources::SourceStatus::Failed(_) => {
+                warn!("frame source: {report}")
+            }
+            _ => info!("frame source: {report}"),
+        }
+        status.source = report;
+    }
+}

@@ -1,0 +1,143 @@
+//! The depth texture and the camera-background texture.
+//!
+//! Both are created once (in `Plugin::finish`) and keep their handles for the
+//! life of the app. Each update rewrites the image data in place, so the GPU
+//! texture and every bind group using it stay valid; only a change of size
+//! (another camera resolution, another model) makes a new GPU texture behind
+//! the same handle.
+
+use bevy::asset::RenderAssetUsages;
+use bevy::prelude::*;
+use bevy::render::render_resource::{Extent3d, TextureDimension, TextureFormat};
+
+use crate::depth::DepthMap;
+use crate::frame::{CameraFrame, PixelFormat};
+
+/// Handles of the plugin's textures (present when the app has `Assets<Image>`,
+/// i.e. `AssetPlugin` and `ImagePlugin`, as with `DefaultPlugins`).
+#[derive(Resource, Debug, Clone)]
+pub struct DepthTextures {
+    /// Depth in metres, `R32Float`, the model's output size; 0 where invalid.
+    /// Read it with `textureLoad` (R32Float is not filterable everywhere).
+    pub depth: Handle<Image>,
+    /// The camera image, `Rgba8UnormSrgb`, the frame's size.
+    pub background: Handle<Image>,
+    /// Sequence number of the frame whose depth the depth texture holds.
+    pub depth_sequence: Option<u64>,
+    /// Sequence number of the frame the background shows.
+    pub background_sequence: Option<u64>,
+}
+
+pub(super) fn build(app: &mut App) {
+    let Some(mut images) = app.world_mut().get_resource_mut::<Assets<Image>>() else {
+        warn!(
+            "bevy_mono_depth: no Assets<Image> (add DefaultPlugins, or AssetPlugin and ImagePlugin, before MonoDepthPlugin): depth and background textures are off"
+        );
+        return;
+    };
+    let depth = images.add(blank(TextureFormat::R32Float, 4));
+    let background = images.add(blank(TextureFormat::Rgba8UnormSrgb, 4));
+    app.insert_resource(DepthTextures {
+        depth,
+        background,
+        depth_sequence: None,
+        background_sequence: None,
+    });
+}
+
+fn blank(format: TextureFormat, bytes: usize) -> Image {
+    image(1, 1, vec![0; bytes], format)
+}
+
+fn image(width: u32, height: u32, data: Vec<u8>, format: TextureFormat) -> Image {
+    Image::new(
+        Extent3d {
+            width,
+            height,
+            depth_or_array_layers: 1,
+        },
+        TextureDimension::D2,
+        data,
+        format,
+        RenderAssetUsages::default(),
+    )
+}
+
+/// Writes `data` into the image behind `handle`: in place when the size is
+/// unchanged, as a new image under the same handle otherwise.
+fn write(
+    images: &mut Assets<Image>,
+    handle: &Handle<Image>,
+    width: u32,
+    height: u32,
+    format: TextureFormat,
+    data: Vec<u8>,
+) {
+    if let Some(mut existing) = images.get_mut(handle)
+        && existing.width() == width
+        && existing.height() == height
+    {
+        existing.data = Some(data);
+        return;
+    }
+    if let Err(e) = images.insert(handle, image(width, height, data, format)) {
+        warn!("bevy_mono_depth: texture could not be replaced: {e}");
+    }
+}
+
+pub(super) fn write_depth(
+    textures: &mut DepthTextures,
+    images: &mut Assets<Image>,
+    depth: &DepthMap,
+) {
+    let data: Vec<u8> = depth.metres.iter().flat_map(|d| d.to_le_bytes()).collect();
+    write(
+        images,
+        &textures.depth,
+        depth.width,
+        depth.height,
+        TextureFormat::R32Float,
+        data,
+    );
+    textures.depth_sequence = Some(depth.sequence);
+}
+
+/// The frame as tightly packed RGBA8 (alpha 255).
+pub fn frame_to_rgba(frame: &CameraFrame) -> Vec<u8> {
+    let mut rgba = Vec::with_capacity(frame.width() as usize * frame.height() as usize * 4);
+    let bpp = frame.format().bytes_per_pixel();
+    let [r, g, b] = frame.format().rgb_offsets();
+    for y in 0..frame.height() {
+        let Some(row) = frame.row(y) else { break };
+        match frame.format() {
+            PixelFormat::Rgba8 => {
+                rgba.extend_from_slice(row);
+                let start = rgba.len() - row.len();
+                rgba[start..].chunks_exact_mut(4).for_each(|px| px[3] = 255);
+            }
+            PixelFormat::Rgb8 | PixelFormat::Bgra8 => {
+                for px in row.chunks_exact(bpp) {
+                    rgba.extend_from_slice(&[px[r], px[g], px[b], 255]);
+                }
+            }
+        }
+    }
+    rgba
+}
+
+pub(super) fn write_background(
+    textures: &mut DepthTextures,
+    images: &mut Assets<Image>,
+    frame: &CameraFrame,
+) {
+    let data = frame_to_rgba(frame);
+    write(
+        images,
+        &textures.background,
+        frame.width(),
+        frame.height(),
+        TextureFormat::Rgba8UnormSrgb,
+        data,
+    );
+    textures.background_sequence = Some(frame.sequence);
+}

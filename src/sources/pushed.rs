@@ -1,0 +1,90 @@
+//! Frames pushed by the host app (an iOS app's camera callback, a capture
+//! library the game already uses).
+
+use std::time::Duration;
+
+use bevy::prelude::Resource;
+
+use super::FrameHub;
+use crate::frame::{CameraFrame, FrameError, PixelFormat};
+
+/// Cloneable, thread-safe handle for pushing camera frames into the plugin.
+/// Get it with `Res<FramePusher>` and clone it into the camera callback.
+///
+/// ```
+/// # use bevy_mono_depth::sources::{FrameHub, FramePusher};
+/// # use std::time::Duration;
+/// # let pusher = FramePusher::new(FrameHub::default());
+/// // A 2×2 BGRA buffer with 16-byte rows, as AVFoundation delivers them.
+/// let buffer = vec![0u8; 32];
+/// let sequence = pusher.push_bgra(2, 2, 16, &buffer, Duration::from_millis(40))?;
+/// assert_eq!(sequence, 1);
+/// # Ok::<(), bevy_mono_depth::frame::FrameError>(())
+/// ```
+#[derive(Resource, Clone, Debug)]
+pub struct FramePusher {
+    hub: FrameHub,
+}
+
+impl FramePusher {
+    /// A pusher delivering to `hub`.
+    pub fn new(hub: FrameHub) -> Self {
+        Self { hub }
+    }
+
+    /// Pushes a frame; numbers it if its sequence is 0. Returns the sequence.
+    pub fn push(&self, frame: CameraFrame) -> u64 {
+        self.hub.push(frame)
+    }
+
+    /// Copies an RGBA8 buffer (`stride` bytes per row) and pushes it.
+    pub fn push_rgba(
+        &self,
+        width: u32,
+        height: u32,
+        stride: usize,
+        pixels: &[u8],
+        timestamp: Duration,
+    ) -> Result<u64, FrameError> {
+        self.push_copy(PixelFormat::Rgba8, width, height, stride, pixels, timestamp)
+    }
+
+    /// Copies a BGRA8 buffer (iOS `kCVPixelFormatType_32BGRA`) and pushes it.
+    pub fn push_bgra(
+        &self,
+        width: u32,
+        height: u32,
+        stride: usize,
+        pixels: &[u8],
+        timestamp: Duration,
+    ) -> Result<u64, FrameError> {
+        self.push_copy(PixelFormat::Bgra8, width, height, stride, pixels, timestamp)
+    }
+
+    /// Copies an RGB8 buffer and pushes it.
+    pub fn push_rgb(
+        &self,
+        width: u32,
+        height: u32,
+        stride: usize,
+        pixels: &[u8],
+        timestamp: Duration,
+    ) -> Result<u64, FrameError> {
+        self.push_copy(PixelFormat::Rgb8, width, height, stride, pixels, timestamp)
+    }
+
+    fn push_copy(
+        &self,
+        format: PixelFormat,
+        width: u32,
+        height: u32,
+        stride: usize,
+        pixels: &[u8],
+        timestamp: Duration,
+    ) -> Result<u64, FrameError> {
+        // Validate before copying, so a bad buffer costs nothing.
+        let needed = stride.saturating_mul(height as usize).min(pixels.len());
+        let frame = CameraFrame::new(format, width, height, stride, &pixels[..needed])?;
+        Ok(self.hub.push(frame.with_timestamp(timestamp)))
+    }
+}

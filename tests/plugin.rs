@@ -1,0 +1,303 @@
+//! The plugin in a headless app: pushed frames become depth in the resource,
+//! the texture and the message; status, background sync, diagnostics, the
+//! image-folder source.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use bevy::diagnostic::DiagnosticsStore;
+use bevy::prelude::*;
+use bevy_mono_depth::plugin::{MonoDepthDiagnostics, frame_to_rgba};
+use bevy_mono_depth::prelude::*;
+use bevy_mono_depth::sources::folder::ImageFolder;
+use common::{headless_app, model, wait_for_engine};
+
+#[derive(Resource, Default)]
+struct Received(Vec<NewDepth>);
+
+fn record(mut reader: MessageReader<NewDepth>, mut received: ResMut<Received>) {
+    received.0.extend(reader.read().cloned());
+}
+
+fn app_with(model_name: Option<&str>, source: FrameSource) -> App {
+    let mut app = headless_app(MonoDepthPlugin {
+        model: model_name.map(model),
+        source,
+        ..Default::default()
+    });
+    app.init_resource::<Received>().add_systems(Update, record);
+    app
+}
+
+/// Updates until `done`, or fails after 30 s.
+fn update_until(app: &mut App, what: &str, mut done: impl FnMut(&mut App) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done(app) {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        app.update();
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+fn depth_sequence(app: &App) -> Option<u64> {
+    app.world()
+        .resource::<CurrentDepth>()
+        .map
+        .as_ref()
+        .map(|m| m.sequence)
+}
+
+/// An RGB frame of the closed-form model's size, one colour.
+fn uniform_frame(colour: [u8; 3]) -> Vec<u8> {
+    colour.repeat(320 * 256)
+}
+
+fn closed_form(colour: [u8; 3]) -> f32 {
+    0.5 + 0.02 * f32::from(colour[0]) + 0.01 * f32::from(colour[1]) + 0.005 * f32::from(colour[2])
+}
+
+#[test]
+fn pushed_frames_become_depth_in_the_resource_the_texture_and_the_message() {
+    let mut app = app_with(Some("closed_form.onnx"), FrameSource::Pushed);
+    assert!(matches!(
+        wait_for_engine(&mut app, Duration::from_secs(60)),
+        EngineStatus::Running(_)
+    ));
+    let pusher = app.world().resource::<FramePusher>().clone();
+    let handle = app.world().resource::<DepthTextures>().depth.clone();
+
+    for (round, colour) in [[40u8, 80, 120], [200, 10, 60]].into_iter().enumerate() {
+        let sequence = pusher
+            .push_rgb(
+                320,
+                256,
+                320 * 3,
+                &uniform_frame(colour),
+                Duration::from_millis(33 * round as u64),
+            )
+            .unwrap();
+        update_until(&mut app, "depth of the pushed frame", |app| {
+            depth_sequence(app) == Some(sequence)
+        });
+
+        let world = app.world();
+        let current = world.resource::<CurrentDepth>();
+        let map = current.map.as_ref().unwrap();
+        let want = closed_form(colour);
+        assert!(
+            map.metres.iter().all(|d| (d - want).abs() < 1e-4),
+            "depth should be {want}"
+        );
+        assert_eq!(map.timestamp, Duration::from_millis(33 * round as u64));
+
+        let textures = world.resource::<DepthTextures>();
+        assert_eq!(textures.depth, handle, "the texture handle stays the same");
+        assert_eq!(textures.depth_sequence, Some(sequence));
+        let image = world
+            .resource::<Assets<Image>>()
+            .get(&textures.depth)
+            .unwrap();
+        assert_eq!((image.width(), image.height()), (160, 128));
+        let texels: Vec<f32> = image
+            .data
+            .as_ref()
+            .unwrap()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        assert_eq!(texels, map.metres, "texture data equals the depth map");
+
+        let received = &world.resource::<Received>().0;
+        let message = received.last().expect("a NewDepth message");
+        assert_eq!(message.sequence, sequence);
+        assert_eq!(message.stats, map.stats);
+    }
+    let store = app.world().resource::<DiagnosticsStore>();
+    let inference = store
+        .get(&MonoDepthDiagnostics::INFERENCE_MS)
+        .and_then(|d| d.measurement())
+        .expect("inference diagnostic");
+    assert!(inference.value > 0.0);
+}
+
+#[test]
+fn the_synced_background_shows_the_frame_the_depth_came_from() {
+    let mut app = app_with(Some("closed_form.onnx"), FrameSource::Pushed);
+    wait_for_engine(&mut app, Duration::from_secs(60));
+    let pusher = app.world().resource::<FramePusher>().clone();
+    // Many frames at once: some are dropped, the depth lags the newest.
+    let colours: Vec<[u8; 3]> = (0..40u8).map(|i| [i * 6, 255 - i * 6, 100]).collect();
+    let mut last = 0;
+    for colour in &colours {
+        last = pusher
+            .push_rgb(320, 256, 960, &uniform_frame(*colour), Duration::ZERO)
+            .unwrap();
+    }
+    update_until(&mut app, "depth of the last frame", |app| {
+        depth_sequence(app) == Some(last)
+    });
+    for _ in 0..3 {
+        app.update();
+    }
+    let world = app.world();
+    let textures = world.resource::<DepthTextures>();
+    let sequence = depth_sequence(&app).unwrap();
+    assert_eq!(textures.background_sequence, Some(sequence));
+    let image = world
+        .resource::<Assets<Image>>()
+        .get(&textures.background)
+        .unwrap();
+    let colour = colours[(sequence - 1) as usize];
+    assert_eq!(
+        &image.data.as_ref().unwrap()[..4],
+        &[colour[0], colour[1], colour[2], 255]
+    );
+}
+
+#[test]
+fn the_newest_background_follows_the_camera_without_a_model() {
+    let mut app = app_with(None, FrameSource::Pushed);
+    app.world_mut()
+        .resource_mut::<MonoDepthSettings>()
+        .background = BackgroundSync::Newest;
+    let pusher = app.world().resource::<FramePusher>().clone();
+    let bgra = [10u8, 20, 30, 0].repeat(4 * 2);
+    let sequence = pusher.push_bgra(4, 2, 16, &bgra, Duration::ZERO).unwrap();
+    app.update();
+    let world = app.world();
+    assert_eq!(
+        world.resource::<MonoDepthStatus>().engine,
+        EngineStatus::NoModel
+    );
+    let textures = world.resource::<DepthTextures>();
+    assert_eq!(textures.background_sequence, Some(sequence));
+    let image = world
+        .resource::<Assets<Image>>()
+        .get(&textures.background)
+        .unwrap();
+    assert_eq!(
+        &image.data.as_ref().unwrap()[..4],
+        &[30, 20, 10, 255],
+        "BGRA is shown as RGBA"
+    );
+    assert!(world.resource::<CurrentDepth>().map.is_none());
+}
+
+#[test]
+fn a_broken_model_is_a_status_and_the_app_keeps_updating() {
+    let mut app = app_with(Some("broken_two_outputs.onnx"), FrameSource::Pushed);
+    let status = wait_for_engine(&mut app, Duration::from_secs(60));
+    let EngineStatus::ModelFailed(reason) = &status else {
+        panic!("{status}")
+    };
+    assert!(
+        reason.contains("broken_two_outputs.onnx") && reason.contains("2 outputs"),
+        "{reason}"
+    );
+    let pusher = app.world().resource::<FramePusher>().clone();
+    pusher
+        .push_rgb(320, 256, 960, &uniform_frame([1, 2, 3]), Duration::ZERO)
+        .unwrap();
+    for _ in 0..5 {
+        app.update();
+    }
+    assert!(app.world().resource::<CurrentDepth>().map.is_none());
+    // Frames still reach the background.
+    assert!(
+        app.world()
+            .resource::<DepthTextures>()
+            .background_sequence
+            .is_some()
+    );
+}
+
+#[cfg(feature = "webcam")]
+#[test]
+fn no_camera_is_a_status_not_a_panic() {
+    use bevy_mono_depth::sources::webcam::{CameraChoice, Webcam};
+    // A camera name no machine has: the same path as "no camera at all".
+    let webcam = Webcam {
+        camera: CameraChoice::Name("no such camera 5f2b".into()),
+        ..Default::default()
+    };
+    let mut app = app_with(None, FrameSource::Webcam(webcam));
+    update_until(&mut app, "the camera status", |app| {
+        matches!(
+            app.world().resource::<MonoDepthStatus>().source,
+            SourceStatus::NoCamera(_)
+        )
+    });
+    let SourceStatus::NoCamera(reason) = &app.world().resource::<MonoDepthStatus>().source else {
+        unreachable!()
+    };
+    assert!(
+        reason.contains("no camera")
+            || reason.contains("no such camera 5f2b")
+            || reason.contains("could not be listed"),
+        "{reason}"
+    );
+    for _ in 0..3 {
+        app.update();
+    }
+}
+
+#[test]
+fn an_image_folder_feeds_the_engine() {
+    let dir = std::env::temp_dir().join(format!("bevy_mono_depth_folder_{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let colours = [[10u8, 20, 30], [90, 60, 30], [250, 250, 0]];
+    for (i, colour) in colours.iter().enumerate() {
+        let image = image::RgbImage::from_pixel(320, 256, image::Rgb(*colour));
+        image.save(dir.join(format!("frame_{i:03}.png"))).unwrap();
+    }
+    std::fs::write(dir.join("notes.txt"), "not an image").unwrap();
+    let mut app = app_with(
+        Some("closed_form.onnx"),
+        FrameSource::ImageFolder(ImageFolder {
+            fps: 60.0,
+            ..ImageFolder::new(&dir)
+        }),
+    );
+    update_until(&mut app, "three depth maps", |app| {
+        app.world().resource::<Received>().0.len() >= 3
+    });
+    assert!(matches!(
+        app.world().resource::<MonoDepthStatus>().source,
+        SourceStatus::Running(_)
+    ));
+    let map = app.world().resource::<CurrentDepth>().map.clone().unwrap();
+    let d = map.get(5, 5).unwrap();
+    assert!(
+        colours.iter().any(|c| (closed_form(*c) - d).abs() < 1e-4),
+        "{d} is none of the images' depths"
+    );
+
+    let missing = app_with(
+        None,
+        FrameSource::ImageFolder(ImageFolder::new(dir.join("missing"))),
+    );
+    let mut missing = missing;
+    update_until(&mut missing, "the folder status", |app| {
+        matches!(
+            app.world().resource::<MonoDepthStatus>().source,
+            SourceStatus::Failed(_)
+        )
+    });
+}
+
+#[test]
+fn frames_to_rgba_handles_every_format() {
+    let rgb = CameraFrame::packed(PixelFormat::Rgb8, 1, 1, vec![1u8, 2, 3]).unwrap();
+    let rgba =
+        CameraFrame::new(PixelFormat::Rgba8, 1, 1, 8, vec![1u8, 2, 3, 0, 9, 9, 9, 9]).unwrap();
+    let bgra = CameraFrame::packed(PixelFormat::Bgra8, 1, 1, vec![3u8, 2, 1, 0]).unwrap();
+    for frame in [rgb, rgba, bgra] {
+        assert_eq!(
+            frame_to_rgba(&frame),
+            [1, 2, 3, 255],
+            "{:?}",
+            frame.format()
+        );
+    }
+}
