@@ -140,6 +140,7 @@ fn bench(args: &[String]) -> Result<(), Fail> {
     let (ours, passthrough): (Vec<_>, Vec<_>) =
         args.iter().cloned().partition(|a| a == "--no-system");
     setup(&ours)?;
+    let passthrough: Vec<String> = passthrough.into_iter().skip_while(|a| a == "--").collect();
     println!("\n== cargo bench");
     let mut bench = cargo();
     bench
