@@ -23,10 +23,14 @@ ar_occlusion [OPTIONS]
   --images DIR     frames from a folder of PNG/JPEG images, looping
   --fps N          rate for --images (default 30)
   --camera N       webcam number N (default 0; feature `webcam`)
+  --replay DIR     play an RGB-D recording (frames and recorded depth; no
+                   model or camera needed)
   --help           this text
 
-Without --images the webcam is used. What is missing (runtime, model, camera)
-is shown on screen and in the log; the app keeps running.
+Without --images or --replay the webcam is used; when there is no camera and
+the sample recording assets/samples/room exists, it is replayed instead. What
+is missing (runtime, model, camera) is shown on screen and in the log; the app
+keeps running.
 ";
 
 struct Args {
@@ -39,6 +43,7 @@ fn parse_args() -> Result<Args, String> {
     let mut images = None;
     let mut fps = 30.0f32;
     let mut camera = 0u32;
+    let mut replay = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
@@ -51,6 +56,7 @@ fn parse_args() -> Result<Args, String> {
                     .parse()
                     .map_err(|_| "--fps needs a number".to_owned())?
             }
+            "--replay" => replay = Some(PathBuf::from(value("--replay")?)),
             "--camera" => {
                 camera = value("--camera")?
                     .parse()
@@ -59,17 +65,50 @@ fn parse_args() -> Result<Args, String> {
             other => return Err(format!("unknown argument {other}")),
         }
     }
-    let source = match images {
-        Some(path) => FrameSource::ImageFolder(ImageFolder {
+    let source = match (images, replay) {
+        (_, Some(dir)) => FrameSource::Replay(dir),
+        (Some(path), None) => FrameSource::ImageFolder(ImageFolder {
             fps,
             ..ImageFolder::new(path)
         }),
-        None => webcam(camera),
+        (None, None) => webcam_or_sample(camera),
     };
     Ok(Args {
         model: model.unwrap_or_else(default_model),
         source,
     })
+}
+
+/// The webcam, or the sample recording when there is no camera.
+fn webcam_or_sample(index: u32) -> FrameSource {
+    let sample = asset_path("assets/samples/room");
+    let no_camera = match list_cameras() {
+        Ok(()) => false,
+        Err(reason) => {
+            eprintln!("camera: {reason}");
+            true
+        }
+    };
+    if no_camera && sample.join("session.json").is_file() {
+        eprintln!(
+            "no camera: replaying the sample recording {}",
+            sample.display()
+        );
+        return FrameSource::Replay(sample);
+    }
+    webcam(index)
+}
+
+#[cfg(feature = "webcam")]
+fn list_cameras() -> Result<(), String> {
+    bevy_mono_depth::sources::webcam::list_cameras()
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(not(feature = "webcam"))]
+fn list_cameras() -> Result<(), String> {
+    Err("built without the `webcam` feature".into())
 }
 
 #[cfg(feature = "webcam")]
@@ -117,10 +156,14 @@ fn main() {
         .run();
 }
 
-/// `assets/models/fcrn.onnx` (written by `cargo xtask fetch-model`), found
-/// from the crate root when run through cargo from another folder.
+/// `assets/models/fcrn.onnx` (written by `cargo xtask fetch-model`).
 fn default_model() -> PathBuf {
-    let path = PathBuf::from(DEFAULT_MODEL_PATH);
+    asset_path(DEFAULT_MODEL_PATH)
+}
+
+/// `path`, found from the crate root when run through cargo from another folder.
+fn asset_path(path: &str) -> PathBuf {
+    let path = PathBuf::from(path);
     match std::env::var_os("CARGO_MANIFEST_DIR") {
         Some(root) if !path.exists() => PathBuf::from(root).join(path),
         _ => path,

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use bevy::diagnostic::DiagnosticsStore;
 use bevy::prelude::*;
-use bevy_mono_depth::plugin::{MonoDepthDiagnostics, frame_to_rgba};
+use bevy_mono_depth::plugin::MonoDepthDiagnostics;
 use bevy_mono_depth::prelude::*;
 use bevy_mono_depth::sources::folder::ImageFolder;
 use common::{headless_app, model, wait_for_engine};
@@ -293,11 +293,7 @@ fn frames_to_rgba_handles_every_format() {
         CameraFrame::new(PixelFormat::Rgba8, 1, 1, 8, vec![1u8, 2, 3, 0, 9, 9, 9, 9]).unwrap();
     let bgra = CameraFrame::packed(PixelFormat::Bgra8, 1, 1, vec![3u8, 2, 1, 0]).unwrap();
     for frame in [rgb, rgba, bgra] {
-        assert_eq!(
-            frame_to_rgba(&frame),
-            [1, 2, 3, 255],
-            "{:?}",
-            frame.format()
-        );
+        assert_eq!(frame.to_rgba8(), [1, 2, 3, 255], "{:?}", frame.format());
+        assert_eq!(frame.to_rgb8(), [1, 2, 3], "{:?}", frame.format());
     }
 }

@@ -5,10 +5,12 @@ mod diagnostics;
 #[cfg(feature = "overlay")]
 mod overlay;
 mod receive;
+mod record;
 mod status;
 mod textures;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use bevy::prelude::*;
 
@@ -16,18 +18,21 @@ pub use diagnostics::MonoDepthDiagnostics;
 #[cfg(feature = "overlay")]
 pub use overlay::MonoDepthOverlayPlugin;
 pub use receive::{CurrentDepth, NewDepth};
+pub use record::MonoDepthRecorder;
 pub use status::{EngineStatus, MonoDepthStatus};
-pub use textures::{DepthTextures, frame_to_rgba};
+pub use textures::DepthTextures;
 
-use crate::engine::EngineConfig;
 pub use crate::engine::ModelSummary;
+use crate::engine::{DepthEstimator, EngineConfig};
 use crate::model::ModelOverrides;
 use crate::preprocess::ResizeMode;
 use crate::session::SessionOptions;
 pub use crate::sources::SourceStatus;
 use crate::sources::folder::ImageFolder;
+use crate::sources::recording::{Recording, ReplayEstimator};
 use crate::sources::{FrameHub, FramePusher, SourceThread};
 use crate::worker::DepthWorker;
+use crate::worker::EstimatorFactory;
 
 /// Where the example and the model tooling put the converted FCRN model.
 pub const DEFAULT_MODEL_PATH: &str = "assets/models/fcrn.onnx";
@@ -46,6 +51,10 @@ pub enum FrameSource {
     Webcam(crate::sources::webcam::Webcam),
     /// A folder of images, in name order, looping.
     ImageFolder(ImageFolder),
+    /// An RGB-D recording played back at its recorded pace, looping, with
+    /// its recorded depth: no model runs (the plugin's `model` is ignored),
+    /// no camera is needed. See [`crate::sources::recording`].
+    Replay(PathBuf),
 }
 
 /// Adds monocular depth to an app.
@@ -128,12 +137,40 @@ impl Plugin for MonoDepthPlugin {
     fn build(&self, app: &mut App) {
         let hub = FrameHub::default();
         let mut status = MonoDepthStatus::default();
-        let worker = match &self.model {
-            None => {
+        let replay = match &self.source {
+            FrameSource::Replay(dir) => match Recording::open(dir.clone()) {
+                Ok(recording) => Some(Arc::new(recording)),
+                Err(e) => {
+                    status.source = SourceStatus::Failed(e.to_string());
+                    status.engine = EngineStatus::ModelFailed(format!("no recorded depth: {e}"));
+                    None
+                }
+            },
+            _ => None,
+        };
+        let worker = match (&self.model, &replay) {
+            (_, Some(recording)) => {
+                let recording = Arc::clone(recording);
+                let factory: EstimatorFactory = Box::new(move || {
+                    Ok(Box::new(ReplayEstimator::new(Arc::clone(&recording)))
+                        as Box<dyn DepthEstimator>)
+                });
+                match DepthWorker::spawn(factory) {
+                    Ok(worker) => Some(worker),
+                    Err(e) => {
+                        status.engine = EngineStatus::ModelFailed(format!(
+                            "could not start the replay thread: {e}"
+                        ));
+                        None
+                    }
+                }
+            }
+            (_, None) if matches!(self.source, FrameSource::Replay(_)) => None,
+            (None, None) => {
                 status.engine = EngineStatus::NoModel;
                 None
             }
-            Some(model) => {
+            (Some(model), None) => {
                 let config = EngineConfig {
                     runtime_library: self.runtime_library.clone(),
                     session: self.session.clone(),
@@ -153,7 +190,7 @@ impl Plugin for MonoDepthPlugin {
             }
         };
         hub.connect(worker.as_ref().map(DepthWorker::sender));
-        let source = start_source(&self.source, &hub, &mut status);
+        let source = start_source(&self.source, replay, &hub, &mut status);
         app.insert_resource(status)
             .insert_resource(FramePusher::new(hub.clone()))
             .insert_resource(Running {
@@ -174,6 +211,10 @@ impl Plugin for MonoDepthPlugin {
                 )
                     .chain()
                     .in_set(MonoDepthSystems::Receive),
+            )
+            .add_systems(
+                PreUpdate,
+                record::record_depth.after(MonoDepthSystems::Receive),
             );
         diagnostics::build(app);
     }
@@ -186,11 +227,16 @@ impl Plugin for MonoDepthPlugin {
 
 fn start_source(
     source: &FrameSource,
+    replay: Option<Arc<Recording>>,
     hub: &FrameHub,
     status: &mut MonoDepthStatus,
 ) -> Option<SourceThread> {
     let started = match source {
         FrameSource::Pushed => return None,
+        FrameSource::Replay(_) => match replay {
+            Some(recording) => crate::sources::recording::spawn_replay(hub.clone(), recording),
+            None => return None,
+        },
         #[cfg(feature = "webcam")]
         FrameSource::Webcam(settings) => {
             crate::sources::webcam::spawn(hub.clone(), settings.clone())

@@ -9,6 +9,7 @@ use super::textures::{self, DepthTextures};
 use super::{BackgroundSync, MonoDepthSettings, Running};
 use crate::depth::{DepthMap, DepthStats};
 use crate::engine::{EngineError, StageTimings};
+use crate::frame::CameraFrame;
 use crate::worker::WorkerEvent;
 
 /// The newest depth map (CPU copy), `None` until the first arrives.
@@ -20,6 +21,8 @@ pub struct CurrentDepth {
     pub timings: StageTimings,
     /// From the frame reaching the crate to the depth texture being written.
     pub latency: Duration,
+    /// The camera frame the depth came from (shares its pixels).
+    pub frame: Option<CameraFrame>,
 }
 
 /// Sent once per new depth map, in `PreUpdate`
@@ -102,6 +105,7 @@ pub(super) fn receive_depth(
     current.latency = result.frame.received_at.elapsed();
     current.timings = result.timings;
     current.map = Some(result.depth);
+    current.frame = Some(result.frame);
 }
 
 pub(super) fn update_newest_background(

@@ -11,7 +11,7 @@ use bevy::prelude::*;
 use bevy::render::render_resource::{Extent3d, TextureDimension, TextureFormat};
 
 use crate::depth::DepthMap;
-use crate::frame::{CameraFrame, PixelFormat};
+use crate::frame::CameraFrame;
 
 /// Handles of the plugin's textures (present when the app has `Assets<Image>`,
 /// i.e. `AssetPlugin` and `ImagePlugin`, as with `DefaultPlugins`).
@@ -102,35 +102,12 @@ pub(super) fn write_depth(
     textures.depth_sequence = Some(depth.sequence);
 }
 
-/// The frame as tightly packed RGBA8 (alpha 255).
-pub fn frame_to_rgba(frame: &CameraFrame) -> Vec<u8> {
-    let mut rgba = Vec::with_capacity(frame.width() as usize * frame.height() as usize * 4);
-    let bpp = frame.format().bytes_per_pixel();
-    let [r, g, b] = frame.format().rgb_offsets();
-    for y in 0..frame.height() {
-        let Some(row) = frame.row(y) else { break };
-        match frame.format() {
-            PixelFormat::Rgba8 => {
-                rgba.extend_from_slice(row);
-                let start = rgba.len() - row.len();
-                rgba[start..].chunks_exact_mut(4).for_each(|px| px[3] = 255);
-            }
-            PixelFormat::Rgb8 | PixelFormat::Bgra8 => {
-                for px in row.chunks_exact(bpp) {
-                    rgba.extend_from_slice(&[px[r], px[g], px[b], 255]);
-                }
-            }
-        }
-    }
-    rgba
-}
-
 pub(super) fn write_background(
     textures: &mut DepthTextures,
     images: &mut Assets<Image>,
     frame: &CameraFrame,
 ) {
-    let data = frame_to_rgba(frame);
+    let data = frame.to_rgba8();
     write(
         images,
         &textures.background,

@@ -9,6 +9,7 @@
 
 pub mod folder;
 mod pushed;
+pub mod recording;
 #[cfg(feature = "webcam")]
 pub mod webcam;
 

@@ -1,0 +1,227 @@
+//! Record and replay: recorded depth comes back as millimetres / 1000, a
+//! recorded session replays with identical depth and order, and a broken
+//! recording is a status.
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use bevy::prelude::*;
+use bevy_mono_depth::depth::DepthMap;
+use bevy_mono_depth::plugin::MonoDepthRecorder;
+use bevy_mono_depth::prelude::*;
+use bevy_mono_depth::sources::recording::{Recorder, Recording};
+use common::{headless_app, model, wait_for_engine};
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("bevy_mono_depth_{name}_{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+#[derive(Resource, Default)]
+struct Seen(Vec<(u64, DepthMap)>);
+
+fn collect(
+    mut reader: MessageReader<NewDepth>,
+    current: Res<CurrentDepth>,
+    mut seen: ResMut<Seen>,
+) {
+    if reader.read().last().is_some()
+        && let Some(map) = &current.map
+    {
+        seen.0.push((map.sequence, map.clone()));
+    }
+}
+
+fn replay_app(dir: PathBuf) -> App {
+    let mut app = headless_app(MonoDepthPlugin {
+        model: None,
+        source: FrameSource::Replay(dir),
+        ..Default::default()
+    });
+    app.init_resource::<Seen>().add_systems(Update, collect);
+    app
+}
+
+fn update_until(app: &mut App, what: &str, mut done: impl FnMut(&App) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done(app) {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        app.update();
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Reads a 16-bit depth PNG independently of the crate.
+fn millimetres(path: &std::path::Path) -> Vec<u16> {
+    image::open(path).unwrap().into_luma16().into_raw()
+}
+
+#[test]
+fn replayed_depth_is_the_recorded_millimetres() {
+    let dir = scratch("replay_mm");
+    let mut recorder = Recorder::create(&dir, "hand-made step").unwrap();
+    for n in 0..3u64 {
+        let frame = CameraFrame::packed(PixelFormat::Rgb8, 8, 4, vec![(n * 40) as u8; 8 * 4 * 3])
+            .unwrap()
+            .with_sequence(100 + n)
+            .with_timestamp(Duration::from_millis(20 * n));
+        // A step from 1 m to 3 m at column 4, an invalid pixel, a sub-mm value.
+        let metres: Vec<f32> = (0..32)
+            .map(|i| {
+                if i % 8 < 4 {
+                    1.0 + n as f32 * 0.1
+                } else {
+                    3.0004
+                }
+            })
+            .collect();
+        let mut depth = DepthMap::from_metres(8, 4, metres, (0.1, 20.0));
+        depth.metres[9] = 0.0;
+        depth.valid[9] = false;
+        recorder.record(&frame, &depth, None).unwrap();
+    }
+    let recording = Recording::open(&dir).unwrap();
+    assert_eq!(recording.index.frames.len(), 3);
+
+    let mut app = replay_app(dir.clone());
+    update_until(&mut app, "three replayed depth maps", |app| {
+        app.world()
+            .resource::<Seen>()
+            .0
+            .iter()
+            .any(|(s, _)| *s >= 3)
+    });
+    assert!(matches!(
+        app.world().resource::<MonoDepthStatus>().engine,
+        EngineStatus::Running(_)
+    ));
+    for (sequence, map) in &app.world().resource::<Seen>().0 {
+        let entry = &recording.index.frames[((sequence - 1) % 3) as usize];
+        let mm = millimetres(&dir.join(&entry.depth));
+        assert_eq!((map.width, map.height), (8, 4));
+        for (i, (d, mm)) in map.metres.iter().zip(&mm).enumerate() {
+            assert_eq!(map.valid[i], *mm != 0, "pixel {i}");
+            assert_eq!(*d, f32::from(*mm) / 1000.0, "pixel {i} of frame {sequence}");
+        }
+    }
+    for (sequence, map) in &app.world().resource::<Seen>().0 {
+        let n = ((sequence - 1) % 3) as f32;
+        assert_eq!(
+            map.get(1, 0),
+            Some(((1.0 + n * 0.1) * 1000.0).round() / 1000.0)
+        );
+        assert_eq!(map.get(5, 0), Some(3.0), "3.0004 m is stored as 3000 mm");
+        assert_eq!(map.get(1, 1), None, "invalid stays invalid");
+    }
+}
+
+#[test]
+fn a_recorded_session_replays_with_identical_depth_and_order() {
+    let dir = scratch("record_replay");
+    let mut app = headless_app(MonoDepthPlugin {
+        model: Some(model("closed_form.onnx")),
+        source: FrameSource::Pushed,
+        ..Default::default()
+    });
+    app.init_resource::<Seen>().add_systems(Update, collect);
+    assert!(matches!(
+        wait_for_engine(&mut app, Duration::from_secs(60)),
+        EngineStatus::Running(_)
+    ));
+    app.insert_resource(MonoDepthRecorder::start(&dir, "closed_form_luma").unwrap());
+    let pusher = app.world().resource::<FramePusher>().clone();
+    for n in 0..5u8 {
+        let pixels: Vec<u8> = (0..320 * 256)
+            .flat_map(|i| [((i % 320) as u8).wrapping_add(n * 30), n * 40, 90])
+            .collect();
+        let sequence = pusher
+            .push_rgb(
+                320,
+                256,
+                960,
+                &pixels,
+                Duration::from_millis(40 * u64::from(n)),
+            )
+            .unwrap();
+        update_until(&mut app, "the pushed frame's depth", |app| {
+            app.world()
+                .resource::<Seen>()
+                .0
+                .iter()
+                .any(|(s, _)| *s == sequence)
+        });
+    }
+    let recorder = app
+        .world_mut()
+        .remove_resource::<MonoDepthRecorder>()
+        .unwrap();
+    assert_eq!(recorder.finish(), 5);
+    let recorded: Vec<DepthMap> = app
+        .world()
+        .resource::<Seen>()
+        .0
+        .iter()
+        .map(|(_, m)| m.clone())
+        .collect();
+    drop(app);
+
+    let mut replay = replay_app(dir);
+    update_until(&mut replay, "five replayed depth maps", |app| {
+        app.world()
+            .resource::<Seen>()
+            .0
+            .iter()
+            .any(|(s, _)| *s >= 5)
+    });
+    let seen = &replay.world().resource::<Seen>().0;
+    for (sequence, map) in seen.iter().filter(|(s, _)| *s <= 5) {
+        let original = &recorded[(sequence - 1) as usize];
+        assert_eq!(
+            (map.width, map.height, map.mapping),
+            (original.width, original.height, original.mapping)
+        );
+        for (a, b) in map.metres.iter().zip(&original.metres) {
+            // Stored in whole millimetres.
+            assert!(
+                (a - b).abs() <= 0.0005 + 1e-6,
+                "frame {sequence}: {a} vs {b}"
+            );
+        }
+    }
+    let order: Vec<u64> = seen.iter().map(|(s, _)| *s).collect();
+    assert!(
+        order.windows(2).all(|w| w[0] < w[1]),
+        "replayed in order: {order:?}"
+    );
+}
+
+#[test]
+fn a_broken_recording_is_a_status_not_a_panic() {
+    let dir = scratch("broken_recording");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("session.json"), "{ not json").unwrap();
+    let mut app = replay_app(dir);
+    for _ in 0..3 {
+        app.update();
+    }
+    let status = app.world().resource::<MonoDepthStatus>();
+    let SourceStatus::Failed(reason) = &status.source else {
+        panic!("{}", status.source)
+    };
+    assert!(
+        reason.contains("session.json") && reason.contains("not a bevy_mono_depth recording"),
+        "{reason}"
+    );
+    assert!(matches!(status.engine, EngineStatus::ModelFailed(_)));
+
+    let missing = replay_app(scratch("no_recording_here"));
+    let status = missing.world().resource::<MonoDepthStatus>();
+    assert!(
+        matches!(&status.source, SourceStatus::Failed(r) if r.contains("session.json")),
+        "{}",
+        status.source
+    );
+}
