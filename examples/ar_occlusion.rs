@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 use bevy::core_pipeline::tonemapping::Tonemapping;
 use bevy::prelude::*;
+use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 use bevy_mono_depth::plugin::DEFAULT_MODEL_PATH;
 use bevy_mono_depth::prelude::*;
 use bevy_mono_depth::sources::folder::ImageFolder;
@@ -36,6 +37,8 @@ keeps running.
 struct Args {
     model: PathBuf,
     source: FrameSource,
+    /// Why the sample recording plays instead of the camera, shown on screen.
+    fallback: Option<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -65,38 +68,50 @@ fn parse_args() -> Result<Args, String> {
             other => return Err(format!("unknown argument {other}")),
         }
     }
+    let model = model.unwrap_or_else(default_model);
+    let mut fallback = None;
     let source = match (images, replay) {
         (_, Some(dir)) => FrameSource::Replay(dir),
         (Some(path), None) => FrameSource::ImageFolder(ImageFolder {
             fps,
             ..ImageFolder::new(path)
         }),
-        (None, None) => webcam_or_sample(camera),
+        (None, None) => {
+            let (source, why) = webcam_or_sample(camera, &model);
+            fallback = why;
+            source
+        }
     };
     Ok(Args {
-        model: model.unwrap_or_else(default_model),
+        model,
         source,
+        fallback,
     })
 }
 
-/// The webcam, or the sample recording when there is no camera.
-fn webcam_or_sample(index: u32) -> FrameSource {
+/// The webcam, or the sample recording when there is no camera or no model
+/// (with the reason).
+fn webcam_or_sample(index: u32, model: &std::path::Path) -> (FrameSource, Option<String>) {
     let sample = asset_path("assets/samples/room");
-    let no_camera = match list_cameras() {
-        Ok(()) => false,
-        Err(reason) => {
-            eprintln!("camera: {reason}");
-            true
-        }
+    let missing = match list_cameras() {
+        Err(reason) => Some(format!("no camera ({reason})")),
+        Ok(()) if !model.is_file() => Some(format!(
+            "no model at {} (run `cargo xtask fetch-model`)",
+            model.display()
+        )),
+        Ok(()) => None,
     };
-    if no_camera && sample.join("session.json").is_file() {
-        eprintln!(
-            "no camera: replaying the sample recording {}",
-            sample.display()
-        );
-        return FrameSource::Replay(sample);
+    match missing {
+        Some(why) if sample.join("session.json").is_file() => {
+            let note = format!(
+                "{why}: replaying the sample recording {} with its rendered depth",
+                sample.display()
+            );
+            eprintln!("{note}");
+            (FrameSource::Replay(sample), Some(note))
+        }
+        _ => (webcam(index), None),
     }
-    webcam(index)
 }
 
 #[cfg(feature = "webcam")]
@@ -151,6 +166,8 @@ fn main() {
             },
             MonoDepthOverlayPlugin,
         ))
+        .insert_resource(Fallback(args.fallback))
+        .add_systems(EguiPrimaryContextPass, show_fallback)
         .add_systems(Startup, setup_scene)
         .add_systems(Update, spin)
         .run();
@@ -168,6 +185,23 @@ fn asset_path(path: &str) -> PathBuf {
         Some(root) if !path.exists() => PathBuf::from(root).join(path),
         _ => path,
     }
+}
+
+/// Why the example is not using the camera, if it is not.
+#[derive(Resource)]
+struct Fallback(Option<String>);
+
+fn show_fallback(mut contexts: EguiContexts, fallback: Res<Fallback>) -> Result {
+    if let Some(note) = &fallback.0 {
+        egui::Window::new("fallback")
+            .title_bar(false)
+            .resizable(false)
+            .anchor(egui::Align2::CENTER_BOTTOM, [0.0, -12.0])
+            .show(contexts.ctx_mut()?, |ui| {
+                ui.colored_label(egui::Color32::from_rgb(255, 190, 60), note);
+            });
+    }
+    Ok(())
 }
 
 #[derive(Component)]

@@ -225,3 +225,36 @@ fn a_broken_recording_is_a_status_not_a_panic() {
         status.source
     );
 }
+
+#[test]
+fn the_committed_sample_recording_replays() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/samples/room");
+    let recording = Recording::open(&dir)
+        .unwrap_or_else(|e| panic!("{e} (regenerate it with `cargo xtask sample`)"));
+    assert_eq!(recording.index.frames.len(), 24);
+    assert!(recording.index.intrinsics.is_some());
+    let depth = recording.load_depth(0).unwrap();
+    let frame = recording.load_frame(0).unwrap();
+    assert_eq!((depth.width, depth.height), (frame.width(), frame.height()));
+    assert_eq!(
+        depth.stats.valid,
+        (depth.width * depth.height) as usize,
+        "the room is closed: depth everywhere"
+    );
+    assert!(
+        depth.stats.min > 0.5 && depth.stats.max < 10.0,
+        "{:?}",
+        depth.stats
+    );
+
+    let mut app = replay_app(dir);
+    update_until(&mut app, "a replayed depth map", |app| {
+        !app.world().resource::<Seen>().0.is_empty()
+    });
+    let status = app.world().resource::<MonoDepthStatus>();
+    assert!(
+        matches!(&status.source, SourceStatus::Running(what) if what.contains("room")),
+        "{}",
+        status.source
+    );
+}

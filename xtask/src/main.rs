@@ -24,6 +24,8 @@ commands:
   fetch-model [..]   download the official FCRN weights, convert them and install
                      assets/models/fcrn.onnx (--help for the manual path)
   test-models        rebuild the generated test models in target/models
+  sample             render the sample RGB-D recording assets/samples/room with
+                     Bevy (examples/render_sample), headless
 
 options for setup, test and demo:
   --no-system        do not check or install Debian packages
@@ -41,6 +43,7 @@ fn main() -> ExitCode {
         "demo" => demo(rest),
         "fetch-model" => fetch_model(rest),
         "bench" => bench(rest),
+        "sample" => sample(rest),
         "test-models" => python::build_test_models(true),
         "help" | "--help" | "-h" => {
             print!("{HELP}");
@@ -149,6 +152,23 @@ fn bench(args: &[String]) -> Result<(), Fail> {
         .current_dir(repo_root());
     util::test_env(&mut bench);
     run(&mut bench)
+}
+
+fn sample(args: &[String]) -> Result<(), Fail> {
+    setup(args)?;
+    println!("\n== cargo run --example render_sample");
+    let mut render = cargo();
+    render
+        .args([
+            "run",
+            "--example",
+            "render_sample",
+            "--",
+            "assets/samples/room",
+        ])
+        .current_dir(repo_root());
+    util::test_env(&mut render);
+    run(&mut render)
 }
 
 const FETCH_HELP: &str = "\
