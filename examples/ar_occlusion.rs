@@ -167,7 +167,7 @@ fn main() {
             MonoDepthOverlayPlugin,
         ))
         .insert_resource(Fallback(args.fallback))
-        .add_systems(EguiPrimaryContextPass, show_fallback)
+        .add_systems(EguiPrimaryContextPass, (show_fallback, show_proximity))
         .add_systems(Startup, setup_scene)
         .add_systems(Update, spin)
         .run();
@@ -201,6 +201,25 @@ fn show_fallback(mut contexts: EguiContexts, fallback: Res<Fallback>) -> Result 
                 ui.colored_label(egui::Color32::from_rgb(255, 190, 60), note);
             });
     }
+    Ok(())
+}
+
+/// A warning in the middle of the screen while something real is close.
+fn show_proximity(mut contexts: EguiContexts, proximity: Res<MonoDepthProximity>) -> Result {
+    if !proximity.is_active() {
+        return Ok(());
+    }
+    let nearest = proximity.last().map_or(0.0, |c| c.nearest);
+    egui::Window::new("proximity")
+        .title_bar(false)
+        .resizable(false)
+        .anchor(egui::Align2::CENTER_TOP, [0.0, 16.0])
+        .show(contexts.ctx_mut()?, |ui| {
+            ui.heading(
+                egui::RichText::new(format!("Careful: something is {nearest:.1} m away"))
+                    .color(egui::Color32::from_rgb(255, 80, 70)),
+            );
+        });
     Ok(())
 }
 

@@ -61,6 +61,7 @@ pub mod frame;
 pub mod model;
 pub mod plugin;
 pub mod preprocess;
+pub mod proximity;
 pub mod runtime;
 pub mod session;
 pub mod sources;
@@ -75,9 +76,11 @@ pub mod prelude {
     pub use crate::plugin::MonoDepthOverlayPlugin;
     pub use crate::plugin::{
         BackgroundSync, CurrentDepth, DepthTextures, EngineStatus, FrameSource, MonoDepthPlugin,
-        MonoDepthSettings, MonoDepthStatus, MonoDepthSystems, NewDepth, SourceStatus,
+        MonoDepthProximity, MonoDepthSettings, MonoDepthStatus, MonoDepthSystems, NewDepth,
+        ProximityAlert, SourceStatus,
     };
     pub use crate::preprocess::ResizeMode;
+    pub use crate::proximity::{ProximityEvent, ProximitySettings};
     pub use crate::session::{ExecutionProvider, SessionOptions};
     pub use crate::sources::FramePusher;
     pub use crate::worker::{DepthWorker, FrameSender, WorkerEvent};

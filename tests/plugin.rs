@@ -297,3 +297,52 @@ fn frames_to_rgba_handles_every_format() {
         assert_eq!(frame.to_rgb8(), [1, 2, 3], "{:?}", frame.format());
     }
 }
+
+#[derive(Resource, Default)]
+struct Alerts(Vec<ProximityEvent>);
+
+fn record_alerts(mut reader: MessageReader<ProximityAlert>, mut alerts: ResMut<Alerts>) {
+    alerts.0.extend(reader.read().map(|a| a.0));
+}
+
+#[test]
+fn the_proximity_alert_starts_and_ends_with_real_depth() {
+    let mut app = app_with(Some("closed_form.onnx"), FrameSource::Pushed);
+    app.init_resource::<Alerts>()
+        .add_systems(Update, record_alerts);
+    app.world_mut()
+        .resource_mut::<MonoDepthProximity>()
+        .detector
+        .settings
+        .min_interval = Duration::ZERO;
+    wait_for_engine(&mut app, Duration::from_secs(60));
+    let pusher = app.world().resource::<FramePusher>().clone();
+    // Black: the closed form gives 0.5 m everywhere, nearer than 1 m.
+    let near = pusher
+        .push_rgb(320, 256, 960, &uniform_frame([0, 0, 0]), Duration::ZERO)
+        .unwrap();
+    update_until(&mut app, "near depth", |app| {
+        depth_sequence(app) == Some(near)
+    });
+    app.update();
+    assert!(app.world().resource::<MonoDepthProximity>().is_active());
+    // White: about 9.4 m.
+    let far = pusher
+        .push_rgb(
+            320,
+            256,
+            960,
+            &uniform_frame([255, 255, 255]),
+            Duration::ZERO,
+        )
+        .unwrap();
+    update_until(&mut app, "far depth", |app| {
+        depth_sequence(app) == Some(far)
+    });
+    app.update();
+    let alerts = &app.world().resource::<Alerts>().0;
+    assert!(
+        matches!(alerts.as_slice(), [ProximityEvent::Started { share, nearest }, ProximityEvent::Ended] if *share == 1.0 && (*nearest - 0.5).abs() < 1e-4),
+        "{alerts:?}"
+    );
+}

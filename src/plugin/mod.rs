@@ -4,6 +4,7 @@
 mod diagnostics;
 #[cfg(feature = "overlay")]
 mod overlay;
+mod proximity;
 mod receive;
 mod record;
 mod status;
@@ -17,6 +18,7 @@ use bevy::prelude::*;
 pub use diagnostics::MonoDepthDiagnostics;
 #[cfg(feature = "overlay")]
 pub use overlay::MonoDepthOverlayPlugin;
+pub use proximity::{MonoDepthProximity, ProximityAlert};
 pub use receive::{CurrentDepth, NewDepth};
 pub use record::MonoDepthRecorder;
 pub use status::{EngineStatus, MonoDepthStatus};
@@ -212,9 +214,11 @@ impl Plugin for MonoDepthPlugin {
                     .chain()
                     .in_set(MonoDepthSystems::Receive),
             )
+            .init_resource::<MonoDepthProximity>()
+            .add_message::<ProximityAlert>()
             .add_systems(
                 PreUpdate,
-                record::record_depth.after(MonoDepthSystems::Receive),
+                (record::record_depth, proximity::check_proximity).after(MonoDepthSystems::Receive),
             );
         diagnostics::build(app);
     }

@@ -3,7 +3,7 @@
 use bevy::prelude::*;
 use bevy_egui::{EguiContexts, EguiPlugin, EguiPrimaryContextPass, egui};
 
-use super::{CurrentDepth, EngineStatus, MonoDepthStatus, SourceStatus};
+use super::{CurrentDepth, EngineStatus, MonoDepthProximity, MonoDepthStatus, SourceStatus};
 
 /// Shows [`MonoDepthStatus`] in an egui window. Adds `EguiPlugin` if the app
 /// has not.
@@ -24,6 +24,7 @@ const BAD: egui::Color32 = egui::Color32::from_rgb(255, 110, 100);
 const GOOD: egui::Color32 = egui::Color32::from_rgb(130, 220, 130);
 
 fn status_window(
+    proximity: Option<Res<MonoDepthProximity>>,
     mut contexts: EguiContexts,
     status: Option<Res<MonoDepthStatus>>,
     current: Option<Res<CurrentDepth>>,
@@ -68,6 +69,19 @@ fn status_window(
                 t.postprocess.as_secs_f64() * 1e3,
                 current.latency.as_secs_f64() * 1e3
             ));
+        }
+        if let Some(proximity) = proximity
+            && proximity.enabled
+        {
+            let distance = proximity.detector.settings.distance;
+            match proximity.last() {
+                Some(c) if proximity.is_active() => ui.colored_label(
+                    BAD,
+                    format!("PROXIMITY: {:.0} % of the view nearer than {distance:.2} m (nearest {:.2} m)", c.share * 100.0, c.nearest),
+                ),
+                Some(c) => ui.label(format!("proximity: {:.0} % nearer than {distance:.2} m, nearest {:.2} m", c.share * 100.0, c.nearest)),
+                None => ui.label("proximity: no valid depth in the region"),
+            };
         }
         if let Some(error) = &status.last_frame_error {
             ui.colored_label(BAD, error);
