@@ -55,6 +55,7 @@
 
 #![warn(missing_docs)]
 
+pub mod colormap;
 pub mod depth;
 pub mod engine;
 pub mod frame;

@@ -346,3 +346,39 @@ fn the_proximity_alert_starts_and_ends_with_real_depth() {
         "{alerts:?}"
     );
 }
+
+#[test]
+fn pausing_stops_inference_but_not_the_background() {
+    let mut app = app_with(Some("closed_form.onnx"), FrameSource::Pushed);
+    wait_for_engine(&mut app, Duration::from_secs(60));
+    let pusher = app.world().resource::<FramePusher>().clone();
+    let first = pusher
+        .push_rgb(320, 256, 960, &uniform_frame([9, 9, 9]), Duration::ZERO)
+        .unwrap();
+    update_until(&mut app, "the first depth", |app| {
+        depth_sequence(app) == Some(first)
+    });
+    app.world_mut().resource_mut::<MonoDepthSettings>().paused = true;
+    app.update();
+    let during = pusher
+        .push_rgb(320, 256, 960, &uniform_frame([99, 99, 99]), Duration::ZERO)
+        .unwrap();
+    for _ in 0..20 {
+        app.update();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(depth_sequence(&app), Some(first), "no depth while paused");
+    assert_eq!(
+        app.world().resource::<DepthTextures>().background_sequence,
+        Some(during),
+        "the background follows the camera"
+    );
+    app.world_mut().resource_mut::<MonoDepthSettings>().paused = false;
+    app.update();
+    let after = pusher
+        .push_rgb(320, 256, 960, &uniform_frame([50, 50, 50]), Duration::ZERO)
+        .unwrap();
+    update_until(&mut app, "depth after resuming", |app| {
+        depth_sequence(app) == Some(after)
+    });
+}

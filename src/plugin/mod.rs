@@ -17,7 +17,7 @@ use bevy::prelude::*;
 
 pub use diagnostics::MonoDepthDiagnostics;
 #[cfg(feature = "overlay")]
-pub use overlay::MonoDepthOverlayPlugin;
+pub use overlay::{MonoDepthOverlay, MonoDepthOverlayPlugin, TimingHistory, median_max};
 pub use proximity::{MonoDepthProximity, ProximityAlert};
 pub use receive::{CurrentDepth, NewDepth};
 pub use record::MonoDepthRecorder;
@@ -115,6 +115,20 @@ pub enum BackgroundSync {
 pub struct MonoDepthSettings {
     /// Which frame the background shows.
     pub background: BackgroundSync,
+    /// Stop sending frames to the model (the background keeps showing the
+    /// newest frame; the last depth map stays).
+    pub paused: bool,
+}
+
+fn apply_pause(settings: Res<MonoDepthSettings>, running: Res<Running>) {
+    if settings.is_changed() {
+        let sender = running
+            .worker
+            .as_ref()
+            .filter(|_| !settings.paused)
+            .map(DepthWorker::sender);
+        running.hub.connect(sender);
+    }
 }
 
 /// System sets of the plugin, for ordering app systems around it.
@@ -214,6 +228,7 @@ impl Plugin for MonoDepthPlugin {
                     .chain()
                     .in_set(MonoDepthSystems::Receive),
             )
+            .add_systems(PreUpdate, apply_pause.before(MonoDepthSystems::Receive))
             .init_resource::<MonoDepthProximity>()
             .add_message::<ProximityAlert>()
             .add_systems(

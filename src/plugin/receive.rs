@@ -122,7 +122,9 @@ pub(super) fn update_newest_background(
     // Synced: once depth flows, the background follows it (see
     // `receive_depth`); until then, and without a working model, it shows
     // the newest frame so the screen is never empty.
-    let depth_flows = current.map.is_some() && matches!(status.engine, EngineStatus::Running(_));
+    let depth_flows = !settings.paused
+        && current.map.is_some()
+        && matches!(status.engine, EngineStatus::Running(_));
     if settings.background == BackgroundSync::Synced && depth_flows {
         return;
     }

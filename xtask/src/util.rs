@@ -30,9 +30,18 @@ impl From<std::io::Error> for Fail {
 }
 
 /// The repository root (the folder holding the workspace `Cargo.toml`).
+///
+/// Taken from the `CARGO_MANIFEST_DIR` that `cargo run` sets at run time, so
+/// that a binary shared through a common `CARGO_TARGET_DIR` by several
+/// clones works on the clone that ran it; the compile-time value is the
+/// fallback.
 pub fn repo_root() -> PathBuf {
-    let xtask = Path::new(env!("CARGO_MANIFEST_DIR"));
-    xtask.parent().unwrap_or(xtask).to_path_buf()
+    let xtask = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    xtask
+        .parent()
+        .map_or_else(|| xtask.clone(), Path::to_path_buf)
 }
 
 /// The repository's own `target/` folder: ONNX Runtime, the venv and the
