@@ -212,30 +212,26 @@ impl CameraFrame {
 
     /// The pixels as tightly packed RGBA8 (alpha 255).
     pub fn to_rgba8(&self) -> Vec<u8> {
-        let mut rgba = Vec::with_capacity(self.width as usize * self.height as usize * 4);
-        let bpp = self.format.bytes_per_pixel();
-        let [r, g, b] = self.format.rgb_offsets();
-        for y in 0..self.height {
-            let Some(row) = self.row(y) else { break };
-            for px in row.chunks_exact(bpp) {
-                rgba.extend_from_slice(&[px[r], px[g], px[b], 255]);
-            }
-        }
-        rgba
+        self.pack(true)
     }
 
     /// The pixels as tightly packed RGB8.
     pub fn to_rgb8(&self) -> Vec<u8> {
-        let mut rgb = Vec::with_capacity(self.width as usize * self.height as usize * 3);
+        self.pack(false)
+    }
+
+    fn pack(&self, alpha: bool) -> Vec<u8> {
+        let channels = if alpha { 4 } else { 3 };
+        let mut out = Vec::with_capacity(self.width as usize * self.height as usize * channels);
         let bpp = self.format.bytes_per_pixel();
         let [r, g, b] = self.format.rgb_offsets();
         for y in 0..self.height {
             let Some(row) = self.row(y) else { break };
             for px in row.chunks_exact(bpp) {
-                rgb.extend_from_slice(&[px[r], px[g], px[b]]);
+                out.extend_from_slice(&[px[r], px[g], px[b], 255][..channels]);
             }
         }
-        rgb
+        out
     }
 
     /// Whether rows follow each other with no padding.

@@ -32,24 +32,8 @@ fn make_frame(
     padding: usize,
     rgb: impl Fn(usize, usize) -> [u8; 3],
 ) -> CameraFrame {
-    let bpp = format.bytes_per_pixel();
-    let stride = width as usize * bpp + padding;
-    let mut data = vec![0xEEu8; stride * height as usize];
-    // Byte positions written out here, not taken from the crate.
-    let [ro, go, bo] = match format {
-        PixelFormat::Rgb8 | PixelFormat::Rgba8 => [0, 1, 2],
-        PixelFormat::Bgra8 => [2, 1, 0],
-    };
-    for y in 0..height as usize {
-        for x in 0..width as usize {
-            let px = &mut data[y * stride + x * bpp..][..bpp];
-            let [r, g, b] = rgb(y, x);
-            (px[ro], px[go], px[bo]) = (r, g, b);
-            if bpp == 4 {
-                px[3] = 0; // alpha must not matter
-            }
-        }
-    }
+    let stride = width as usize * format.bytes_per_pixel() + padding;
+    let data = common::frame_bytes(format, width, height, stride, rgb);
     CameraFrame::new(format, width, height, stride, data).expect("valid frame")
 }
 

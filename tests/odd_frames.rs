@@ -22,19 +22,7 @@ fn engine() -> &'static Mutex<DepthEngine> {
 /// wherever the model saw the frame (and 0.5, black, in letterbox bars).
 fn check_uniform(format: PixelFormat, width: u32, height: u32, stride: usize, mode: ResizeMode) {
     let colour = [90u8, 160, 30];
-    let bpp = format.bytes_per_pixel();
-    let mut data = vec![0u8; stride * height as usize];
-    // Byte positions written out here, not taken from the crate.
-    let [r, g, b] = match format {
-        PixelFormat::Rgb8 | PixelFormat::Rgba8 => [0, 1, 2],
-        PixelFormat::Bgra8 => [2, 1, 0],
-    };
-    for y in 0..height as usize {
-        for x in 0..width as usize {
-            let px = &mut data[y * stride + x * bpp..][..bpp];
-            (px[r], px[g], px[b]) = (colour[0], colour[1], colour[2]);
-        }
-    }
+    let data = common::frame_bytes(format, width, height, stride, |_, _| colour);
     let frame = CameraFrame::new(format, width, height, stride, data).expect("valid frame");
     let mut engine = engine().lock().unwrap_or_else(|e| e.into_inner());
     engine.set_resize_mode(mode);

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
+use bevy_mono_depth::frame::PixelFormat;
 use bevy_mono_depth::prelude::*;
 
 /// Folder of the generated test models (`cargo xtask setup` writes them).
@@ -56,4 +57,33 @@ pub fn headless_app(plugin: MonoDepthPlugin) -> App {
     app.finish();
     app.cleanup();
     app
+}
+
+/// Pixel bytes of a `width`×`height` frame in `format` with rows `stride`
+/// bytes apart (padding 0xEE, alpha 0), whose pixel (x, y) is `rgb(y, x)`.
+/// Byte positions are written out here, not taken from the crate.
+pub fn frame_bytes(
+    format: PixelFormat,
+    width: u32,
+    height: u32,
+    stride: usize,
+    rgb: impl Fn(usize, usize) -> [u8; 3],
+) -> Vec<u8> {
+    let bpp = format.bytes_per_pixel();
+    let mut data = vec![0xEEu8; stride * height as usize];
+    let [ro, go, bo] = match format {
+        PixelFormat::Rgb8 | PixelFormat::Rgba8 => [0, 1, 2],
+        PixelFormat::Bgra8 => [2, 1, 0],
+    };
+    for y in 0..height as usize {
+        for x in 0..width as usize {
+            let px = &mut data[y * stride + x * bpp..][..bpp];
+            let [r, g, b] = rgb(y, x);
+            (px[ro], px[go], px[bo]) = (r, g, b);
+            if bpp == 4 {
+                px[3] = 0; // alpha must not matter
+            }
+        }
+    }
+    data
 }
