@@ -212,17 +212,28 @@ impl CameraFrame {
 
     /// The pixels as tightly packed RGBA8 (alpha 255).
     pub fn to_rgba8(&self) -> Vec<u8> {
-        self.pack(true)
+        let mut out = Vec::new();
+        self.write_rgba8(&mut out);
+        out
     }
 
     /// The pixels as tightly packed RGB8.
     pub fn to_rgb8(&self) -> Vec<u8> {
-        self.pack(false)
+        let mut out = Vec::new();
+        self.pack_into(false, &mut out);
+        out
     }
 
-    fn pack(&self, alpha: bool) -> Vec<u8> {
+    /// Replaces `out`'s contents with the pixels as tightly packed RGBA8
+    /// (alpha 255), reusing its allocation.
+    pub fn write_rgba8(&self, out: &mut Vec<u8>) {
+        self.pack_into(true, out);
+    }
+
+    fn pack_into(&self, alpha: bool, out: &mut Vec<u8>) {
         let channels = if alpha { 4 } else { 3 };
-        let mut out = Vec::with_capacity(self.width as usize * self.height as usize * channels);
+        out.clear();
+        out.reserve(self.width as usize * self.height as usize * channels);
         let bpp = self.format.bytes_per_pixel();
         let [r, g, b] = self.format.rgb_offsets();
         for y in 0..self.height {
@@ -231,7 +242,6 @@ impl CameraFrame {
                 out.extend_from_slice(&[px[r], px[g], px[b], 255][..channels]);
             }
         }
-        out
     }
 
     /// Whether rows follow each other with no padding.

@@ -11,6 +11,11 @@
 //! | --- | --- |
 //! | [`MonoDepthPlugin`](plugin::MonoDepthPlugin) | the plugin: model path, runtime location, session options |
 //! | [`MonoDepthStatus`](plugin::MonoDepthStatus) | resource: what the engine and the camera are doing, with reasons when they fail |
+//! | [`CurrentDepth`](plugin::CurrentDepth) | resource: the newest depth map, its timings and its frame |
+//! | [`DepthTextures`](plugin::DepthTextures) | handles of the R32Float depth texture and the camera-background texture |
+//! | [`NewDepth`](plugin::NewDepth) / [`ProximityAlert`](plugin::ProximityAlert) | messages: a depth map arrived; something real came close or left |
+//! | [`FramePusher`](sources::FramePusher) | resource: hand camera buffers to the plugin (how an iOS app feeds it) |
+//! | [`FrameSource`](plugin::FrameSource) | pushed frames, webcam, image folder or an RGB-D recording |
 //! | [`Runtime`](runtime::Runtime) | ONNX Runtime, located and loaded ([`RuntimeSearch`](runtime::RuntimeSearch) says where it looks) |
 //! | [`DepthSession`](session::DepthSession) | a depth model loaded into ONNX Runtime, checked and runnable |
 //! | [`CameraFrame`](frame::CameraFrame) | pixels (RGB8, RGBA8, BGRA8 with stride), sequence number, timestamp |

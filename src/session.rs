@@ -397,3 +397,21 @@ fn check_signature(session: &Session, path: &Path) -> Result<(TensorInfo, Tensor
         },
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn automatic_thread_count_leaves_a_core_for_bevy() {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let auto = SessionOptions::default().resolved_threads();
+        assert!(auto >= 1 && auto < cores.max(2), "{auto} of {cores} cores");
+        assert_eq!(auto, cores.saturating_sub(1).max(1));
+        let fixed = SessionOptions {
+            intra_threads: 3,
+            ..SessionOptions::default()
+        };
+        assert_eq!(fixed.resolved_threads(), 3);
+    }
+}

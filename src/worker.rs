@@ -46,8 +46,8 @@ use crate::frame::CameraFrame;
 /// Builds (and after a panic, rebuilds) the estimator on the worker thread.
 pub type EstimatorFactory = Box<dyn FnMut() -> Result<Box<dyn DepthEstimator>, EngineError> + Send>;
 
-/// Results waiting to be read before the oldest is discarded.
-const EVENT_CAPACITY: usize = 16;
+/// Events waiting to be read before the oldest is discarded.
+pub const EVENT_CAPACITY: usize = 16;
 
 /// One processed frame.
 #[derive(Debug, Clone)]

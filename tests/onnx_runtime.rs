@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use bevy_mono_depth::prelude::*;
 use bevy_mono_depth::runtime::{Runtime, RuntimeSearch};
-use bevy_mono_depth::session::{DepthSession, ModelError};
+use bevy_mono_depth::session::{DepthSession, ExecutionProvider, ModelError};
 use common::{headless_app, model, wait_for_engine};
 
 fn runtime() -> Runtime {
@@ -165,4 +165,39 @@ fn plugin_keeps_running_without_a_model() {
         wait_for_engine(&mut app, Duration::from_secs(5)),
         EngineStatus::NoModel
     );
+}
+
+#[test]
+fn an_unavailable_execution_provider_falls_back_to_the_cpu_and_says_why() {
+    let runtime = runtime();
+    let cpu = DepthSession::load(
+        &runtime,
+        model("closed_form.onnx"),
+        &SessionOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(cpu.provider(), "CPU");
+    // The ONNX Runtime that `cargo xtask setup` provides is the CPU-only build.
+    for provider in [ExecutionProvider::Cuda, ExecutionProvider::DirectMl] {
+        let options = SessionOptions {
+            provider,
+            ..SessionOptions::default()
+        };
+        let mut session = DepthSession::load(&runtime, model("closed_form.onnx"), &options)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let said = session.provider().to_owned();
+        assert!(
+            said.starts_with("CPU (")
+                && said
+                    .to_lowercase()
+                    .contains(&format!("{provider:?}").to_lowercase()),
+            "{said}"
+        );
+        // And it still runs.
+        let mut out = Vec::new();
+        session
+            .run(&vec![0.0; session.input.len()], &mut out)
+            .unwrap();
+        assert_eq!(out.len(), 128 * 160);
+    }
 }

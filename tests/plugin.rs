@@ -252,6 +252,8 @@ fn an_image_folder_feeds_the_engine() {
         image.save(dir.join(format!("frame_{i:03}.png"))).unwrap();
     }
     std::fs::write(dir.join("notes.txt"), "not an image").unwrap();
+    // A corrupt image is skipped; the others keep flowing.
+    std::fs::write(dir.join("frame_001b.png"), b"\x89PNG broken").unwrap();
     let mut app = app_with(
         Some("closed_form.onnx"),
         FrameSource::ImageFolder(ImageFolder {
@@ -381,4 +383,37 @@ fn pausing_stops_inference_but_not_the_background() {
     update_until(&mut app, "depth after resuming", |app| {
         depth_sequence(app) == Some(after)
     });
+}
+
+#[test]
+fn bad_pushed_buffers_are_errors_and_the_app_keeps_running() {
+    let mut app = app_with(Some("closed_form.onnx"), FrameSource::Pushed);
+    wait_for_engine(&mut app, Duration::from_secs(60));
+    let pusher = app.world().resource::<FramePusher>().clone();
+    let short = vec![0u8; 320 * 4 * 255];
+    assert!(
+        pusher
+            .push_rgba(320, 256, 320 * 4, &short, Duration::ZERO)
+            .is_err(),
+        "a truncated buffer"
+    );
+    assert!(
+        pusher
+            .push_bgra(320, 256, 100, &short, Duration::ZERO)
+            .is_err(),
+        "a stride shorter than a row"
+    );
+    assert!(
+        pusher.push_rgb(0, 256, 0, &[], Duration::ZERO).is_err(),
+        "zero size"
+    );
+    // A frame numbered by the host at the very end of the range.
+    let last = CameraFrame::packed(PixelFormat::Rgb8, 320, 256, uniform_frame([1, 2, 3]))
+        .unwrap()
+        .with_sequence(u64::MAX);
+    assert_eq!(pusher.push(last), u64::MAX);
+    update_until(&mut app, "depth of the host-numbered frame", |app| {
+        depth_sequence(app) == Some(u64::MAX)
+    });
+    assert_eq!(app.world().resource::<MonoDepthStatus>().frames.failed, 0);
 }

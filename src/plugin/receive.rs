@@ -95,7 +95,9 @@ pub(super) fn receive_depth(
             textures::write_background(&mut textures, &mut images, &result.frame);
         }
     }
-    status.last_frame_error = None;
+    if status.last_frame_error.is_some() {
+        status.last_frame_error = None;
+    }
     messages.write(NewDepth {
         sequence: result.depth.sequence,
         timestamp: result.depth.timestamp,

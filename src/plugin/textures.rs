@@ -63,23 +63,26 @@ fn image(width: u32, height: u32, data: Vec<u8>, format: TextureFormat) -> Image
     )
 }
 
-/// Writes `data` into the image behind `handle`: in place when the size is
-/// unchanged, as a new image under the same handle otherwise.
+/// Fills the image behind `handle` with `fill`: in place (reusing its
+/// buffer) when the size is unchanged, as a new image under the same handle
+/// otherwise.
 fn write(
     images: &mut Assets<Image>,
     handle: &Handle<Image>,
     width: u32,
     height: u32,
     format: TextureFormat,
-    data: Vec<u8>,
+    fill: impl FnOnce(&mut Vec<u8>),
 ) {
     if let Some(mut existing) = images.get_mut(handle)
         && existing.width() == width
         && existing.height() == height
     {
-        existing.data = Some(data);
+        fill(existing.data.get_or_insert_with(Vec::new));
         return;
     }
+    let mut data = Vec::new();
+    fill(&mut data);
     if let Err(e) = images.insert(handle, image(width, height, data, format)) {
         warn!("bevy_mono_depth: texture could not be replaced: {e}");
     }
@@ -90,14 +93,16 @@ pub(super) fn write_depth(
     images: &mut Assets<Image>,
     depth: &DepthMap,
 ) {
-    let data: Vec<u8> = depth.metres.iter().flat_map(|d| d.to_le_bytes()).collect();
     write(
         images,
         &textures.depth,
         depth.width,
         depth.height,
         TextureFormat::R32Float,
-        data,
+        |data| {
+            data.clear();
+            data.extend(depth.metres.iter().flat_map(|d| d.to_le_bytes()));
+        },
     );
     textures.depth_sequence = Some(depth.sequence);
 }
@@ -107,14 +112,13 @@ pub(super) fn write_background(
     images: &mut Assets<Image>,
     frame: &CameraFrame,
 ) {
-    let data = frame.to_rgba8();
     write(
         images,
         &textures.background,
         frame.width(),
         frame.height(),
         TextureFormat::Rgba8UnormSrgb,
-        data,
+        |data| frame.write_rgba8(data),
     );
     textures.background_sequence = Some(frame.sequence);
 }

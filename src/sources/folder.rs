@@ -82,7 +82,8 @@ fn run(hub: &FrameHub, settings: &ImageFolder, stop: &Arc<AtomicBool>) {
     let period = Duration::from_secs_f32(1.0 / settings.fps.clamp(0.1, 240.0));
     let started = Instant::now();
     let mut reported_running = false;
-    let mut shown = 0u32;
+    let mut attempts = 0u32;
+    let mut first_pass = true;
     loop {
         for file in &files {
             if stop.load(Ordering::Relaxed) {
@@ -91,14 +92,15 @@ fn run(hub: &FrameHub, settings: &ImageFolder, stop: &Arc<AtomicBool>) {
             match load_frame(file) {
                 Ok(frame) => {
                     hub.push(frame.with_timestamp(started.elapsed()));
-                    shown += 1;
                     if !reported_running {
                         hub.report(SourceStatus::Running(name.clone()));
                         reported_running = true;
                     }
                 }
                 Err(e) => {
-                    tracing::warn!("skipping {e}");
+                    if first_pass {
+                        tracing::warn!("skipping {e}");
+                    }
                     hub.report(SourceStatus::Failed(format!(
                         "skipped unreadable image {e}"
                     )));
@@ -106,11 +108,14 @@ fn run(hub: &FrameHub, settings: &ImageFolder, stop: &Arc<AtomicBool>) {
                 }
             }
             // Keep the rate steady whatever decoding cost.
-            let next = period * shown;
+            // Paced per attempt, so a folder of unreadable files does not spin.
+            attempts = attempts.saturating_add(1);
+            let next = period * attempts;
             if !sleep_unless_stopped(stop, next.saturating_sub(started.elapsed())) {
                 return;
             }
         }
+        first_pass = false;
         if !settings.looping {
             return;
         }

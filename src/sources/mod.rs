@@ -107,7 +107,7 @@ impl FrameHub {
         } else {
             self.inner
                 .next_sequence
-                .fetch_max(frame.sequence + 1, Ordering::Relaxed);
+                .fetch_max(frame.sequence.saturating_add(1), Ordering::Relaxed);
         }
         let sequence = frame.sequence;
         let worker = self
