@@ -33,6 +33,18 @@ pub fn colorize(map: &DepthMap, range: Option<(f32, f32)>, rgba: &mut Vec<u8>) -
     (near, far)
 }
 
+/// The turbo colour map as 256 RGBA8 texels (alpha 255), index 0 the far
+/// end and 255 the near end, as [`colorize`] maps `t`: a lookup table for
+/// shaders, so GPU debug views and CPU previews show the same colours.
+pub fn turbo_lut() -> Vec<u8> {
+    (0..=255u8)
+        .flat_map(|i| {
+            let c = colorous::TURBO.eval_continuous(f64::from(i) / 255.0);
+            [c.r, c.g, c.b, 255]
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -54,5 +66,14 @@ mod tests {
         // A fixed range clamps values outside it.
         colorize(&map, Some((2.0, 3.0)), &mut out);
         assert_eq!((&out[0..4], &out[4..8]), (&rgb(1.0)[..], &rgb(0.0)[..]));
+    }
+
+    #[test]
+    fn the_lookup_table_runs_from_far_to_near() {
+        let lut = turbo_lut();
+        assert_eq!(lut.len(), 256 * 4);
+        assert_eq!(&lut[..4], &rgb(0.0));
+        assert_eq!(&lut[255 * 4..], &rgb(1.0));
+        assert_eq!(&lut[128 * 4..129 * 4], &rgb(128.0 / 255.0));
     }
 }

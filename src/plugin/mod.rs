@@ -2,6 +2,7 @@
 //! diagnostics and the overlay.
 
 mod diagnostics;
+mod occlusion;
 #[cfg(feature = "overlay")]
 mod overlay;
 mod proximity;
@@ -16,6 +17,10 @@ use std::sync::Arc;
 use bevy::prelude::*;
 
 pub use diagnostics::MonoDepthDiagnostics;
+pub use occlusion::{
+    DepthDisplay, MonoDepthCamera, OcclusionMode, OcclusionView, SoftOcclusion,
+    SoftOcclusionMaterial, frame_to_depth, screen_to_frame, soft_occlusion,
+};
 #[cfg(feature = "overlay")]
 pub use overlay::{MonoDepthOverlay, MonoDepthOverlayPlugin, TimingHistory, median_max};
 pub use proximity::{MonoDepthProximity, ProximityAlert};
@@ -236,11 +241,13 @@ impl Plugin for MonoDepthPlugin {
                 (record::record_depth, proximity::check_proximity).after(MonoDepthSystems::Receive),
             );
         diagnostics::build(app);
+        occlusion::build(app);
     }
 
     fn finish(&self, app: &mut App) {
         // After every plugin is built, so `Assets<Image>` exists whatever the order.
         textures::build(app);
+        occlusion::finish(app);
     }
 }
 

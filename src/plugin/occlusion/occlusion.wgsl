@@ -1,0 +1,107 @@
+// Shared by the background pass and the soft-occlusion material: where a
+// screen pixel lies in the camera image and in the depth map, what the real
+// depth there is, and how much of a virtual fragment stays visible.
+#define_import_path bevy_mono_depth::occlusion
+
+// One per view; see `OcclusionView` in `occlusion/mod.rs`.
+struct OcclusionView {
+    // Camera-image uv (0–1) of a framebuffer pixel position:
+    // frag.xy * screen_to_frame.xy + screen_to_frame.zw (mirroring included).
+    screen_to_frame: vec4<f32>,
+    // Depth-map uv of a camera-image uv: uv * frame_to_depth.xy + frame_to_depth.zw.
+    frame_to_depth: vec4<f32>,
+    // clip_from_view[2][2], [3][2], [2][3], [3][3]: view-space z to clip z and w.
+    clip_z: vec4<f32>,
+    // Depth bias (m), soft band (m), colour-map near (m), colour-map far (m).
+    params: vec4<f32>,
+    // Occlusion mode, display, has depth (0/1), has a camera image (0/1).
+    flags: vec4<u32>,
+}
+
+const MODE_OFF: u32 = 0u;
+const MODE_HARD: u32 = 1u;
+const MODE_SOFT: u32 = 2u;
+
+const DISPLAY_CAMERA: u32 = 0u;
+const DISPLAY_DEPTH: u32 = 1u;
+const DISPLAY_MASK: u32 = 2u;
+
+fn frame_uv(view: OcclusionView, frag_xy: vec2<f32>) -> vec2<f32> {
+    return frag_xy * view.screen_to_frame.xy + view.screen_to_frame.zw;
+}
+
+fn inside_unit(uv: vec2<f32>) -> bool {
+    return all(uv >= vec2<f32>(0.0)) && all(uv < vec2<f32>(1.0));
+}
+
+// Real depth in metres at a camera-image uv; 0 where there is none: no depth
+// yet, outside the image, outside the model's view, invalid (stored as 0),
+// or not finite.
+fn real_depth(view: OcclusionView, depth: texture_2d<f32>, uv_frame: vec2<f32>) -> f32 {
+    if view.flags.z == 0u || !inside_unit(uv_frame) {
+        return 0.0;
+    }
+    let uv = uv_frame * view.frame_to_depth.xy + view.frame_to_depth.zw;
+    if !inside_unit(uv) {
+        return 0.0;
+    }
+    let size = textureDimensions(depth);
+    let texel = min(vec2<u32>(uv * vec2<f32>(size)), size - vec2<u32>(1u));
+    let d = textureLoad(depth, texel, 0).r;
+    // NaN fails both comparisons; infinity fails the second.
+    if !(d > 0.0) || !(d < 3.0e38) {
+        return 0.0;
+    }
+    return d;
+}
+
+// Distance (m) at which the depth buffer puts the real surface; 0 for none.
+// Soft mode pushes it back by half the band, so the hard cut falls where
+// soft materials have already faded out.
+fn occluder_metres(view: OcclusionView, real: f32) -> f32 {
+    if real <= 0.0 || view.flags.x == MODE_OFF {
+        return 0.0;
+    }
+    var metres = real + view.params.x;
+    if view.flags.x == MODE_SOFT {
+        metres += 0.5 * max(view.params.y, 0.0);
+    }
+    // A bias that pulls the surface onto the camera still leaves it in front.
+    return max(metres, 1.0e-4);
+}
+
+// Reverse-Z depth-buffer value of a point `metres` in front of the camera
+// (through the view's projection); 0 (the far end) for none.
+fn depth_ndc(view: OcclusionView, metres: f32) -> f32 {
+    if metres <= 0.0 {
+        return 0.0;
+    }
+    let z = -metres;
+    let clip_z = view.clip_z.x * z + view.clip_z.y;
+    let clip_w = view.clip_z.z * z + view.clip_z.w;
+    return clamp(clip_z / clip_w, 0.0, 1.0);
+}
+
+// How much of a virtual fragment `fragment_metres` in front of the camera
+// stays visible over real depth `real`: 1 in front, 0 behind; in soft mode a
+// smooth fade across the band centred on the (biased) real surface.
+fn visibility(view: OcclusionView, real: f32, fragment_metres: f32) -> f32 {
+    if real <= 0.0 || view.flags.x == MODE_OFF {
+        return 1.0;
+    }
+    let surface = real + view.params.x;
+    let half = 0.5 * view.params.y;
+    if view.flags.x == MODE_SOFT && half > 0.0 {
+        return 1.0 - smoothstep(surface - half, surface + half, fragment_metres);
+    }
+    return select(0.0, 1.0, fragment_metres <= surface);
+}
+
+// Turbo colour of `metres` between the colour-map ends (near red, far blue),
+// from the 256×1 lookup table.
+fn depth_colour(view: OcclusionView, lut: texture_2d<f32>, metres: f32) -> vec3<f32> {
+    let near = view.params.z;
+    let far = view.params.w;
+    let t = clamp((far - metres) / max(far - near, 1.0e-6), 0.0, 1.0);
+    return textureLoad(lut, vec2<u32>(u32(round(t * 255.0)), 0u), 0).rgb;
+}

@@ -1,0 +1,594 @@
+//! Occlusion rendered for real (Mesa's software Vulkan where there is no
+//! GPU) and read back pixel by pixel.
+//!
+//! The replayed recording holds one scene, an 80×60 camera image and a 40×30
+//! depth map covering it:
+//!
+//! ```text
+//! rows  0–14  a wall at 2 m
+//! rows 15–29  a step: columns 0–11 at 1 m, columns 12–39 at 3 m (at u = 0.3)
+//! rows 24–29, columns 32–39: no valid depth
+//! ```
+//!
+//! Each camera renders its own render layer into its own image: boxes whose
+//! front faces sit at known distances, unlit, tonemapping off.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bevy::camera::RenderTarget;
+use bevy::camera::visibility::RenderLayers;
+use bevy::core_pipeline::tonemapping::{DebandDither, Tonemapping};
+use bevy::prelude::*;
+use bevy::render::gpu_readback::{Readback, ReadbackComplete};
+use bevy::render::render_resource::{
+    CachedPipelineState, Extent3d, PipelineCache, TextureDimension, TextureFormat, TextureUsages,
+};
+use bevy::shader::ShaderCacheError;
+use bevy::window::ExitCondition;
+use bevy_mono_depth::frame::{CameraFrame, PixelFormat};
+use bevy_mono_depth::plugin::{
+    DepthDisplay, MonoDepthCamera, OcclusionMode, SoftOcclusionMaterial, soft_occlusion,
+};
+use bevy_mono_depth::prelude::*;
+use bevy_mono_depth::sources::recording::Recorder;
+
+const FRAME: (u32, u32) = (80, 60);
+const DEPTH: (u32, u32) = (40, 30);
+const BOX: [u8; 3] = [255, 255, 255];
+const FOV: f32 = std::f32::consts::FRAC_PI_4;
+const SOFT_BAND: f32 = 0.4;
+/// Depths of the soft-material strips, one per 10-pixel column band.
+const STRIPS: [f32; 8] = [1.5, 1.75, 1.85, 1.95, 2.05, 2.15, 2.25, 2.5];
+
+/// The camera image: every pixel distinct, none white.
+fn camera_rgb(x: u32, y: u32) -> [u8; 3] {
+    [40 + x as u8, 60 + 2 * y as u8, 30]
+}
+
+fn real_depth(col: u32, row: u32) -> f32 {
+    if row >= 24 && col >= 32 {
+        0.0 // invalid
+    } else if row < 15 {
+        2.0
+    } else if col < 12 {
+        1.0
+    } else {
+        3.0
+    }
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "bevy_mono_depth_occlusion_{name}_{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn write_recording() -> PathBuf {
+    let dir = scratch("scene");
+    let mut recorder = Recorder::create(&dir, "occlusion test scene").unwrap();
+    let (w, h) = FRAME;
+    let rgb: Vec<u8> = (0..h)
+        .flat_map(|y| (0..w).flat_map(move |x| camera_rgb(x, y)))
+        .collect();
+    let metres: Vec<f32> = (0..DEPTH.1)
+        .flat_map(|row| (0..DEPTH.0).map(move |col| real_depth(col, row)))
+        .collect();
+    let depth = DepthMap::from_metres(DEPTH.0, DEPTH.1, metres, (0.1, 20.0));
+    for n in 0..2u64 {
+        let frame = CameraFrame::packed(PixelFormat::Rgb8, w, h, rgb.clone())
+            .unwrap()
+            .with_sequence(n + 1)
+            .with_timestamp(Duration::from_millis(50 * n));
+        recorder.record(&frame, &depth, None).unwrap();
+    }
+    dir
+}
+
+/// One camera of the test: its settings, target size and render layer.
+struct View {
+    name: &'static str,
+    size: (u32, u32),
+    settings: MonoDepthCamera,
+    layer: usize,
+}
+
+fn headless(source: FrameSource) -> App {
+    let mut app = App::new();
+    let plugins = DefaultPlugins
+        .set(WindowPlugin {
+            primary_window: None,
+            exit_condition: ExitCondition::DontExit,
+            ..default()
+        })
+        .build()
+        // Rendering on this thread, so the test can watch the pipeline cache.
+        .disable::<bevy::render::pipelined_rendering::PipelinedRenderingPlugin>();
+    #[cfg(feature = "window")]
+    let plugins = plugins.disable::<bevy::winit::WinitPlugin>();
+    app.add_plugins(plugins).add_plugins(MonoDepthPlugin {
+        model: None,
+        source,
+        ..default()
+    });
+    app
+}
+
+fn target(app: &mut App, (w, h): (u32, u32)) -> Handle<Image> {
+    let mut image = Image::new_fill(
+        Extent3d {
+            width: w,
+            height: h,
+            depth_or_array_layers: 1,
+        },
+        TextureDimension::D2,
+        &[255, 0, 0, 255],
+        TextureFormat::Rgba8UnormSrgb,
+        default(),
+    );
+    image.texture_descriptor.usage |= TextureUsages::RENDER_ATTACHMENT | TextureUsages::COPY_SRC;
+    app.world_mut().resource_mut::<Assets<Image>>().add(image)
+}
+
+fn spawn_camera(app: &mut App, view: &View, order: isize) -> Handle<Image> {
+    let image = target(app, view.size);
+    app.world_mut().spawn((
+        view.settings.clone(),
+        Camera { order, ..default() },
+        Projection::Perspective(PerspectiveProjection {
+            fov: FOV,
+            ..default()
+        }),
+        RenderTarget::Image(image.clone().into()),
+        Tonemapping::None,
+        DebandDither::Disabled,
+        Msaa::Off,
+        RenderLayers::layer(view.layer),
+    ));
+    image
+}
+
+/// A box whose front face is `metres` in front of the camera, covering the
+/// screen columns `x0..x1` of a view `width` pixels wide (4:3 at the
+/// test's field of view) and every row.
+fn box_at(metres: f32, x0: f32, x1: f32, width: f32) -> (Cuboid, Transform) {
+    let half_h = metres * (FOV / 2.0).tan();
+    let half_w = half_h * 4.0 / 3.0;
+    let world_x = |px: f32| (px / width * 2.0 - 1.0) * half_w;
+    let (left, right) = (world_x(x0), world_x(x1));
+    let depth = 0.01;
+    (
+        Cuboid::new(right - left, 4.0 * half_h, depth),
+        Transform::from_xyz((left + right) / 2.0, 0.0, -metres - depth / 2.0),
+    )
+}
+
+fn spawn_box(app: &mut App, metres: f32, layer: usize) {
+    // Far wider than any view, so it covers every column whatever the aspect.
+    let (cuboid, transform) = box_at(metres, -400.0, 480.0, 80.0);
+    let world = app.world_mut();
+    let mesh = world.resource_mut::<Assets<Mesh>>().add(cuboid);
+    let material = world
+        .resource_mut::<Assets<StandardMaterial>>()
+        .add(StandardMaterial {
+            base_color: Color::srgb_u8(BOX[0], BOX[1], BOX[2]),
+            unlit: true,
+            ..default()
+        });
+    world.spawn((
+        Mesh3d(mesh),
+        MeshMaterial3d(material),
+        transform,
+        RenderLayers::layer(layer),
+    ));
+}
+
+fn spawn_soft_strips(app: &mut App, layer: usize) {
+    for (i, metres) in STRIPS.into_iter().enumerate() {
+        let x0 = i as f32 * 10.0;
+        let (cuboid, transform) = box_at(metres, x0, x0 + 10.0, 80.0);
+        let world = app.world_mut();
+        let mesh = world.resource_mut::<Assets<Mesh>>().add(cuboid);
+        let material = world
+            .resource_mut::<Assets<SoftOcclusionMaterial>>()
+            .add(soft_occlusion(StandardMaterial {
+                base_color: Color::srgb_u8(BOX[0], BOX[1], BOX[2]),
+                unlit: true,
+                ..default()
+            }));
+        world.spawn((
+            Mesh3d(mesh),
+            MeshMaterial3d(material),
+            transform,
+            RenderLayers::layer(layer),
+        ));
+    }
+}
+
+/// Updates until `ready`, a few frames more, then reads every target back.
+fn render(
+    app: &mut App,
+    targets: &[(&'static str, Handle<Image>)],
+    ready: impl Fn(&App) -> bool,
+) -> HashMap<&'static str, Vec<u8>> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !ready(app) {
+        assert!(Instant::now() < deadline, "the scene never became ready");
+        app.update();
+    }
+    settle(app, deadline);
+    let captured: Arc<Mutex<HashMap<&'static str, Vec<u8>>>> = Arc::default();
+    for (name, handle) in targets {
+        let slot = Arc::clone(&captured);
+        let name = *name;
+        app.world_mut()
+            .spawn(Readback::texture(handle.clone()))
+            .observe(move |event: On<ReadbackComplete>| {
+                if let Ok(mut slot) = slot.lock() {
+                    slot.entry(name).or_insert_with(|| event.data.clone());
+                }
+            });
+    }
+    loop {
+        assert!(Instant::now() < deadline, "no readback");
+        app.update();
+        let done = captured.lock().unwrap();
+        if done.len() == targets.len() {
+            return done.clone();
+        }
+    }
+}
+
+/// Updates until no render pipeline has been waiting for five updates in a
+/// row (they compile in the background); fails on a pipeline that did not
+/// compile, with its error.
+fn settle(app: &mut App, deadline: Instant) {
+    let mut quiet = 0;
+    while quiet < 5 {
+        assert!(Instant::now() < deadline, "pipelines still compiling");
+        app.update();
+        let cache = app
+            .sub_app(bevy::render::RenderApp)
+            .world()
+            .resource::<PipelineCache>();
+        for pipeline in cache.pipelines() {
+            // Shaders still loading are retried; anything else is final.
+            if let CachedPipelineState::Err(e) = &pipeline.state
+                && !matches!(
+                    e,
+                    ShaderCacheError::ShaderNotLoaded(_)
+                        | ShaderCacheError::ShaderImportNotYetAvailable
+                )
+            {
+                panic!("a pipeline failed: {e}");
+            }
+        }
+        quiet = if cache.waiting_pipelines().next().is_none() {
+            quiet + 1
+        } else {
+            0
+        };
+    }
+}
+
+struct Image2 {
+    data: Vec<u8>,
+    width: u32,
+}
+
+impl Image2 {
+    fn rgb(&self, x: u32, y: u32) -> [u8; 3] {
+        // Rows come back padded to wgpu's 256-byte copy alignment.
+        let stride = (self.width * 4).next_multiple_of(256);
+        let i = (y * stride + x * 4) as usize;
+        [self.data[i], self.data[i + 1], self.data[i + 2]]
+    }
+
+    /// The first of `columns` in row `y` where the box shows.
+    fn first_box_column(&self, y: u32, columns: impl Iterator<Item = u32>) -> Option<u32> {
+        columns.into_iter().find(|&x| self.rgb(x, y) == BOX)
+    }
+}
+
+fn srgb_to_linear(c: u8) -> f32 {
+    let c = f32::from(c) / 255.0;
+    if c <= 0.04045 {
+        c / 12.92
+    } else {
+        ((c + 0.055) / 1.055).powf(2.4)
+    }
+}
+
+fn smoothstep(e0: f32, e1: f32, x: f32) -> f32 {
+    let t = ((x - e0) / (e1 - e0)).clamp(0.0, 1.0);
+    t * t * (3.0 - 2.0 * t)
+}
+
+fn views() -> Vec<View> {
+    let fill = MonoDepthCamera::default();
+    vec![
+        View {
+            name: "near",
+            size: FRAME,
+            settings: fill.clone(),
+            layer: 1,
+        },
+        View {
+            name: "far",
+            size: FRAME,
+            settings: fill.clone(),
+            layer: 2,
+        },
+        View {
+            name: "edge_fill",
+            size: FRAME,
+            settings: fill.clone(),
+            layer: 3,
+        },
+        View {
+            name: "edge_fill_wide",
+            size: (120, 60),
+            settings: fill.clone(),
+            layer: 3,
+        },
+        View {
+            name: "edge_fit_wide",
+            size: (120, 60),
+            settings: MonoDepthCamera {
+                fit: ResizeMode::Fit,
+                ..fill.clone()
+            },
+            layer: 3,
+        },
+        View {
+            name: "edge_fit_tall",
+            size: (60, 80),
+            settings: MonoDepthCamera {
+                fit: ResizeMode::Fit,
+                ..fill.clone()
+            },
+            layer: 3,
+        },
+        View {
+            name: "edge_mirrored",
+            size: FRAME,
+            settings: MonoDepthCamera {
+                mirror: true,
+                ..fill.clone()
+            },
+            layer: 3,
+        },
+        View {
+            name: "soft",
+            size: FRAME,
+            settings: MonoDepthCamera {
+                occlusion: OcclusionMode::Soft,
+                soft_band: SOFT_BAND,
+                ..fill.clone()
+            },
+            layer: 4,
+        },
+        View {
+            name: "background",
+            size: FRAME,
+            settings: MonoDepthCamera {
+                fit: ResizeMode::Stretch,
+                ..fill.clone()
+            },
+            layer: 5,
+        },
+        View {
+            name: "mask",
+            size: FRAME,
+            settings: MonoDepthCamera {
+                display: DepthDisplay::Mask,
+                ..fill.clone()
+            },
+            layer: 5,
+        },
+    ]
+}
+
+#[test]
+fn real_surfaces_hide_virtual_objects_pixel_by_pixel() {
+    let dir = write_recording();
+    let mut app = headless(FrameSource::Replay(dir.clone()));
+    let mut targets = Vec::new();
+    for (order, view) in views().iter().enumerate() {
+        // Soft materials follow the active camera with the lowest order.
+        let order = if view.name == "soft" {
+            -1
+        } else {
+            order as isize
+        };
+        targets.push((view.name, spawn_camera(&mut app, view, order)));
+    }
+    spawn_box(&mut app, 1.0, 1);
+    spawn_box(&mut app, 3.0, 2);
+    spawn_box(&mut app, 2.0, 3);
+    spawn_soft_strips(&mut app, 4);
+    app.finish();
+    app.cleanup();
+    let sizes: HashMap<_, _> = views().iter().map(|v| (v.name, v.size.0)).collect();
+    let images: HashMap<&str, Image2> = render(&mut app, &targets, |app| {
+        app.world()
+            .get_resource::<DepthTextures>()
+            .is_some_and(|t| t.depth_sequence.is_some())
+    })
+    .into_iter()
+    .map(|(name, data)| {
+        (
+            name,
+            Image2 {
+                data,
+                width: sizes[name],
+            },
+        )
+    })
+    .collect();
+    let _ = std::fs::remove_dir_all(&dir);
+    let camera = |x: u32, y: u32| camera_rgb(x, y);
+
+    // The background is the camera image, colour-exact.
+    let background = &images["background"];
+    for y in 0..FRAME.1 {
+        for x in 0..FRAME.0 {
+            assert_eq!(
+                background.rgb(x, y),
+                camera(x, y),
+                "background at ({x}, {y})"
+            );
+        }
+    }
+
+    // Against the 2 m wall (rows 0–29 of the 80×60 view): a box at 1 m is
+    // drawn, a box at 3 m is not, every pixel.
+    for y in 0..30 {
+        for x in 0..FRAME.0 {
+            assert_eq!(images["near"].rgb(x, y), BOX, "1 m box at ({x}, {y})");
+            assert_eq!(
+                images["far"].rgb(x, y),
+                camera(x, y),
+                "3 m box at ({x}, {y})"
+            );
+        }
+    }
+    // Behind the 1 m half of the step the 3 m box is hidden too; where the
+    // depth is invalid it is drawn: invalid depth hides nothing.
+    for y in 30..FRAME.1 {
+        for x in 0..24 {
+            assert_eq!(images["far"].rgb(x, y), camera(x, y), "({x}, {y})");
+        }
+    }
+    for y in 48..FRAME.1 {
+        for x in 64..FRAME.0 {
+            assert_eq!(images["far"].rgb(x, y), BOX, "invalid depth at ({x}, {y})");
+        }
+    }
+
+    // The 2 m box against the step: hidden left of the edge, drawn right of
+    // it. Expected edge columns worked out per mapping:
+    // fill, same aspect: u = (x + ½) / 80 → x = 24.
+    // fill, 120×60: the image is shown 120×90 (15 rows cropped above and
+    //   below), u = (x + ½) / 120 → x = 36; step rows from y = 30.
+    // fit, 120×60: shown 80×60 between 20-pixel bars → x = 20 + 24 = 44.
+    // fit, 60×80: shown 60×45 between 17.5-pixel bars → x = 18.
+    // mirrored: u = 1 − (x + ½) / 80 → the 1 m side is on the right, x ≥ 56.
+    let cases: [(&str, u32, u32); 4] = [
+        ("edge_fill", 40, 24),
+        ("edge_fill_wide", 40, 36),
+        ("edge_fit_wide", 40, 44),
+        ("edge_fit_tall", 17 + 34, 18),
+    ];
+    for (name, row, edge) in cases {
+        let image = &images[name];
+        let first = image.first_box_column(row, 0..image.width);
+        // Fit leaves bars with no depth: the box shows there, so scan from
+        // the image's own left edge.
+        let first = match name {
+            "edge_fit_wide" => image.first_box_column(row, 20..image.width),
+            _ => first,
+        };
+        assert_eq!(first, Some(edge), "{name}: first drawn column in row {row}");
+        assert!(
+            (edge..image.width).all(|x| image.rgb(x, row) == BOX),
+            "{name}: drawn right of the edge"
+        );
+    }
+    assert_eq!(images["edge_fit_wide"].rgb(5, 40), BOX, "bars hide nothing");
+    let mirrored = &images["edge_mirrored"];
+    let last = (0..FRAME.0).rev().find(|&x| mirrored.rgb(x, 40) == BOX);
+    assert_eq!(last, Some(55), "mirrored: last drawn column");
+    assert_eq!(
+        mirrored.rgb(60, 40),
+        camera(80 - 1 - 60, 40),
+        "mirrored image"
+    );
+
+    // Soft: each strip's alpha, measured from the blue channel (box 1.0,
+    // image 30/255) in linear light, follows the fade across the band
+    // around the 2 m wall; outside the band the pixel is exactly the box or
+    // exactly the image.
+    let soft = &images["soft"];
+    let y = 10;
+    for (i, metres) in STRIPS.into_iter().enumerate() {
+        let x = i as u32 * 10 + 5;
+        let expected = 1.0 - smoothstep(2.0 - SOFT_BAND / 2.0, 2.0 + SOFT_BAND / 2.0, metres);
+        let bg = srgb_to_linear(camera(x, y)[2]);
+        let alpha = (srgb_to_linear(soft.rgb(x, y)[2]) - bg) / (1.0 - bg);
+        assert!(
+            (alpha - expected).abs() < 0.02,
+            "strip at {metres} m: alpha {alpha}, expected {expected}"
+        );
+        let inside = (metres - 2.0).abs() < SOFT_BAND / 2.0;
+        if !inside {
+            let exact = if expected > 0.5 { BOX } else { camera(x, y) };
+            assert_eq!(soft.rgb(x, y), exact, "strip at {metres} m is not faded");
+        } else {
+            assert!(alpha > 0.02 && alpha < 0.98, "strip at {metres} m is faded");
+        }
+    }
+
+    // The mask: white where real surfaces can hide, black where not.
+    assert_eq!(images["mask"].rgb(10, 10), [255, 255, 255]);
+    assert_eq!(images["mask"].rgb(70, 55), [0, 0, 0]);
+}
+
+#[test]
+fn before_the_first_depth_nothing_is_hidden() {
+    // Frames pushed, no model: the background shows them, no depth comes.
+    let mut app = headless(FrameSource::Pushed);
+    let views = [
+        View {
+            name: "box",
+            size: FRAME,
+            settings: MonoDepthCamera::default(),
+            layer: 1,
+        },
+        View {
+            name: "background",
+            size: FRAME,
+            settings: MonoDepthCamera::default(),
+            layer: 2,
+        },
+    ];
+    let targets: Vec<_> = views
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (v.name, spawn_camera(&mut app, v, i as isize)))
+        .collect();
+    spawn_box(&mut app, 3.0, 1);
+    app.finish();
+    app.cleanup();
+    let (w, h) = FRAME;
+    let rgb: Vec<u8> = (0..h)
+        .flat_map(|y| (0..w).flat_map(move |x| camera_rgb(x, y)))
+        .collect();
+    let images = render(&mut app, &targets, |app| {
+        let pusher = app.world().resource::<FramePusher>();
+        let _ = pusher.push_rgb(w, h, w as usize * 3, &rgb, Duration::ZERO);
+        app.world()
+            .get_resource::<DepthTextures>()
+            .is_some_and(|t| t.background_sequence.is_some())
+    });
+    let boxed = Image2 {
+        data: images["box"].clone(),
+        width: w,
+    };
+    let background = Image2 {
+        data: images["background"].clone(),
+        width: w,
+    };
+    for y in 0..h {
+        for x in 0..w {
+            assert_eq!(boxed.rgb(x, y), BOX, "({x}, {y})");
+            assert_eq!(background.rgb(x, y), camera_rgb(x, y), "({x}, {y})");
+        }
+    }
+    assert!(app.world().resource::<CurrentDepth>().map.is_none());
+}
