@@ -6,10 +6,13 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use bevy::asset::RenderAssetUsages;
 use bevy::diagnostic::{DiagnosticsStore, FrameTimeDiagnosticsPlugin};
 use bevy::prelude::*;
-use bevy_egui::{EguiContexts, EguiPlugin, EguiPrimaryContextPass, egui};
+use bevy::render::render_resource::{Extent3d, TextureDimension, TextureFormat};
+use bevy_egui::{EguiContexts, EguiPlugin, EguiPrimaryContextPass, EguiTextureHandle, egui};
 
+use super::occlusion::{DepthDisplay, MonoDepthCamera, OcclusionMode};
 use super::{
     BackgroundSync, CurrentDepth, EngineStatus, MonoDepthProximity, MonoDepthSettings,
     MonoDepthStatus, MonoDepthSystems, NewDepth, SourceStatus,
@@ -127,12 +130,14 @@ fn record_history(
     }
 }
 
+/// The colour-mapped depth preview: a Bevy image shown through egui, refilled
+/// in place while its size holds, so its GPU texture and egui's binding of
+/// it stay valid however often depth arrives.
 #[derive(Resource, Default)]
 struct Preview {
-    texture: Option<egui::TextureHandle>,
+    image: Option<(Handle<Image>, egui::TextureId)>,
     sequence: Option<u64>,
     range: (f32, f32),
-    rgba: Vec<u8>,
 }
 
 const WARN: egui::Color32 = egui::Color32::from_rgb(255, 190, 60);
@@ -150,31 +155,46 @@ fn panel(
     mut preview: ResMut<Preview>,
     diagnostics: Option<Res<DiagnosticsStore>>,
     time: Res<Time<Real>>,
+    mut cameras: Query<(&Camera, &mut MonoDepthCamera)>,
+    mut images: ResMut<Assets<Image>>,
 ) -> Result {
-    let ctx = contexts.ctx_mut()?;
     // The preview is colour-mapped only when a new depth map arrived.
     if let Some(map) = current.as_ref().and_then(|c| c.map.as_ref())
         && preview.sequence != Some(map.sequence)
     {
-        let mut rgba = std::mem::take(&mut preview.rgba);
-        preview.range = colorize(map, None, &mut rgba);
-        let image = egui::ColorImage::from_rgba_unmultiplied(
-            [map.width as usize, map.height as usize],
-            &rgba,
-        );
-        match &mut preview.texture {
-            Some(texture) => texture.set(image, egui::TextureOptions::LINEAR),
-            None => {
-                preview.texture = Some(ctx.load_texture(
-                    "mono-depth-preview",
-                    image,
-                    egui::TextureOptions::LINEAR,
-                ))
+        let same_size = preview
+            .image
+            .as_ref()
+            .and_then(|(handle, _)| images.get(handle))
+            .is_some_and(|image| image.width() == map.width && image.height() == map.height);
+        if same_size {
+            let handle = preview.image.as_ref().map(|(h, _)| h.clone());
+            if let Some(mut image) = handle.and_then(|h| images.get_mut(&h)) {
+                preview.range = colorize(map, None, image.data.get_or_insert_with(Vec::new));
             }
+        } else {
+            let mut rgba = Vec::new();
+            preview.range = colorize(map, None, &mut rgba);
+            let handle = images.add(Image::new(
+                Extent3d {
+                    width: map.width.max(1),
+                    height: map.height.max(1),
+                    depth_or_array_layers: 1,
+                },
+                TextureDimension::D2,
+                rgba,
+                TextureFormat::Rgba8UnormSrgb,
+                RenderAssetUsages::default(),
+            ));
+            if let Some((old, _)) = preview.image.take() {
+                contexts.remove_image(&old);
+            }
+            let id = contexts.add_image(EguiTextureHandle::Strong(handle.clone()));
+            preview.image = Some((handle, id));
         }
-        preview.rgba = rgba;
         preview.sequence = Some(map.sequence);
     }
+    let ctx = contexts.ctx_mut()?;
     egui::Window::new("Mono depth (F3)")
         .default_width(440.0)
         .show(ctx, |ui| {
@@ -185,12 +205,12 @@ fn panel(
             status_lines(ui, &status);
             rates(ui, &status, diagnostics.as_deref(), &time);
             timings(ui, &history);
-            if let (Some(texture), Some(current)) = (&preview.texture, &current)
+            if let (Some((_, texture)), Some(current)) = (&preview.image, &current)
                 && let Some(map) = &current.map
             {
                 ui.horizontal(|ui| {
                     ui.image((
-                        texture.id(),
+                        *texture,
                         egui::vec2(192.0, 192.0 * map.height as f32 / map.width.max(1) as f32),
                     ));
                     ui.vertical(|ui| {
@@ -206,6 +226,14 @@ fn panel(
                         ui.label(format!("{} valid of {}", map.stats.valid, map.metres.len()));
                     });
                 });
+            }
+            if let Some(mut camera) = cameras
+                .iter_mut()
+                .filter(|(camera, _)| camera.is_active)
+                .min_by_key(|(camera, _)| camera.order)
+                .map(|(_, settings)| settings)
+            {
+                occlusion_controls(ui, &mut camera);
             }
             if let Some(mut proximity) = proximity {
                 proximity_controls(ui, &mut proximity);
@@ -354,6 +382,30 @@ fn graph(ui: &mut egui::Ui, inference: &VecDeque<f32>, latency: &VecDeque<f32>) 
         egui::FontId::monospace(10.0),
         egui::Color32::GRAY,
     );
+}
+
+/// Occlusion settings of the first AR camera.
+fn occlusion_controls(ui: &mut egui::Ui, camera: &mut Mut<MonoDepthCamera>) {
+    ui.separator();
+    let mut edited = camera.as_ref().clone();
+    ui.horizontal(|ui| {
+        ui.label("occlusion:");
+        ui.radio_value(&mut edited.occlusion, OcclusionMode::Off, "off");
+        ui.radio_value(&mut edited.occlusion, OcclusionMode::Hard, "hard");
+        ui.radio_value(&mut edited.occlusion, OcclusionMode::Soft, "soft");
+    });
+    ui.add(egui::Slider::new(&mut edited.soft_band, 0.0..=1.0).text("soft band m"));
+    ui.add(egui::Slider::new(&mut edited.bias, -0.5..=0.5).text("depth bias m"));
+    ui.horizontal(|ui| {
+        ui.label("show:");
+        ui.radio_value(&mut edited.display, DepthDisplay::Camera, "camera");
+        ui.radio_value(&mut edited.display, DepthDisplay::Depth, "depth");
+        ui.radio_value(&mut edited.display, DepthDisplay::Mask, "mask");
+        ui.checkbox(&mut edited.mirror, "mirror");
+    });
+    if edited != **camera {
+        **camera = edited;
+    }
 }
 
 fn proximity_controls(ui: &mut egui::Ui, proximity: &mut ResMut<MonoDepthProximity>) {

@@ -26,6 +26,9 @@ commands:
   test-models        rebuild the generated test models in target/models
   sample             render the sample RGB-D recording assets/samples/room with
                      Bevy (examples/render_sample), headless
+  screenshot [DIR]   render the README's pictures (hard and soft occlusion, the
+                     depth view, the overlay) headless from the sample recording
+                     into DIR (default docs/images)
 
 options for setup, test and demo:
   --no-system        do not check or install Debian packages
@@ -44,6 +47,7 @@ fn main() -> ExitCode {
         "fetch-model" => fetch_model(rest),
         "bench" => bench(rest),
         "sample" => sample(rest),
+        "screenshot" => screenshot(rest),
         "test-models" => python::build_test_models(true),
         "help" | "--help" | "-h" => {
             print!("{HELP}");
@@ -167,6 +171,25 @@ fn sample(args: &[String]) -> Result<(), Fail> {
             "assets/samples/room",
         ])
         .current_dir(repo_root());
+    util::test_env(&mut render);
+    run(&mut render)
+}
+
+fn screenshot(args: &[String]) -> Result<(), Fail> {
+    let (ours, dirs): (Vec<_>, Vec<_>) = args.iter().cloned().partition(|a| a.starts_with("--"));
+    setup(&ours)?;
+    let dir = dirs
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "docs/images".into());
+    println!("\n== cargo run --release --example ar_occlusion -- --screenshot {dir}");
+    let mut render = cargo();
+    render
+        .args(["run", "--release", "--example", "ar_occlusion", "--"])
+        .args(["--screenshot", &dir])
+        .current_dir(repo_root());
+    // Mesa's software Vulkan where installed, so the pictures are the same
+    // on every machine.
     util::test_env(&mut render);
     run(&mut render)
 }
