@@ -383,6 +383,15 @@ fn views() -> Vec<View> {
             layer: 5,
         },
         View {
+            name: "depth",
+            size: FRAME,
+            settings: MonoDepthCamera {
+                display: DepthDisplay::Depth,
+                ..fill.clone()
+            },
+            layer: 5,
+        },
+        View {
             name: "mask",
             size: FRAME,
             settings: MonoDepthCamera {
@@ -533,6 +542,41 @@ fn real_surfaces_hide_virtual_objects_pixel_by_pixel() {
             assert!(alpha > 0.02 && alpha < 0.98, "strip at {metres} m is faded");
         }
     }
+
+    // The depth view: the turbo colour of the depth between the map's
+    // nearest (1 m) and farthest (3 m) valid values, 70 % over the image (in
+    // linear light); pixels without depth darkened to 30 %.
+    let lut = bevy_mono_depth::colormap::turbo_lut();
+    let turbo = |metres: f32| {
+        let i = (((3.0 - metres) / 2.0) * 255.0).round() as usize * 4;
+        [lut[i], lut[i + 1], lut[i + 2]]
+    };
+    let linear_to_srgb = |c: f32| {
+        let c = c.clamp(0.0, 1.0);
+        let s = if c <= 0.003_130_8 {
+            c * 12.92
+        } else {
+            1.055 * c.powf(1.0 / 2.4) - 0.055
+        };
+        (s * 255.0).round() as i32
+    };
+    let near_enough = |got: [u8; 3], want: [i32; 3], what: &str| {
+        for c in 0..3 {
+            assert!(
+                (i32::from(got[c]) - want[c]).abs() <= 2,
+                "{what}: {got:?} vs {want:?}"
+            );
+        }
+    };
+    for (x, y, metres) in [(10, 10, 2.0), (10, 40, 1.0), (40, 40, 3.0)] {
+        let (image, colour) = (camera(x, y), turbo(metres));
+        let want = std::array::from_fn(|c| {
+            linear_to_srgb(0.3 * srgb_to_linear(image[c]) + 0.7 * srgb_to_linear(colour[c]))
+        });
+        near_enough(images["depth"].rgb(x, y), want, "depth view");
+    }
+    let dark = camera(70, 55).map(|c| linear_to_srgb(0.3 * srgb_to_linear(c)));
+    near_enough(images["depth"].rgb(70, 55), dark, "depth view, no depth");
 
     // The mask: white where real surfaces can hide, black where not.
     assert_eq!(images["mask"].rgb(10, 10), [255, 255, 255]);
