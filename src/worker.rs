@@ -49,6 +49,9 @@ pub type EstimatorFactory = Box<dyn FnMut() -> Result<Box<dyn DepthEstimator>, E
 /// Events waiting to be read before the oldest is discarded.
 pub const EVENT_CAPACITY: usize = 16;
 
+/// Depth maps [`DepthWorker::recycle`] keeps for reuse.
+const SPARE_MAPS: usize = 4;
+
 /// One processed frame.
 #[derive(Debug, Clone)]
 pub struct DepthResult {
@@ -122,6 +125,8 @@ struct Shared {
     mailbox: Mutex<Mailbox>,
     wake: Condvar,
     counters: Counters,
+    /// Depth maps handed back by the consumer, reused for later frames.
+    spares: Mutex<Vec<DepthMap>>,
 }
 
 impl Shared {
@@ -195,6 +200,7 @@ impl DepthWorker {
             }),
             wake: Condvar::new(),
             counters: Counters::default(),
+            spares: Mutex::new(Vec::new()),
         });
         let (events_tx, events) = bounded(EVENT_CAPACITY);
         let thread_shared = Arc::clone(&shared);
@@ -235,6 +241,21 @@ impl DepthWorker {
     /// Swaps in the ONNX engine described by `config`.
     pub fn swap_engine(&self, config: EngineConfig) {
         self.swap(engine_factory(config));
+    }
+
+    /// Hands a depth map that is no longer needed back to the worker, which
+    /// writes a later frame's depth into it instead of allocating (a few are
+    /// kept; more are dropped).
+    pub fn recycle(&self, map: DepthMap) {
+        let mut spares = self
+            .sender
+            .shared
+            .spares
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if spares.len() < SPARE_MAPS {
+            spares.push(map);
+        }
     }
 
     /// Frame counts so far.
@@ -344,8 +365,16 @@ fn run(shared: &Shared, events: &Sender<WorkerEvent>, drain: &Receiver<WorkerEve
             Ok(Ok(mut timings)) => {
                 timings.wait = wait;
                 counters.processed.fetch_add(1, Ordering::Relaxed);
+                // The result takes the map; the next frame is written into
+                // a recycled one when the consumer handed one back.
+                let spare = shared
+                    .spares
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .pop()
+                    .unwrap_or_else(DepthMap::empty);
                 let result = DepthResult {
-                    depth: map.clone(),
+                    depth: std::mem::replace(&mut map, spare),
                     timings,
                     frame,
                 };

@@ -324,3 +324,39 @@ fn the_real_engine_on_the_worker_thread() {
         matches!(events.last(), Some(WorkerEvent::LoadFailed(e)) if e.to_string().contains("missing.onnx"))
     );
 }
+
+#[test]
+fn maps_handed_back_are_reused_for_later_frames() {
+    let worker =
+        DepthWorker::with_engine(EngineConfig::new(common::model("closed_form.onnx"))).unwrap();
+    let mut depth_of = |sequence: u64, value: u8| -> DepthMap {
+        let frame = CameraFrame::packed(PixelFormat::Rgb8, 320, 256, vec![value; 320 * 256 * 3])
+            .unwrap()
+            .with_sequence(sequence);
+        worker.submit(frame);
+        let events = collect_until(&worker, |e| {
+            matches!(
+                e,
+                WorkerEvent::Depth(_)
+                    | WorkerEvent::FrameFailed { .. }
+                    | WorkerEvent::LoadFailed(_)
+            )
+        });
+        match events.into_iter().last() {
+            Some(WorkerEvent::Depth(result)) => result.depth,
+            other => panic!("{other:?}"),
+        }
+    };
+    let first = depth_of(1, 10);
+    let buffer = first.metres.as_ptr();
+    worker.recycle(first);
+    // Frame 2 was already given a fresh map when frame 1's result left;
+    // frame 3 gets the one handed back, overwritten with its own depth.
+    let second = depth_of(2, 20);
+    assert_ne!(second.metres.as_ptr(), buffer);
+    let third = depth_of(3, 30);
+    assert_eq!(third.metres.as_ptr(), buffer, "the recycled buffer");
+    assert_eq!(third.sequence, 3);
+    let want = 0.5 + 30.0 * (0.02 + 0.01 + 0.005);
+    assert!((third.get(5, 6).unwrap() - want).abs() < 1e-4);
+}

@@ -80,7 +80,13 @@ pub(super) fn receive_depth(
                 error!("depth engine panicked on frame {sequence}: {message}; restarting it");
                 status.last_frame_error = Some(format!("frame {sequence}: panic: {message}"));
             }
-            WorkerEvent::Depth(result) => newest = Some(result),
+            WorkerEvent::Depth(result) => {
+                // An older result in the same update is skipped; its map
+                // goes back to the worker.
+                if let Some(skipped) = newest.replace(result) {
+                    worker.recycle(skipped.depth);
+                }
+            }
         }
     }
     let stats = worker.stats();
@@ -106,7 +112,10 @@ pub(super) fn receive_depth(
     });
     current.latency = result.frame.received_at.elapsed();
     current.timings = result.timings;
-    current.map = Some(result.depth);
+    let result = *result;
+    if let Some(previous) = current.map.replace(result.depth) {
+        worker.recycle(previous);
+    }
     current.frame = Some(result.frame);
 }
 

@@ -29,6 +29,15 @@ def _cmd_build_test_models(args) -> None:
     print(f"done in {time.monotonic() - t:.1f} s")
 
 
+def _cmd_bench_models(args) -> None:
+    from .bench_models import build_bench_models
+
+    t = time.monotonic()
+    print(f"writing benchmark models to {args.dest}")
+    build_bench_models(args.dest, fp32=args.fp32, frames_dir=args.frames, force=args.force)
+    print(f"done in {time.monotonic() - t:.1f} s")
+
+
 def _cmd_convert(args) -> None:
     from .convert import convert_npy
 
@@ -72,6 +81,21 @@ def parser() -> argparse.ArgumentParser:
                        description="Write the test models (none of them trained) and manifest.json into --out.")
     b.add_argument("--out", required=True, metavar="DIR", help="output directory")
     b.set_defaults(func=_cmd_build_test_models)
+
+    from .bench_models import CALIBRATION_COUNT, FP16_NAME, FP32_NAME, INT8_NAME, SAMPLE_FRAMES
+
+    m = sub.add_parser("bench-models", help="write the FP16 and INT8 variants of the random full FCRN",
+                       description=f"Write DEST/{FP16_NAME} (the random full FCRN, seed 0, weights stored "
+                                   f"as float16) and DEST/{INT8_NAME} (ONNX Runtime static QDQ quantisation "
+                                   f"of the FP32 model: int8 per-channel weights, uint8 activations, "
+                                   f"calibrated on {CALIBRATION_COUNT} sample frames). Both keep float32 "
+                                   "input and output. Files newer than their inputs are kept.")
+    m.add_argument("dest", metavar="DEST", help="output directory")
+    m.add_argument("--fp32", metavar="PATH", help=f"the FP32 model to quantise (default DEST/{FP32_NAME})")
+    m.add_argument("--frames", metavar="DIR", default=SAMPLE_FRAMES,
+                   help="folder of PNG calibration frames (default assets/samples/room/rgb)")
+    m.add_argument("--force", action="store_true", help="rebuild even when the files are up to date")
+    m.set_defaults(func=_cmd_bench_models)
 
     c = sub.add_parser("convert", help="convert the official NYU_ResNet-UpProj.npy to ONNX",
                        description="Convert the authors' NYU_ResNet-UpProj.npy to ONNX "

@@ -24,7 +24,7 @@ KEYS = {
     "depth_max": "largest valid depth in metres",
     "weights": "where the weights came from (official file + sha256, random seed, closed form)",
     "trained": "true only for converted official weights",
-    "precision": "fp32 or fp16 (storage of the weights; compute is float32)",
+    "precision": "fp32, fp16 (weights stored as float16; compute is float32) or int8 (QDQ-quantised)",
 }
 
 FCRN_MODEL = "fcrn_resnet50_upproj"

@@ -19,7 +19,12 @@ commands:
   test               setup, then fmt --check, clippy -D warnings (feature sets
                      that matter), cargo doc, the model-tool tests and cargo test
   demo [ARGS..]      setup, then run examples/ar_occlusion.rs in release mode
-  bench [ARGS..]     setup, then the criterion benchmarks (benches/pipeline.rs);
+  bench [ARGS..]     setup, build the FP16/INT8 FCRN, then the performance report
+                     (benches/report: overhead, pre/post, Python alternative,
+                     pipelining, render frame times, memory, precisions) as a
+                     table; --smoke for a quick check, --no-render to skip the
+                     render part, --criterion [FILTER] for the criterion
+                     micro-benchmarks (benches/pipeline.rs) instead;
                      MONO_DEPTH_BENCH_THREADS sets ONNX Runtime's thread count
   fetch-model [..]   download the official FCRN weights, convert them and install
                      assets/models/fcrn.onnx (--help for the manual path)
@@ -118,6 +123,24 @@ fn test(args: &[String]) -> Result<(), Fail> {
         .current_dir(&root);
     util::test_env(&mut test);
     run(&mut test)?;
+
+    // The performance report, briefly and on the small models: that it
+    // works, not how fast (benchmarks are not timed tests).
+    println!("\n== performance report, smoke mode");
+    let mut smoke = cargo();
+    smoke
+        .args([
+            "test",
+            "--all-features",
+            "--bench",
+            "report",
+            "--",
+            "--smoke",
+        ])
+        .current_dir(&root)
+        .env("MONO_DEPTH_PYTHON", python::venv_python());
+    util::test_env(&mut smoke);
+    run(&mut smoke)?;
     Ok(())
 }
 
@@ -147,13 +170,21 @@ fn bench(args: &[String]) -> Result<(), Fail> {
     let (ours, passthrough): (Vec<_>, Vec<_>) =
         args.iter().cloned().partition(|a| a == "--no-system");
     setup(&ours)?;
-    let passthrough: Vec<String> = passthrough.into_iter().skip_while(|a| a == "--").collect();
-    println!("\n== cargo bench");
+    let mut passthrough: Vec<String> = passthrough.into_iter().skip_while(|a| a == "--").collect();
+    let criterion = passthrough.first().is_some_and(|a| a == "--criterion");
     let mut bench = cargo();
-    bench
-        .args(["bench", "--bench", "pipeline", "--"])
-        .args(passthrough)
-        .current_dir(repo_root());
+    if criterion {
+        passthrough.remove(0);
+        println!("\n== cargo bench --bench pipeline");
+        bench.args(["bench", "--bench", "pipeline", "--"]);
+    } else {
+        python::build_bench_models()?;
+        println!("\n== cargo bench --bench report");
+        bench
+            .args(["bench", "--bench", "report", "--"])
+            .env("MONO_DEPTH_PYTHON", python::venv_python());
+    }
+    bench.args(passthrough).current_dir(repo_root());
     util::test_env(&mut bench);
     run(&mut bench)
 }

@@ -123,6 +123,15 @@ pub fn build_test_models(force: bool) -> Result<(), Fail> {
     Ok(())
 }
 
+/// The FP16 and INT8 variants of the full-size FCRN for the performance
+/// report (the tool skips them when they are up to date).
+pub fn build_bench_models() -> Result<(), Fail> {
+    build_test_models(false)?;
+    let out = repo_target().join("models");
+    println!("benchmark models: FP16 and INT8 FCRN in {}", out.display());
+    run(tool().arg("bench-models").arg(&out))
+}
+
 /// Runs the model tool's own tests.
 pub fn run_tool_tests() -> Result<(), Fail> {
     let mut command = Command::new(venv_python());
