@@ -94,6 +94,13 @@ pub struct SessionOptions {
     pub optimize: bool,
     /// Where to run the model.
     pub provider: ExecutionProvider,
+    /// Run inference below normal scheduling priority (default `true`):
+    /// [`DepthWorker`](crate::worker::DepthWorker) lowers its thread (and so
+    /// the ONNX Runtime threads it starts) to nice +10 on Linux and to the
+    /// utility QoS class on Apple platforms, so that when cores are scarce
+    /// rendering and game logic run first and depth comes a little later.
+    /// Elsewhere it has no effect.
+    pub low_priority: bool,
 }
 
 impl Default for SessionOptions {
@@ -102,6 +109,7 @@ impl Default for SessionOptions {
             intra_threads: 0,
             optimize: true,
             provider: ExecutionProvider::Cpu,
+            low_priority: true,
         }
     }
 }

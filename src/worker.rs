@@ -285,8 +285,30 @@ impl Drop for DepthWorker {
 
 fn engine_factory(config: EngineConfig) -> EstimatorFactory {
     Box::new(move || {
+        // On the worker thread, before ONNX Runtime starts its threads
+        // (which inherit the priority).
+        if config.session.low_priority {
+            lower_thread_priority();
+        }
         DepthEngine::load(&config).map(|engine| Box::new(engine) as Box<dyn DepthEstimator>)
     })
+}
+
+/// Lowers the calling thread's scheduling priority (best effort: a failure
+/// leaves it as it was).
+fn lower_thread_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: plain system calls on the calling thread with no pointers;
+    // raising one's own nice value needs no privilege.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 10);
+    }
+    #[cfg(target_vendor = "apple")]
+    // SAFETY: sets the calling thread's own QoS class; no pointers.
+    unsafe {
+        libc::pthread_set_qos_class_self_np(libc::qos_class_t::QOS_CLASS_UTILITY, 0);
+    }
 }
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The program a user would write instead of the crate: camera frame -> depth in Python.
 
-A standalone baseline for the crate's benchmark (``benches/pipeline.rs``): it
+A standalone baseline for the crate's performance report (``benches/report``): it
 uses only onnxruntime, numpy and Pillow (no ``mono_depth_models``) and runs the
 crate's per-frame pipeline on one model, timing each stage:
 

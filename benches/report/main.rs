@@ -168,11 +168,14 @@ fn report(plan: Plan, skip_render: bool) -> Fallible<()> {
         ..SessionOptions::default()
     };
     let thread_count = options.resolved_threads();
-    let command: Vec<String> = std::env::args().collect();
+    // `cargo xtask bench` says how it was called; run directly, the binary.
+    let command = std::env::var("MONO_DEPTH_BENCH_COMMAND")
+        .unwrap_or_else(|_| std::env::args().collect::<Vec<_>>().join(" "));
     println!("# bevy_mono_depth performance report");
-    println!("command: `{}`", command.join(" "));
+    println!("command: `{command}`");
     println!("machine: {}", machine());
     println!("ONNX Runtime: {}", runtime.build_info());
+    println!("library: {}", runtime_library());
     println!(
         "model: {} ({label}, seeded random weights: real cost, meaningless depth)",
         main_model.display()
@@ -322,6 +325,24 @@ fn report(plan: Plan, skip_render: bool) -> Fallible<()> {
 
     table.print();
     Ok(())
+}
+
+/// The ONNX Runtime library file (its name carries the version).
+fn runtime_library() -> String {
+    let Some(path) = std::env::var_os("ORT_DYLIB_PATH").map(PathBuf::from) else {
+        return "(found by the crate's search)".into();
+    };
+    let files = std::fs::read_dir(&path)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.contains("onnxruntime"))
+        .max_by_key(String::len);
+    match files {
+        Some(name) => path.join(name).display().to_string(),
+        None => path.display().to_string(),
+    }
 }
 
 fn machine() -> String {

@@ -61,7 +61,7 @@ fn push_frames(mut source: ResMut<Source>, pusher: Res<FramePusher>) {
     }
 }
 
-fn app(model: &Path, threads: usize) -> App {
+fn app(model: &Path, threads: usize, low_priority: bool) -> App {
     let mut app = App::new();
     let plugins = DefaultPlugins
         .set(WindowPlugin {
@@ -76,6 +76,7 @@ fn app(model: &Path, threads: usize) -> App {
         model: Some(model.to_path_buf()),
         session: SessionOptions {
             intra_threads: threads,
+            low_priority,
             ..default()
         },
         source: FrameSource::Pushed,
@@ -165,8 +166,8 @@ struct Run {
     depth_fps: f64,
 }
 
-fn run(model: &Path, threads: usize, frames: usize) -> Fallible<Run> {
-    let mut app = app(model, threads);
+fn run(model: &Path, threads: usize, low_priority: bool, frames: usize) -> Fallible<Run> {
+    let mut app = app(model, threads, low_priority);
     // Until depth flows and the pipelines have compiled.
     let deadline = Instant::now() + Duration::from_secs(180);
     while app.world().resource::<CurrentDepth>().map.is_none() {
@@ -216,18 +217,29 @@ fn p50_p99(xs: &[f64]) -> (f64, f64) {
 }
 
 pub fn measure(model: &Path, frames: usize, smoke: bool) -> Fallible<Vec<Row>> {
-    let counts: &[usize] = if smoke { &[1] } else { &[1, 2] };
+    // (intra-op threads, inference below normal priority)
+    let configs: &[(usize, bool)] = if smoke {
+        &[(1, true)]
+    } else {
+        &[(1, true), (1, false), (2, true)]
+    };
     let mut rows = Vec::new();
-    for &threads in counts {
-        let run = run(model, threads, frames)?;
+    for &(threads, low_priority) in configs {
+        let run = run(model, threads, low_priority, frames)?;
+        let priority = if low_priority {
+            "low priority"
+        } else {
+            "normal priority"
+        };
+        let setting = format!("{threads} ONNX Runtime thread(s), {priority}");
         let (run50, run99) = p50_p99(&run.running);
         let (pause50, pause99) = p50_p99(&run.paused);
         println!(
-            "render, {threads} thread(s): running p50 {run50:.1} / p99 {run99:.1} ms, paused p50 {pause50:.1} / p99 {pause99:.1} ms, depth {:.2} fps",
+            "render, {setting}: running p50 {run50:.1} / p99 {run99:.1} ms, paused p50 {pause50:.1} / p99 {pause99:.1} ms, depth {:.2} fps",
             run.depth_fps
         );
         rows.push((
-            format!("frame time, {threads} ONNX Runtime thread(s): inference running vs paused"),
+            format!("frame time, {setting}: inference running vs paused"),
             format!(
                 "p50 {run50:.1} vs {pause50:.1} ms, p99 {run99:.1} vs {pause99:.1} ms; depth {:.2} fps",
                 run.depth_fps
@@ -237,7 +249,7 @@ pub fn measure(model: &Path, frames: usize, smoke: bool) -> Fallible<Vec<Row>> {
         ));
         let (l50, l99) = p50_p99(&run.landed_us);
         rows.push((
-            format!("plugin systems (Receive) on frames where depth lands, {threads} thread(s)"),
+            format!("plugin systems (Receive) on frames where depth lands, {setting}"),
             format!(
                 "p50 {l50:.0} µs, p99 {l99:.0} µs ({} frames)",
                 run.landed_us.len()

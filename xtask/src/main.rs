@@ -180,9 +180,14 @@ fn bench(args: &[String]) -> Result<(), Fail> {
     } else {
         python::build_bench_models()?;
         println!("\n== cargo bench --bench report");
+        let called: Vec<String> = std::env::args().skip(1).collect();
         bench
             .args(["bench", "--bench", "report", "--"])
-            .env("MONO_DEPTH_PYTHON", python::venv_python());
+            .env("MONO_DEPTH_PYTHON", python::venv_python())
+            .env(
+                "MONO_DEPTH_BENCH_COMMAND",
+                format!("cargo xtask {}", called.join(" ")),
+            );
     }
     bench.args(passthrough).current_dir(repo_root());
     util::test_env(&mut bench);
