@@ -329,7 +329,7 @@ fn the_real_engine_on_the_worker_thread() {
 fn maps_handed_back_are_reused_for_later_frames() {
     let worker =
         DepthWorker::with_engine(EngineConfig::new(common::model("closed_form.onnx"))).unwrap();
-    let mut depth_of = |sequence: u64, value: u8| -> DepthMap {
+    let depth_of = |sequence: u64, value: u8| -> DepthMap {
         let frame = CameraFrame::packed(PixelFormat::Rgb8, 320, 256, vec![value; 320 * 256 * 3])
             .unwrap()
             .with_sequence(sequence);

@@ -89,7 +89,7 @@ fn threads() -> usize {
 fn frame(format: PixelFormat, width: u32, height: u32) -> CameraFrame {
     let len = (width * height) as usize * format.bytes_per_pixel();
     let pixels: Vec<u8> = (0..len)
-        .map(|i| ((i as u64 * 2_654_435_761) % (1 << 32) >> 24) as u8)
+        .map(|i| (((i as u64 * 2_654_435_761) % (1 << 32)) >> 24) as u8)
         .collect();
     CameraFrame::packed(format, width, height, pixels).expect("valid frame")
 }
@@ -131,12 +131,19 @@ fn time_ms(runs: usize, mut f: impl FnMut()) -> f64 {
 
 struct Table {
     rows: Vec<[String; 4]>,
+    /// Smoke numbers say nothing about the targets.
+    smoke: bool,
 }
 
 impl Table {
     fn row(&mut self, what: &str, value: String, target: &str, verdict: String) {
         // One table row per measurement, whatever a message holds.
         let value = value.split_whitespace().collect::<Vec<_>>().join(" ");
+        let verdict = if self.smoke && !verdict.is_empty() {
+            "(smoke: not judged)".to_owned()
+        } else {
+            verdict
+        };
         println!("  {what}: {value} (target {target}) {verdict}");
         self.rows
             .push([what.to_owned(), value, target.to_owned(), verdict]);
@@ -181,7 +188,10 @@ fn report(plan: Plan, skip_render: bool) -> Fallible<()> {
         main_model.display()
     );
     println!("intra-op threads: {thread_count} (MONO_DEPTH_BENCH_THREADS; default cores − 1)\n");
-    let mut table = Table { rows: Vec::new() };
+    let mut table = Table {
+        rows: Vec::new(),
+        smoke: plan.smoke,
+    };
 
     // Memory first, so the peak is not an earlier measurement's.
     memory(plan, &runtime, &dir, &mut table)?;
