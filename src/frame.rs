@@ -232,14 +232,21 @@ impl CameraFrame {
 
     fn pack_into(&self, alpha: bool, out: &mut Vec<u8>) {
         let channels = if alpha { 4 } else { 3 };
+        let width = self.width as usize;
         out.clear();
-        out.reserve(self.width as usize * self.height as usize * channels);
+        // Alpha is already 255; fixed-size chunks let the copy vectorise.
+        out.resize(width * self.height as usize * channels, 255);
         let bpp = self.format.bytes_per_pixel();
         let [r, g, b] = self.format.rgb_offsets();
-        for y in 0..self.height {
-            let Some(row) = self.row(y) else { break };
-            for px in row.chunks_exact(bpp) {
-                out.extend_from_slice(&[px[r], px[g], px[b], 255][..channels]);
+        for (y, dst_row) in out.chunks_exact_mut(width * channels).enumerate() {
+            let Some(row) = self.row(y as u32) else { break };
+            for (dst, px) in dst_row
+                .chunks_exact_mut(channels)
+                .zip(row.chunks_exact(bpp))
+            {
+                dst[0] = px[r];
+                dst[1] = px[g];
+                dst[2] = px[b];
             }
         }
     }

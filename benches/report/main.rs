@@ -284,6 +284,19 @@ fn report(plan: Plan, skip_render: bool) -> Fallible<()> {
         }
     }
 
+    // The plugin's per-depth main-thread work: the camera image as RGBA8
+    // for the background texture.
+    let mut rgba = Vec::new();
+    let background_ms = time_ms(plan.runs * 20, || {
+        frame_640.write_rgba8(std::hint::black_box(&mut rgba));
+    });
+    table.row(
+        "camera image → background texture data, 640×480 BGRA",
+        format!("{background_ms:.3} ms"),
+        "(report)",
+        String::new(),
+    );
+
     // 3. The Python alternative on the same frames and model.
     let mut engine = DepthEngine::load_with(&runtime, &config)?;
     let mut map = DepthMap::empty();

@@ -101,7 +101,10 @@ pub(super) fn write_depth(
         TextureFormat::R32Float,
         |data| {
             data.clear();
-            data.extend(depth.metres.iter().flat_map(|d| d.to_le_bytes()));
+            data.resize(depth.metres.len() * 4, 0);
+            for (bytes, metres) in data.chunks_exact_mut(4).zip(&depth.metres) {
+                bytes.copy_from_slice(&metres.to_le_bytes());
+            }
         },
     );
     textures.depth_sequence = Some(depth.sequence);
