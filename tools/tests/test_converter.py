@@ -45,7 +45,7 @@ class ConverterTest(unittest.TestCase):
         cls.npy = d / "NYU_ResNet-UpProj.npy"
         save_weight_dict(cls.npy, cls.weights)
         cls.sha = sha256_file(cls.npy)
-        # `fetch --npy` writes fcrn.onnx (fused fp32) and fcrn_fp16.onnx
+        # `fetch --npy` writes fcrn.onnx (fused fp32), fcrn_fp16.onnx and fcrn_int8.onnx
         cls.fetch = run_cli("fetch", "--npy", cls.npy, "--dest", d / "models")
         cls.unfused = d / "fcrn_unfused.onnx"
         cls.convert = run_cli("convert", "--npy", cls.npy, "--out", cls.unfused, "--unfused")
@@ -100,7 +100,8 @@ class ConverterTest(unittest.TestCase):
 
     def test_metadata_of_converted_models(self):
         d = Path(self.tmp.name) / "models"
-        for path, precision in ((d / "fcrn.onnx", "fp32"), (d / "fcrn_fp16.onnx", "fp16"), (self.unfused, "fp32")):
+        for path, precision in ((d / "fcrn.onnx", "fp32"), (d / "fcrn_fp16.onnx", "fp16"),
+                                (d / "fcrn_int8.onnx", "int8"), (self.unfused, "fp32")):
             meta = metadata.read(onnx.load(str(path)))
             self.assertEqual(meta["mono_depth.weights"], f"official NYU_ResNet-UpProj.npy sha256={self.sha}")
             self.assertEqual(meta["mono_depth.trained"], "true")

@@ -234,7 +234,10 @@ const FETCH_HELP: &str = "\
 cargo xtask fetch-model [--npy PATH]
 
 Installs the trained FCRN model (NYU Depth v2) as assets/models/fcrn.onnx
-(FP32) and assets/models/fcrn_fp16.onnx, which the example loads.
+(FP32, which the example loads), assets/models/fcrn_fp16.onnx (half-size
+file) and assets/models/fcrn_int8.onnx (INT8, about 3x faster on CPU,
+calibrated on the sample recording; its depth error is not measured: check
+it before relying on it; `cargo xtask demo -- --model assets/models/fcrn_int8.onnx`).
 
 The authors of FCRN publish their trained weights as NYU_ResNet-UpProj.npy
 (a pickled dict {layer: {param: array}}) at
