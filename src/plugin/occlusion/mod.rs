@@ -277,11 +277,16 @@ struct OcclusionTextures {
     colour_map: Handle<Image>,
 }
 
+/// Marks that the render side of occlusion was set up (see [`finish`]).
+#[derive(Resource)]
+struct OcclusionBuilt;
+
 pub(super) fn build(app: &mut App) {
     if app.get_sub_app(RenderApp).is_none() || !app.is_plugin_added::<bevy::pbr::PbrPlugin>() {
         debug!("bevy_mono_depth: no renderer or no PbrPlugin, so no background or occlusion");
         return;
     }
+    app.insert_resource(OcclusionBuilt);
     load_shader_library!(app, "occlusion.wgsl");
     bevy::asset::embedded_asset!(app, "background.wgsl");
     bevy::asset::embedded_asset!(app, "soft.wgsl");
@@ -315,6 +320,13 @@ pub(super) fn build(app: &mut App) {
 /// Makes the colour-map texture once the plugin's textures exist.
 pub(super) fn finish(app: &mut App) {
     if app.get_sub_app(RenderApp).is_none() {
+        return;
+    }
+    if !app.world().contains_resource::<OcclusionBuilt>() {
+        // The renderer came after the plugin: nothing to draw with.
+        warn!(
+            "bevy_mono_depth: MonoDepthPlugin was added before the renderer and PBR (DefaultPlugins), so MonoDepthCamera draws no camera image and hides nothing; add DefaultPlugins first"
+        );
         return;
     }
     let Some(textures) = app.world().get_resource::<DepthTextures>().cloned() else {
