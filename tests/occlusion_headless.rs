@@ -11,7 +11,9 @@
 //! ```
 //!
 //! Each camera renders its own render layer into its own image: boxes whose
-//! front faces sit at known distances, unlit, tonemapping off.
+//! front faces sit at known distances, unlit, tonemapping off. Depth between
+//! texel centres is blended from the valid neighbours; a pixel whose nearest
+//! texel is invalid has no depth.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -364,6 +366,12 @@ fn views() -> Vec<View> {
             layer: 3,
         },
         View {
+            name: "edge_between",
+            size: FRAME,
+            settings: fill.clone(),
+            layer: 6,
+        },
+        View {
             name: "soft",
             size: FRAME,
             settings: MonoDepthCamera {
@@ -421,6 +429,7 @@ fn real_surfaces_hide_virtual_objects_pixel_by_pixel() {
     spawn_box(&mut app, 3.0, 2);
     spawn_box(&mut app, 2.0, 3);
     spawn_soft_strips(&mut app, 4);
+    spawn_box(&mut app, 1.25, 6);
     app.finish();
     app.cleanup();
     let sizes: HashMap<_, _> = views().iter().map(|v| (v.name, v.size.0)).collect();
@@ -510,6 +519,14 @@ fn real_surfaces_hide_virtual_objects_pixel_by_pixel() {
         );
     }
     assert_eq!(images["edge_fit_wide"].rgb(5, 40), BOX, "bars hide nothing");
+    // Depth is blended between texel centres (11.5 → 1 m, 12.5 → 3 m), so a
+    // box at 1.25 m is cut where the blend reaches 1.25 m, at texel
+    // coordinate 11.625 (u = 0.2906): the first drawn column is 23 (its
+    // centre at 11.75 → 1.5 m), one before the texel edge nearest-neighbour
+    // depth would give.
+    let between = &images["edge_between"];
+    assert_eq!(between.first_box_column(40, 0..FRAME.0), Some(23));
+    assert_eq!(between.rgb(22, 40), camera(22, 40));
     let mirrored = &images["edge_mirrored"];
     let last = (0..FRAME.0).rev().find(|&x| mirrored.rgb(x, 40) == BOX);
     assert_eq!(last, Some(55), "mirrored: last drawn column");

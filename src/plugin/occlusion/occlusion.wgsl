@@ -34,9 +34,22 @@ fn inside_unit(uv: vec2<f32>) -> bool {
     return all(uv >= vec2<f32>(0.0)) && all(uv < vec2<f32>(1.0));
 }
 
+// One depth texel in metres; 0 unless valid (invalid is stored as 0; NaN
+// fails both comparisons, infinity the second).
+fn texel_depth(depth: texture_2d<f32>, texel: vec2<i32>) -> f32 {
+    let size = vec2<i32>(textureDimensions(depth));
+    let d = textureLoad(depth, clamp(texel, vec2<i32>(0), size - vec2<i32>(1)), 0).r;
+    if !(d > 0.0) || !(d < 3.0e38) {
+        return 0.0;
+    }
+    return d;
+}
+
 // Real depth in metres at a camera-image uv; 0 where there is none: no depth
-// yet, outside the image, outside the model's view, invalid (stored as 0),
-// or not finite.
+// yet, outside the image, outside the model's view, or where the nearest
+// depth texel is invalid. Elsewhere the valid ones of the four surrounding
+// texels are blended bilinearly, so occlusion edges follow a smooth contour
+// through the coarse depth map instead of its texel staircase.
 fn real_depth(view: OcclusionView, depth: texture_2d<f32>, uv_frame: vec2<f32>) -> f32 {
     if view.flags.z == 0u || !inside_unit(uv_frame) {
         return 0.0;
@@ -45,14 +58,26 @@ fn real_depth(view: OcclusionView, depth: texture_2d<f32>, uv_frame: vec2<f32>) 
     if !inside_unit(uv) {
         return 0.0;
     }
-    let size = textureDimensions(depth);
-    let texel = min(vec2<u32>(uv * vec2<f32>(size)), size - vec2<u32>(1u));
-    let d = textureLoad(depth, texel, 0).r;
-    // NaN fails both comparisons; infinity fails the second.
-    if !(d > 0.0) || !(d < 3.0e38) {
+    let position = uv * vec2<f32>(textureDimensions(depth));
+    if texel_depth(depth, vec2<i32>(position)) == 0.0 {
         return 0.0;
     }
-    return d;
+    let corner = position - 0.5;
+    let base = vec2<i32>(floor(corner));
+    let f = corner - floor(corner);
+    var sum = 0.0;
+    var weight = 0.0;
+    for (var i = 0; i < 4; i++) {
+        let offset = vec2<i32>(i & 1, i >> 1u);
+        let w = mix(1.0 - f.x, f.x, f32(offset.x)) * mix(1.0 - f.y, f.y, f32(offset.y));
+        let d = texel_depth(depth, base + offset);
+        if d > 0.0 {
+            sum += w * d;
+            weight += w;
+        }
+    }
+    // The nearest texel is one of the four, valid, with weight >= 1/4.
+    return sum / max(weight, 1.0e-6);
 }
 
 // Distance (m) at which the depth buffer puts the real surface; 0 for none.
