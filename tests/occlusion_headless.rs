@@ -139,7 +139,7 @@ fn target(app: &mut App, (w, h): (u32, u32)) -> Handle<Image> {
 
 fn spawn_camera(app: &mut App, view: &View, order: isize) -> Handle<Image> {
     let image = target(app, view.size);
-    app.world_mut().spawn((
+    let mut camera = app.world_mut().spawn((
         view.settings.clone(),
         Camera { order, ..default() },
         Projection::Perspective(PerspectiveProjection {
@@ -152,6 +152,10 @@ fn spawn_camera(app: &mut App, view: &View, order: isize) -> Handle<Image> {
         Msaa::Off,
         RenderLayers::layer(view.layer),
     ));
+    // Bevy's default MSAA and an HDR target: other pipeline variants.
+    if view.name.ends_with("_hdr_msaa") {
+        camera.insert((Msaa::Sample4, bevy::camera::Hdr));
+    }
     image
 }
 
@@ -357,6 +361,12 @@ fn views() -> Vec<View> {
             layer: 3,
         },
         View {
+            name: "edge_hdr_msaa",
+            size: FRAME,
+            settings: fill.clone(),
+            layer: 3,
+        },
+        View {
             name: "edge_mirrored",
             size: FRAME,
             settings: MonoDepthCamera {
@@ -497,8 +507,9 @@ fn real_surfaces_hide_virtual_objects_pixel_by_pixel() {
     // fit, 120×60: shown 80×60 between 20-pixel bars → x = 20 + 24 = 44.
     // fit, 60×80: shown 60×45 between 17.5-pixel bars → x = 18.
     // mirrored: u = 1 − (x + ½) / 80 → the 1 m side is on the right, x ≥ 56.
-    let cases: [(&str, u32, u32); 4] = [
+    let cases: [(&str, u32, u32); 5] = [
         ("edge_fill", 40, 24),
+        ("edge_hdr_msaa", 40, 24),
         ("edge_fill_wide", 40, 36),
         ("edge_fit_wide", 40, 44),
         ("edge_fit_tall", 17 + 34, 18),
