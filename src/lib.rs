@@ -92,3 +92,8 @@ pub mod prelude {
     pub use crate::sources::FramePusher;
     pub use crate::worker::{DepthWorker, FrameSender, WorkerEvent};
 }
+
+/// The README's Rust examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
