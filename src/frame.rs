@@ -335,4 +335,41 @@ mod tests {
         assert_eq!(frame.row(1).map(<[u8]>::len), Some(8));
         assert!(!frame.is_packed());
     }
+
+    #[test]
+    fn packs_every_format_through_row_padding() {
+        // 3×2 frames, rows padded with 0xEE; pixel (x, y) is r = 10x + y,
+        // g = 100 + x, b = 200 + y, stored in each format's byte order.
+        let rgb = |x: u8, y: u8| [10 * x + y, 100 + x, 200 + y];
+        for (format, order) in [
+            (PixelFormat::Rgb8, [0, 1, 2]),
+            (PixelFormat::Rgba8, [0, 1, 2]),
+            (PixelFormat::Bgra8, [2, 1, 0]),
+        ] {
+            let bpp = format.bytes_per_pixel();
+            let stride = 3 * bpp + 5;
+            let mut data = vec![0xEEu8; stride * 2];
+            for y in 0..2u8 {
+                for x in 0..3u8 {
+                    let at = usize::from(y) * stride + usize::from(x) * bpp;
+                    for (c, &offset) in order.iter().enumerate() {
+                        data[at + offset] = rgb(x, y)[c];
+                    }
+                }
+            }
+            let frame = CameraFrame::new(format, 3, 2, stride, data).unwrap();
+            let want_rgb: Vec<u8> = (0..2)
+                .flat_map(|y| (0..3).flat_map(move |x| rgb(x, y)))
+                .collect();
+            let want_rgba: Vec<u8> = want_rgb
+                .chunks_exact(3)
+                .flat_map(|p| [p[0], p[1], p[2], 255])
+                .collect();
+            assert_eq!(frame.to_rgb8(), want_rgb, "{format:?}");
+            // Into a buffer that held something else, of another size.
+            let mut out = vec![7u8; 100];
+            frame.write_rgba8(&mut out);
+            assert_eq!(out, want_rgba, "{format:?}");
+        }
+    }
 }

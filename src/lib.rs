@@ -14,6 +14,8 @@
 //! | [`CurrentDepth`](plugin::CurrentDepth) | resource: the newest depth map, its timings and its frame |
 //! | [`DepthTextures`](plugin::DepthTextures) | handles of the R32Float depth texture and the camera-background texture |
 //! | [`NewDepth`](plugin::NewDepth) / [`ProximityAlert`](plugin::ProximityAlert) | messages: a depth map arrived; something real came close or left |
+//! | [`MonoDepthCamera`](plugin::MonoDepthCamera) | component: the camera image behind this camera's scene, real surfaces hiding virtual objects (depth buffer) |
+//! | [`SoftOcclusionMaterial`](plugin::SoftOcclusionMaterial) | a `StandardMaterial` that fades out across a band around the real surface |
 //! | [`FramePusher`](sources::FramePusher) | resource: hand camera buffers to the plugin (how an iOS app feeds it) |
 //! | [`FrameSource`](plugin::FrameSource) | pushed frames, webcam, image folder or an RGB-D recording |
 //! | [`Runtime`](runtime::Runtime) | ONNX Runtime, located and loaded ([`RuntimeSearch`](runtime::RuntimeSearch) says where it looks) |

@@ -26,14 +26,12 @@ use bevy::core_pipeline::tonemapping::{DebandDither, Tonemapping};
 use bevy::prelude::*;
 use bevy::render::gpu_readback::{Readback, ReadbackComplete};
 use bevy::render::render_resource::{
-    CachedPipelineState, Extent3d, PipelineCache, TextureDimension, TextureFormat, TextureUsages,
+    CachedPipelineState, PipelineCache, TextureFormat, TextureUsages,
 };
 use bevy::shader::ShaderCacheError;
 use bevy::window::ExitCondition;
 use bevy_mono_depth::frame::{CameraFrame, PixelFormat};
-use bevy_mono_depth::plugin::{
-    DepthDisplay, MonoDepthCamera, OcclusionMode, SoftOcclusionMaterial, soft_occlusion,
-};
+use bevy_mono_depth::plugin::{DepthDisplay, MonoDepthCamera, OcclusionMode, soft_occlusion};
 use bevy_mono_depth::prelude::*;
 use bevy_mono_depth::sources::recording::Recorder;
 
@@ -101,7 +99,17 @@ struct View {
 }
 
 fn headless(source: FrameSource) -> App {
+    headless_in_order(source, false)
+}
+
+/// `plugin_first`: the plugin before Bevy's (a mistake the plugin warns of).
+fn headless_in_order(source: FrameSource, plugin_first: bool) -> App {
     let mut app = App::new();
+    let ours = MonoDepthPlugin {
+        model: None,
+        source,
+        ..default()
+    };
     let plugins = DefaultPlugins
         .set(WindowPlugin {
             primary_window: None,
@@ -113,27 +121,17 @@ fn headless(source: FrameSource) -> App {
         .disable::<bevy::render::pipelined_rendering::PipelinedRenderingPlugin>();
     #[cfg(feature = "window")]
     let plugins = plugins.disable::<bevy::winit::WinitPlugin>();
-    app.add_plugins(plugins).add_plugins(MonoDepthPlugin {
-        model: None,
-        source,
-        ..default()
-    });
+    if plugin_first {
+        app.add_plugins(ours).add_plugins(plugins);
+    } else {
+        app.add_plugins(plugins).add_plugins(ours);
+    }
     app
 }
 
 fn target(app: &mut App, (w, h): (u32, u32)) -> Handle<Image> {
-    let mut image = Image::new_fill(
-        Extent3d {
-            width: w,
-            height: h,
-            depth_or_array_layers: 1,
-        },
-        TextureDimension::D2,
-        &[255, 0, 0, 255],
-        TextureFormat::Rgba8UnormSrgb,
-        default(),
-    );
-    image.texture_descriptor.usage |= TextureUsages::RENDER_ATTACHMENT | TextureUsages::COPY_SRC;
+    let mut image = Image::new_target_texture(w, h, TextureFormat::Rgba8UnormSrgb, None);
+    image.texture_descriptor.usage |= TextureUsages::COPY_SRC; // read back
     app.world_mut().resource_mut::<Assets<Image>>().add(image)
 }
 
@@ -174,18 +172,25 @@ fn box_at(metres: f32, x0: f32, x1: f32, width: f32) -> (Cuboid, Transform) {
     )
 }
 
-fn spawn_box(app: &mut App, metres: f32, layer: usize) {
-    // Far wider than any view, so it covers every column whatever the aspect.
-    let (cuboid, transform) = box_at(metres, -400.0, 480.0, 80.0);
+/// An unlit white box at `metres` covering columns `x0..x1` of an 80-pixel
+/// wide view, with `material` made from its `StandardMaterial`.
+fn spawn_box_with<M: Material>(
+    app: &mut App,
+    metres: f32,
+    (x0, x1): (f32, f32),
+    layer: usize,
+    material: impl FnOnce(StandardMaterial) -> M,
+) {
+    let (cuboid, transform) = box_at(metres, x0, x1, 80.0);
     let world = app.world_mut();
     let mesh = world.resource_mut::<Assets<Mesh>>().add(cuboid);
     let material = world
-        .resource_mut::<Assets<StandardMaterial>>()
-        .add(StandardMaterial {
+        .resource_mut::<Assets<M>>()
+        .add(material(StandardMaterial {
             base_color: Color::srgb_u8(BOX[0], BOX[1], BOX[2]),
             unlit: true,
             ..default()
-        });
+        }));
     world.spawn((
         Mesh3d(mesh),
         MeshMaterial3d(material),
@@ -194,25 +199,17 @@ fn spawn_box(app: &mut App, metres: f32, layer: usize) {
     ));
 }
 
+/// A plain `StandardMaterial` box far wider than any view, so it covers
+/// every column whatever the aspect.
+fn spawn_box(app: &mut App, metres: f32, layer: usize) {
+    spawn_box_with(app, metres, (-400.0, 480.0), layer, |m| m);
+}
+
+/// Soft-occlusion boxes, one per 10-pixel column band, at [`STRIPS`].
 fn spawn_soft_strips(app: &mut App, layer: usize) {
     for (i, metres) in STRIPS.into_iter().enumerate() {
         let x0 = i as f32 * 10.0;
-        let (cuboid, transform) = box_at(metres, x0, x0 + 10.0, 80.0);
-        let world = app.world_mut();
-        let mesh = world.resource_mut::<Assets<Mesh>>().add(cuboid);
-        let material = world
-            .resource_mut::<Assets<SoftOcclusionMaterial>>()
-            .add(soft_occlusion(StandardMaterial {
-                base_color: Color::srgb_u8(BOX[0], BOX[1], BOX[2]),
-                unlit: true,
-                ..default()
-            }));
-        world.spawn((
-            Mesh3d(mesh),
-            MeshMaterial3d(material),
-            transform,
-            RenderLayers::layer(layer),
-        ));
+        spawn_box_with(app, metres, (x0, x0 + 10.0), layer, soft_occlusion);
     }
 }
 
@@ -663,4 +660,39 @@ fn before_the_first_depth_nothing_is_hidden() {
         }
     }
     assert!(app.world().resource::<CurrentDepth>().map.is_none());
+}
+
+#[test]
+fn a_plugin_added_before_the_renderer_leaves_cameras_alone_and_runs() {
+    for plugin_first in [false, true] {
+        let mut app = headless_in_order(FrameSource::Pushed, plugin_first);
+        let view = View {
+            name: "order",
+            size: FRAME,
+            settings: MonoDepthCamera::default(),
+            layer: 1,
+        };
+        spawn_camera(&mut app, &view, 0);
+        app.finish();
+        app.cleanup();
+        for _ in 0..3 {
+            app.update();
+        }
+        let world = app.world_mut();
+        let views = world
+            .query::<&bevy_mono_depth::plugin::OcclusionView>()
+            .iter(world)
+            .count();
+        // In the wrong order occlusion is off (with a warning), nothing else.
+        assert_eq!(
+            views,
+            usize::from(!plugin_first),
+            "plugin first: {plugin_first}"
+        );
+        assert!(world.contains_resource::<DepthTextures>());
+        assert_eq!(
+            world.resource::<MonoDepthStatus>().engine,
+            EngineStatus::NoModel
+        );
+    }
 }

@@ -10,7 +10,7 @@ use bevy::camera::RenderTarget;
 use bevy::core_pipeline::tonemapping::Tonemapping;
 use bevy::prelude::*;
 use bevy::render::gpu_readback::{Readback, ReadbackComplete};
-use bevy::render::render_resource::{Extent3d, TextureDimension, TextureFormat, TextureUsages};
+use bevy::render::render_resource::{TextureFormat, TextureUsages};
 use bevy::window::ExitCondition;
 use bevy_mono_depth::plugin::{MonoDepthOverlay, TimingHistory};
 use bevy_mono_depth::prelude::*;
@@ -41,18 +41,8 @@ fn app(visible: bool) -> (App, Handle<Image>) {
         visible,
         ..default()
     });
-    let mut image = Image::new_fill(
-        Extent3d {
-            width: W,
-            height: H,
-            depth_or_array_layers: 1,
-        },
-        TextureDimension::D2,
-        &CLEAR,
-        TextureFormat::Rgba8UnormSrgb,
-        default(),
-    );
-    image.texture_descriptor.usage |= TextureUsages::RENDER_ATTACHMENT | TextureUsages::COPY_SRC;
+    let mut image = Image::new_target_texture(W, H, TextureFormat::Rgba8UnormSrgb, None);
+    image.texture_descriptor.usage |= TextureUsages::COPY_SRC; // read back
     let target = app.world_mut().resource_mut::<Assets<Image>>().add(image);
     app.world_mut().spawn((
         Camera3d::default(),
@@ -114,4 +104,57 @@ fn the_panel_draws_into_the_camera_image_and_hides_with_its_toggle() {
     assert_eq!(pixel(&shown, W as usize - 5, H as usize - 5), CLEAR);
     let (hidden, _) = render(false);
     assert_eq!(pixel(&hidden, 40, 60), CLEAR, "hidden, nothing is drawn");
+}
+
+/// The asset ids of the images holding exactly `rgba`.
+fn images_holding(app: &App, rgba: &[u8]) -> Vec<AssetId<Image>> {
+    app.world()
+        .resource::<Assets<Image>>()
+        .iter()
+        .filter(|(_, image)| image.data.as_deref() == Some(rgba))
+        .map(|(id, _)| id)
+        .collect()
+}
+
+/// The current depth map colour-mapped as the preview shows it.
+fn expected_preview(app: &App) -> (u64, Vec<u8>) {
+    let map = app
+        .world()
+        .resource::<CurrentDepth>()
+        .map
+        .clone()
+        .expect("depth has arrived");
+    let mut rgba = Vec::new();
+    bevy_mono_depth::colormap::colorize(&map, None, &mut rgba);
+    (map.sequence, rgba)
+}
+
+#[test]
+fn the_depth_preview_is_one_image_refilled_with_each_depth_map() {
+    let (mut app, _) = app(true);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while app.world().resource::<TimingHistory>().postprocess.len() < 3 {
+        assert!(Instant::now() < deadline, "no depth from the replay");
+        app.update();
+    }
+    app.update();
+    let (first_sequence, first) = expected_preview(&app);
+    let holding = images_holding(&app, &first);
+    assert_eq!(holding.len(), 1, "one image shows the preview");
+    let preview = holding[0];
+    let count = app.world().resource::<Assets<Image>>().len();
+    // A few more depth maps: the same image, new pixels, no new images.
+    let mut seen = 0;
+    let mut last = first_sequence;
+    while seen < 3 {
+        assert!(Instant::now() < deadline, "the replay stopped");
+        app.update();
+        let (sequence, rgba) = expected_preview(&app);
+        if sequence != last {
+            last = sequence;
+            seen += 1;
+            assert_eq!(images_holding(&app, &rgba), [preview], "depth #{sequence}");
+        }
+    }
+    assert_eq!(app.world().resource::<Assets<Image>>().len(), count);
 }

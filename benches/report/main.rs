@@ -213,17 +213,7 @@ fn report(plan: Plan, skip_render: bool) -> Fallible<()> {
         let bare_ms = ms(start.elapsed());
         let start = Instant::now();
         worker.submit(frame_640.clone().with_sequence(i as u64 + 1));
-        loop {
-            match worker.events().recv_timeout(Duration::from_secs(60))? {
-                WorkerEvent::Depth(result) => {
-                    worker.recycle(result.depth);
-                    break;
-                }
-                WorkerEvent::LoadFailed(e) => return Err(e.into()),
-                WorkerEvent::FrameFailed { error, .. } => return Err(error.into()),
-                _ => {}
-            }
-        }
+        next_depth(&worker)?;
         // The first round warms both up (and waits for the model to load).
         if i > 0 {
             on_worker.push(ms(start.elapsed()));
@@ -398,6 +388,22 @@ fn rss_kb() -> Option<u64> {
         .ok()
 }
 
+/// Waits for the worker's next depth map and hands it back for reuse;
+/// a failed model or frame is an error.
+fn next_depth(worker: &DepthWorker) -> Fallible<()> {
+    loop {
+        match worker.events().recv_timeout(Duration::from_secs(60))? {
+            WorkerEvent::Depth(result) => {
+                worker.recycle(result.depth);
+                return Ok(());
+            }
+            WorkerEvent::LoadFailed(e) => return Err(e.into()),
+            WorkerEvent::FrameFailed { error, .. } => return Err(error.into()),
+            _ => {}
+        }
+    }
+}
+
 fn memory(plan: Plan, runtime: &Runtime, dir: &Path, table: &mut Table) -> Fallible<()> {
     // The fast closed-form model: the crate's per-frame memory does not
     // depend on the network's size, and 10 000 FCRN frames would take an
@@ -410,17 +416,7 @@ fn memory(plan: Plan, runtime: &Runtime, dir: &Path, table: &mut Table) -> Falli
     let mut start = None;
     for i in 0..plan.memory_frames {
         worker.submit(frame.clone().with_sequence(i as u64 + 1));
-        loop {
-            match worker.events().recv_timeout(Duration::from_secs(60))? {
-                WorkerEvent::Depth(result) => {
-                    worker.recycle(result.depth);
-                    break;
-                }
-                WorkerEvent::LoadFailed(e) => return Err(e.into()),
-                WorkerEvent::FrameFailed { error, .. } => return Err(error.into()),
-                _ => {}
-            }
-        }
+        next_depth(&worker)?;
         // After 100 frames of warm-up.
         if i == 100.min(plan.memory_frames / 2) {
             start = rss_kb();

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use bevy::camera::RenderTarget;
 use bevy::core_pipeline::tonemapping::Tonemapping;
 use bevy::prelude::*;
-use bevy::render::render_resource::{Extent3d, TextureDimension, TextureFormat, TextureUsages};
+use bevy::render::render_resource::TextureFormat;
 use bevy::window::ExitCondition;
 use bevy_mono_depth::frame::PixelFormat;
 use bevy_mono_depth::prelude::*;
@@ -82,18 +82,7 @@ fn app(model: &Path, threads: usize, low_priority: bool) -> App {
         source: FrameSource::Pushed,
         ..default()
     });
-    let mut target = Image::new_fill(
-        Extent3d {
-            width: 640,
-            height: 480,
-            depth_or_array_layers: 1,
-        },
-        TextureDimension::D2,
-        &[0, 0, 0, 255],
-        TextureFormat::Rgba8UnormSrgb,
-        default(),
-    );
-    target.texture_descriptor.usage |= TextureUsages::RENDER_ATTACHMENT | TextureUsages::COPY_SRC;
+    let target = Image::new_target_texture(640, 480, TextureFormat::Rgba8UnormSrgb, None);
     let world = app.world_mut();
     let target = world.resource_mut::<Assets<Image>>().add(target);
     world.spawn((

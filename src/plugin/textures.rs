@@ -74,6 +74,11 @@ fn write(
     format: TextureFormat,
     fill: impl FnOnce(&mut Vec<u8>),
 ) {
+    // A GPU texture cannot be empty; keep the previous image.
+    if width == 0 || height == 0 {
+        warn!("bevy_mono_depth: an empty {width}×{height} image was not uploaded");
+        return;
+    }
     if let Some(mut existing) = images.get_mut(handle)
         && existing.width() == width
         && existing.height() == height
@@ -124,4 +129,32 @@ pub(super) fn write_background(
         |data| frame.write_rgba8(data),
     );
     textures.background_sequence = Some(frame.sequence);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_depth_map_keeps_the_previous_texture() {
+        let mut images = Assets::<Image>::default();
+        let depth = images.add(blank(TextureFormat::R32Float, 4));
+        let mut textures = DepthTextures {
+            depth: depth.clone(),
+            background: images.add(blank(TextureFormat::Rgba8UnormSrgb, 4)),
+            depth_sequence: None,
+            background_sequence: None,
+        };
+        let map = DepthMap::from_metres(2, 1, vec![1.5, 2.5], (0.5, 10.0));
+        write_depth(&mut textures, &mut images, &map);
+        let bytes: Vec<u8> = [1.5f32, 2.5].iter().flat_map(|d| d.to_le_bytes()).collect();
+        assert_eq!(
+            images.get(&depth).unwrap().data.as_deref(),
+            Some(&bytes[..])
+        );
+        write_depth(&mut textures, &mut images, &DepthMap::empty());
+        let image = images.get(&depth).unwrap();
+        assert_eq!((image.width(), image.height()), (2, 1));
+        assert_eq!(image.data.as_deref(), Some(&bytes[..]));
+    }
 }

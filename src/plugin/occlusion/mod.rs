@@ -33,12 +33,12 @@ use bevy::render::extract_resource::{ExtractResource, ExtractResourcePlugin};
 use bevy::render::render_asset::RenderAssets;
 use bevy::render::render_resource::binding_types::{sampler, texture_2d, uniform_buffer};
 use bevy::render::render_resource::{
-    AsBindGroup, BindGroupEntries, BindGroupLayoutDescriptor, BindGroupLayoutEntries,
-    CachedRenderPipelineId, ColorTargetState, ColorWrites, CompareFunction, DepthBiasState,
-    DepthStencilState, FragmentState, MultisampleState, PipelineCache, RenderPassDescriptor,
-    RenderPipelineDescriptor, Sampler, SamplerBindingType, SamplerDescriptor, ShaderStages,
-    ShaderType, SpecializedRenderPipeline, SpecializedRenderPipelines, StencilState, StoreOp,
-    TextureFormat, TextureSampleType, VertexState,
+    AsBindGroup, BindGroup, BindGroupEntries, BindGroupLayoutDescriptor, BindGroupLayoutEntries,
+    BufferId, CachedRenderPipelineId, ColorTargetState, ColorWrites, CompareFunction,
+    DepthBiasState, DepthStencilState, FragmentState, MultisampleState, PipelineCache,
+    RenderPassDescriptor, RenderPipelineDescriptor, Sampler, SamplerBindingType, SamplerDescriptor,
+    ShaderStages, ShaderType, SpecializedRenderPipeline, SpecializedRenderPipelines, StencilState,
+    StoreOp, TextureFormat, TextureSampleType, TextureViewId, VertexState,
 };
 use bevy::render::renderer::{RenderContext, RenderDevice, ViewQuery};
 use bevy::render::texture::GpuImage;
@@ -533,6 +533,9 @@ fn prepare_pipelines(
     }
 }
 
+/// What the background bind group was made from.
+type BindGroupKey = ([TextureViewId; 3], Option<BufferId>);
+
 #[allow(clippy::too_many_arguments)]
 fn draw_background(
     view: ViewQuery<(
@@ -547,6 +550,7 @@ fn draw_background(
     images: Res<RenderAssets<GpuImage>>,
     uniforms: Res<ComponentUniforms<OcclusionView>>,
     pipeline_cache: Res<PipelineCache>,
+    mut cache: Local<Option<(BindGroupKey, BindGroup)>>,
     mut ctx: RenderContext,
 ) {
     let (camera, target, depth_texture, pipeline_id, index) = view.into_inner();
@@ -566,17 +570,33 @@ fn draw_background(
     ) else {
         return;
     };
-    let bind_group = ctx.render_device().create_bind_group(
-        "mono_depth_background_bind_group",
-        &pipeline_cache.get_bind_group_layout(&pipeline.layout),
-        &BindGroupEntries::sequential((
-            binding,
-            &background.texture_view,
-            &pipeline.sampler,
-            &depth.texture_view,
-            &colour_map.texture_view,
-        )),
+    // One bind group serves every view (the uniform has a dynamic offset);
+    // it is made again only when a texture or the uniform buffer changed.
+    let key = (
+        [
+            background.texture_view.id(),
+            depth.texture_view.id(),
+            colour_map.texture_view.id(),
+        ],
+        uniforms.uniforms().buffer().map(|b| b.id()),
     );
+    let bind_group = match &mut *cache {
+        Some((cached, bind_group)) if *cached == key => bind_group,
+        slot => {
+            let bind_group = ctx.render_device().create_bind_group(
+                "mono_depth_background_bind_group",
+                &pipeline_cache.get_bind_group_layout(&pipeline.layout),
+                &BindGroupEntries::sequential((
+                    binding,
+                    &background.texture_view,
+                    &pipeline.sampler,
+                    &depth.texture_view,
+                    &colour_map.texture_view,
+                )),
+            );
+            &mut slot.insert((key, bind_group)).1
+        }
+    };
     let colour_attachments = [Some(target.get_color_attachment())];
     let mut pass = ctx.begin_tracked_render_pass(RenderPassDescriptor {
         label: Some("mono_depth_background"),
@@ -590,7 +610,7 @@ fn draw_background(
         pass.set_camera_viewport(viewport);
     }
     pass.set_render_pipeline(render_pipeline);
-    pass.set_bind_group(0, &bind_group, &[index.index()]);
+    pass.set_bind_group(0, bind_group, &[index.index()]);
     pass.draw(0..3, 0..1);
 }
 
