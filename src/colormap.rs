@@ -17,11 +17,11 @@ use crate::depth::DepthMap;
 /// assert_eq!(&rgba[8..12], &[0, 0, 0, 255]); // invalid
 /// ```
 pub fn colorize(map: &DepthMap, range: Option<(f32, f32)>, rgba: &mut Vec<u8>) -> (f32, f32) {
-    let (near, far) = range.unwrap_or((map.stats.min, map.stats.max));
+    let (near, far) = range.unwrap_or((map.stats().min, map.stats().max));
     let span = (far - near).max(f32::EPSILON);
     rgba.clear();
-    rgba.reserve(map.metres.len() * 4);
-    for (d, ok) in map.metres.iter().zip(&map.valid) {
+    rgba.reserve(map.metres().len() * 4);
+    for (d, ok) in map.metres().iter().zip(map.valid()) {
         if *ok {
             let t = ((far - d) / span).clamp(0.0, 1.0);
             let c = colorous::TURBO.eval_continuous(f64::from(t));

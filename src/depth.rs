@@ -25,26 +25,26 @@ pub struct DepthStats {
 /// model's valid range) are never passed on as numbers: their depth reads
 /// `0.0` and their mask entry `false`.
 ///
+/// The pixels, their mask and their statistics can only be set together
+/// ([`Self::from_metres`], [`Self::set_metres`]), so `metres()` and
+/// `valid()` always hold `width × height` entries and the statistics match
+/// them.
+///
 /// ```
 /// use bevy_mono_depth::depth::DepthMap;
 ///
 /// let map = DepthMap::from_metres(2, 1, vec![1.5, f32::NAN], (0.5, 10.0));
 /// assert_eq!(map.get(0, 0), Some(1.5));
 /// assert_eq!(map.get(1, 0), None); // NaN is invalid
-/// assert_eq!(map.stats.valid, 1);
+/// assert_eq!(map.stats().valid, 1);
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct DepthMap {
-    /// Width in pixels.
-    pub width: u32,
-    /// Height in pixels.
-    pub height: u32,
-    /// Row-major depth in metres; `0.0` where invalid.
-    pub metres: Vec<f32>,
-    /// Row-major validity.
-    pub valid: Vec<bool>,
-    /// Statistics over the valid pixels.
-    pub stats: DepthStats,
+    width: u32,
+    height: u32,
+    metres: Vec<f32>,
+    valid: Vec<bool>,
+    stats: DepthStats,
     /// Sequence number of the camera frame this depth came from.
     pub sequence: u64,
     /// Capture timestamp of that frame.
@@ -56,14 +56,66 @@ pub struct DepthMap {
 impl DepthMap {
     /// A depth map from values already in metres; values that are not
     /// finite, ≤ 0 or outside `range` become invalid.
+    /// Missing values (fewer than `width × height`) are invalid; extra ones
+    /// are dropped.
     pub fn from_metres(width: u32, height: u32, values: Vec<f32>, range: (f32, f32)) -> Self {
         let mut map = Self::empty();
         map.width = width;
         map.height = height;
         map.metres = values;
-        map.metres.resize(width as usize * height as usize, 0.0);
+        map.metres
+            .resize(width as usize * height as usize, f32::NAN);
         map.validate(range);
         map
+    }
+
+    /// Replaces the pixels with `values` (metres, row-major), as
+    /// [`Self::from_metres`] does, reusing this map's buffers. Sequence,
+    /// timestamp and mapping are kept.
+    pub fn set_metres(
+        &mut self,
+        width: u32,
+        height: u32,
+        values: impl IntoIterator<Item = f32>,
+        range: (f32, f32),
+    ) {
+        let n = width as usize * height as usize;
+        self.width = width;
+        self.height = height;
+        self.metres.clear();
+        self.metres.extend(values.into_iter().take(n));
+        self.metres.resize(n, f32::NAN);
+        self.validate(range);
+    }
+
+    /// Width in pixels.
+    pub fn width(&self) -> u32 {
+        self.width
+    }
+
+    /// Height in pixels.
+    pub fn height(&self) -> u32 {
+        self.height
+    }
+
+    /// Row-major depth in metres, `width × height` values; `0.0` where invalid.
+    pub fn metres(&self) -> &[f32] {
+        &self.metres
+    }
+
+    /// Row-major validity, `width × height` entries.
+    pub fn valid(&self) -> &[bool] {
+        &self.valid
+    }
+
+    /// Statistics over the valid pixels.
+    pub fn stats(&self) -> DepthStats {
+        self.stats
+    }
+
+    /// Whether the map has no pixels.
+    pub fn is_empty(&self) -> bool {
+        self.metres.is_empty()
     }
 
     /// A map with no pixels.
@@ -104,7 +156,7 @@ impl DepthMap {
 
     /// Marks values that are not finite, ≤ 0 or outside `range` invalid
     /// (zeroing them) and recomputes the statistics.
-    pub fn validate(&mut self, range: (f32, f32)) {
+    fn validate(&mut self, range: (f32, f32)) {
         self.valid.clear();
         let (mut min, mut max, mut sum, mut count) =
             (f32::INFINITY, f32::NEG_INFINITY, 0.0f64, 0usize);
@@ -197,8 +249,29 @@ mod tests {
         };
         postprocess(&[0.2, 0.0, -1.0], 3, 1, units, (0.1, 100.0), &mut map);
         assert!((map.metres[0] - 1.0 / 0.5).abs() < 1e-6);
+        assert_eq!(map.metres().len(), 3);
         assert!((map.metres[1] - 10.0).abs() < 1e-5);
         assert!(!map.valid[2]);
+    }
+
+    #[test]
+    fn pixels_mask_and_size_always_agree() {
+        let short = DepthMap::from_metres(3, 2, vec![1.0, 2.0], (0.5, 10.0));
+        assert_eq!((short.metres().len(), short.valid().len()), (6, 6));
+        assert_eq!(short.stats().valid, 2);
+        assert_eq!(short.get(2, 1), None);
+        let mut map = DepthMap::from_metres(1, 1, vec![1.0; 9], (0.5, 10.0));
+        assert_eq!(map.metres(), [1.0]);
+        map.sequence = 7;
+        map.set_metres(2, 2, [3.0, f32::NAN, 4.0, 5.0, 6.0], (0.5, 10.0));
+        assert_eq!(map.metres(), [3.0, 0.0, 4.0, 5.0]);
+        assert_eq!(map.valid(), [true, false, true, true]);
+        assert_eq!(map.stats().max, 5.0);
+        assert_eq!(map.sequence, 7);
+        map.set_metres(0, 5, [1.0], (0.5, 10.0));
+        assert!(map.is_empty());
+        assert_eq!(map.get(0, 0), None);
+        assert_eq!(map.at_frame_uv([0.5, 0.5]), None);
     }
 
     #[test]

@@ -12,7 +12,7 @@
 //! let frame = CameraFrame::packed(PixelFormat::Rgb8, 640, 480, vec![128u8; 640 * 480 * 3])?;
 //! let (depth, timings) = engine.estimate(&frame)?;
 //! println!("{}×{} depth, nearest {:.2} m, inference {:?} on {}",
-//!     depth.width, depth.height, depth.stats.min, timings.inference, engine.provider());
+//!     depth.width(), depth.height(), depth.stats().min, timings.inference, engine.provider());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 

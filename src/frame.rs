@@ -257,7 +257,7 @@ impl CameraFrame {
     }
 }
 
-fn validate(
+pub(crate) fn validate(
     format: PixelFormat,
     width: u32,
     height: u32,

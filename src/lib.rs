@@ -62,6 +62,7 @@
 
 #![warn(missing_docs)]
 
+mod background;
 pub mod colormap;
 pub mod depth;
 pub mod engine;

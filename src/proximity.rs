@@ -64,11 +64,11 @@ pub struct Closeness {
 /// holds no valid pixel.
 pub fn closeness(map: &DepthMap, region: [f32; 4], distance: f32) -> Option<Closeness> {
     let (mut valid, mut close, mut nearest) = (0usize, 0usize, f32::INFINITY);
-    for y in 0..map.height {
-        for x in 0..map.width {
+    for y in 0..map.height() {
+        for x in 0..map.width() {
             let uv = [
-                (x as f32 + 0.5) / map.width as f32,
-                (y as f32 + 0.5) / map.height as f32,
+                (x as f32 + 0.5) / map.width() as f32,
+                (y as f32 + 0.5) / map.height() as f32,
             ];
             let [u, v] = map.mapping.depth_to_frame(uv);
             if u < region[0] || u > region[2] || v < region[1] || v > region[3] {
@@ -286,11 +286,8 @@ mod tests {
     fn the_region_is_in_frame_coordinates() {
         // A depth map covering the middle half of the frame's width (fill mode).
         let mut map = map_with_near(0);
-        map.metres
-            .iter_mut()
-            .enumerate()
-            .for_each(|(i, d)| *d = if i % 10 < 5 { 0.5 } else { 3.0 });
-        map.validate((0.1, 10.0));
+        let metres = (0..100).map(|i| if i % 10 < 5 { 0.5 } else { 3.0 });
+        map.set_metres(10, 10, metres, (0.1, 10.0));
         map.mapping = crate::preprocess::ImageMapping {
             scale: [0.5, 1.0],
             offset: [0.25, 0.0],

@@ -95,11 +95,12 @@ pub struct SessionOptions {
     /// Where to run the model.
     pub provider: ExecutionProvider,
     /// Run inference below normal scheduling priority (default `true`):
-    /// [`DepthWorker`](crate::worker::DepthWorker) lowers its thread (and so
-    /// the ONNX Runtime threads it starts) to nice +10 on Linux and to the
-    /// utility QoS class on Apple platforms, so that when cores are scarce
-    /// rendering and game logic run first and depth comes a little later.
-    /// Elsewhere it has no effect.
+    /// [`DepthWorker`](crate::worker::DepthWorker) lowers its thread to nice
+    /// +10 on Linux (ONNX Runtime's pool threads, started from it, inherit
+    /// that) and to the utility QoS class on Apple platforms (there ONNX
+    /// Runtime's pool threads do not inherit it and keep the default), so
+    /// that when cores are scarce rendering and game logic run first and
+    /// depth comes a little later. On Windows and elsewhere it has no effect.
     pub low_priority: bool,
 }
 
@@ -134,10 +135,18 @@ pub struct TensorInfo {
     pub shape: Vec<usize>,
 }
 
+/// The most values a model input or output may hold (64 Mi floats, 256 MiB):
+/// a model that declares more is refused before anything is allocated.
+pub const MAX_TENSOR_VALUES: usize = 1 << 26;
+
 impl TensorInfo {
-    /// Number of values in the tensor.
+    /// Number of values in the tensor (saturating: a shape whose product
+    /// overflows reports `usize::MAX`).
     pub fn len(&self) -> usize {
-        self.shape.iter().product()
+        self.shape
+            .iter()
+            .try_fold(1usize, |n, &d| n.checked_mul(d))
+            .unwrap_or(usize::MAX)
     }
 
     /// Whether the tensor holds no values.
@@ -179,8 +188,16 @@ impl DepthSession {
         options: &SessionOptions,
     ) -> Result<Self, ModelError> {
         let path = path.as_ref().to_path_buf();
-        let bytes = match std::fs::read(&path) {
-            Ok(bytes) => bytes,
+        // Loaded from its path, not from bytes in memory: ONNX Runtime then
+        // finds external weight files (`model.onnx.data`) beside the model.
+        match std::fs::File::open(&path).and_then(|f| f.metadata()) {
+            Ok(meta) if meta.is_file() => {}
+            Ok(_) => {
+                return Err(ModelError::Unreadable {
+                    path,
+                    reason: "not a file".to_owned(),
+                });
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(ModelError::NotFound(path));
             }
@@ -190,7 +207,7 @@ impl DepthSession {
                     reason: e.to_string(),
                 });
             }
-        };
+        }
         let level = if options.optimize {
             GraphOptimizationLevel::All
         } else {
@@ -204,7 +221,7 @@ impl DepthSession {
             .map_err(ort_err)?;
         let (mut builder, provider) = providers::register(builder, options.provider);
         let session = builder
-            .commit_from_memory(&bytes)
+            .commit_from_file(&path)
             .map_err(|e| ModelError::Invalid {
                 path: path.clone(),
                 reason: e.to_string(),
@@ -329,18 +346,30 @@ fn describe(ty: &ValueType) -> String {
     ty.to_string()
 }
 
+/// The shape of a float32 tensor with fixed sizes. A symbolic first
+/// dimension (the batch, as PyTorch exports it by default) is taken as 1; any
+/// other symbolic or empty dimension, or more than [`MAX_TENSOR_VALUES`]
+/// values, gives `None`.
 fn fixed_float_shape(ty: &ValueType) -> Option<Vec<usize>> {
-    match ty {
-        ValueType::Tensor {
-            ty: TensorElementType::Float32,
-            shape,
-            ..
-        } => shape
-            .iter()
-            .map(|&d| usize::try_from(d).ok().filter(|&d| d > 0))
-            .collect(),
-        _ => None,
-    }
+    let ValueType::Tensor {
+        ty: TensorElementType::Float32,
+        shape,
+        ..
+    } = ty
+    else {
+        return None;
+    };
+    let dims: Vec<usize> = shape
+        .iter()
+        .enumerate()
+        .map(|(i, &d)| match usize::try_from(d) {
+            Ok(d) if d > 0 => Some(d),
+            Err(_) if i == 0 => Some(1), // symbolic batch
+            _ => None,
+        })
+        .collect::<Option<_>>()?;
+    let values = dims.iter().try_fold(1usize, |n, &d| n.checked_mul(d))?;
+    (values <= MAX_TENSOR_VALUES).then_some(dims)
 }
 
 fn check_signature(session: &Session, path: &Path) -> Result<(TensorInfo, TensorInfo), ModelError> {
@@ -356,8 +385,10 @@ fn check_signature(session: &Session, path: &Path) -> Result<(TensorInfo, Tensor
             .collect::<Vec<_>>()
             .join(", ")
     };
-    const INPUT: &str = "one float32 input of rank 4 with fixed sizes ([1,3,H,W] or [1,H,W,3])";
-    const OUTPUT: &str = "one float32 output of rank 3 or 4 with fixed sizes";
+    const INPUT: &str = "one float32 input of rank 4 with fixed sizes ([1,3,H,W] or [1,H,W,3]; \
+        the batch may be symbolic) of at most 64 Mi values";
+    const OUTPUT: &str = "one float32 output of rank 3 or 4 with fixed sizes (the batch may be \
+        symbolic) of at most 64 Mi values";
     let [input] = session.inputs() else {
         return Err(mismatch(
             INPUT,

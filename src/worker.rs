@@ -9,8 +9,9 @@
 //!
 //! A frame that fails is reported and the worker carries on; a panic inside
 //! the estimator is caught, reported, and the estimator is rebuilt; a new
-//! model can be swapped in while running; dropping the worker stops and joins
-//! the thread as soon as the current frame is done.
+//! model can be swapped in while running; dropping the worker stops the
+//! thread and joins it when the current frame is done, waiting at most
+//! [`STOP_TIMEOUT`] (a slow model load then finishes on its own).
 //!
 //! ```no_run
 //! use bevy_mono_depth::engine::EngineConfig;
@@ -22,7 +23,7 @@
 //! sender.submit(CameraFrame::packed(PixelFormat::Rgb8, 640, 480, vec![0u8; 640 * 480 * 3])?.with_sequence(1));
 //! for event in worker.events().iter() {
 //!     if let WorkerEvent::Depth(result) = event {
-//!         println!("frame {}: nearest {:.2} m", result.depth.sequence, result.depth.stats.min);
+//!         println!("frame {}: nearest {:.2} m", result.depth.sequence, result.depth.stats().min);
 //!         break;
 //!     }
 //! }
@@ -32,11 +33,12 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::thread::JoinHandle;
 use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
 
+use crate::background::Background;
+pub use crate::background::STOP_TIMEOUT;
 use crate::depth::DepthMap;
 use crate::engine::{
     DepthEngine, DepthEstimator, EngineConfig, EngineError, ModelSummary, StageTimings,
@@ -172,7 +174,7 @@ impl FrameSender {
 pub struct DepthWorker {
     sender: FrameSender,
     events: Receiver<WorkerEvent>,
-    thread: Option<JoinHandle<()>>,
+    thread: Option<Background>,
 }
 
 impl std::fmt::Debug for DepthWorker {
@@ -205,9 +207,9 @@ impl DepthWorker {
         let (events_tx, events) = bounded(EVENT_CAPACITY);
         let thread_shared = Arc::clone(&shared);
         let drain = events.clone();
-        let thread = std::thread::Builder::new()
-            .name("mono-depth-inference".into())
-            .spawn(move || run(&thread_shared, &events_tx, &drain))?;
+        let thread = Background::spawn("mono-depth-inference", move || {
+            run(&thread_shared, &events_tx, &drain);
+        })?;
         Ok(Self {
             sender: FrameSender { shared },
             events,
@@ -276,9 +278,10 @@ impl Drop for DepthWorker {
         self.sender.shared.lock().shutdown = true;
         self.sender.shared.wake.notify_all();
         if let Some(thread) = self.thread.take() {
-            // The loop catches estimator panics, so the thread itself ends
-            // normally; a join error would only repeat what was reported.
-            let _ = thread.join();
+            // The current frame or model load finishes first; a model that
+            // takes long to load (Core ML compiles for seconds) is left to
+            // finish on its own instead of freezing the caller.
+            thread.join_within(STOP_TIMEOUT);
         }
     }
 }

@@ -8,8 +8,9 @@ use std::sync::OnceLock;
 use bevy_mono_depth::engine::{DepthEngine, DepthEstimator, EngineConfig, EngineError};
 use bevy_mono_depth::frame::{CameraFrame, PixelFormat};
 use bevy_mono_depth::model::{DepthUnits, ModelOverrides, TensorLayout};
-use bevy_mono_depth::preprocess::{ImageMapping, ResizeMode};
-use bevy_mono_depth::session::ModelError;
+use bevy_mono_depth::prelude::SessionOptions;
+use bevy_mono_depth::preprocess::{ImageMapping, Preprocessor, ResizeMode};
+use bevy_mono_depth::session::{DepthSession, ModelError};
 use common::model;
 
 /// The closed-form model's definition (see tools/README.md), on an RGB
@@ -90,7 +91,10 @@ fn model_sized_frames_give_the_formula_in_every_format_mode_and_layout() {
             for (format, padding) in FORMATS {
                 let frame = make_frame(format, 320, 256, padding, gradient).with_sequence(41);
                 let (depth, _) = engine.estimate(&frame).unwrap_or_else(|e| panic!("{e}"));
-                assert_eq!((depth.width, depth.height, depth.sequence), (160, 128, 41));
+                assert_eq!(
+                    (depth.width(), depth.height(), depth.sequence),
+                    (160, 128, 41)
+                );
                 assert_eq!(depth.mapping, ImageMapping::IDENTITY);
                 let worst = worst_error(&depth, 0..128, 0..160, |i, j| analytic(gradient, i, j));
                 assert!(worst < 1e-4, "{name} {mode:?} {format:?}: off by {worst}");
@@ -251,8 +255,37 @@ fn full_size_random_fcrn_runs_end_to_end() {
     );
     let frame = make_frame(PixelFormat::Bgra8, 640, 480, 0, gradient).with_sequence(9);
     let (depth, timings) = engine.estimate(&frame).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!((depth.width, depth.height, depth.sequence), (160, 128, 9));
-    assert_eq!(depth.metres.len(), 160 * 128);
-    assert!(depth.metres.iter().all(|d| d.is_finite()));
+    assert_eq!(
+        (depth.width(), depth.height(), depth.sequence),
+        (160, 128, 9)
+    );
+    assert_eq!(depth.metres().len(), 160 * 128);
     assert!(timings.inference > timings.postprocess);
+
+    // The same frame straight through ONNX Runtime: every raw value inside
+    // the model's range comes out as it is, every other one as invalid 0.
+    let mut pre = Preprocessor::new(&spec, ResizeMode::Fill);
+    pre.process(&frame).unwrap();
+    let mut session = DepthSession::load(
+        engine.runtime(),
+        model("fcrn_random_full.onnx"),
+        &SessionOptions::default(),
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    session.run(pre.tensor(), &mut raw).unwrap();
+    let (lo, hi) = spec.depth_range;
+    let mut valid = 0;
+    for (i, (&r, &d)) in raw.iter().zip(depth.metres()).enumerate() {
+        let inside = r.is_finite() && r > 0.0 && (lo..=hi).contains(&r);
+        assert_eq!(depth.valid()[i], inside, "pixel {i}: raw {r}");
+        if inside {
+            valid += 1;
+            assert!((d - r).abs() <= 1e-5 * r.max(1.0), "pixel {i}: {d} vs {r}");
+        } else {
+            assert_eq!(d, 0.0, "pixel {i}");
+        }
+    }
+    assert_eq!(depth.stats().valid, valid);
+    assert!(valid > 0, "some raw values fall inside the range");
 }

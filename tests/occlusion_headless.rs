@@ -17,23 +17,20 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bevy::camera::RenderTarget;
 use bevy::camera::visibility::RenderLayers;
 use bevy::core_pipeline::tonemapping::{DebandDither, Tonemapping};
 use bevy::prelude::*;
-use bevy::render::gpu_readback::{Readback, ReadbackComplete};
-use bevy::render::render_resource::{
-    CachedPipelineState, PipelineCache, TextureFormat, TextureUsages,
-};
-use bevy::shader::ShaderCacheError;
-use bevy::window::ExitCondition;
 use bevy_mono_depth::frame::{CameraFrame, PixelFormat};
 use bevy_mono_depth::plugin::{DepthDisplay, MonoDepthCamera, OcclusionMode, soft_occlusion};
 use bevy_mono_depth::prelude::*;
+use bevy_mono_depth::preprocess::ImageMapping;
 use bevy_mono_depth::sources::recording::Recorder;
+
+mod common;
+use common::render::{Readbacks, headless_render_plugins, settle, target};
 
 const FRAME: (u32, u32) = (80, 60);
 const DEPTH: (u32, u32) = (40, 30);
@@ -110,29 +107,13 @@ fn headless_in_order(source: FrameSource, plugin_first: bool) -> App {
         source,
         ..default()
     };
-    let plugins = DefaultPlugins
-        .set(WindowPlugin {
-            primary_window: None,
-            exit_condition: ExitCondition::DontExit,
-            ..default()
-        })
-        .build()
-        // Rendering on this thread, so the test can watch the pipeline cache.
-        .disable::<bevy::render::pipelined_rendering::PipelinedRenderingPlugin>();
-    #[cfg(feature = "window")]
-    let plugins = plugins.disable::<bevy::winit::WinitPlugin>();
+    let plugins = headless_render_plugins();
     if plugin_first {
         app.add_plugins(ours).add_plugins(plugins);
     } else {
         app.add_plugins(plugins).add_plugins(ours);
     }
     app
-}
-
-fn target(app: &mut App, (w, h): (u32, u32)) -> Handle<Image> {
-    let mut image = Image::new_target_texture(w, h, TextureFormat::Rgba8UnormSrgb, None);
-    image.texture_descriptor.usage |= TextureUsages::COPY_SRC; // read back
-    app.world_mut().resource_mut::<Assets<Image>>().add(image)
 }
 
 fn spawn_camera(app: &mut App, view: &View, order: isize) -> Handle<Image> {
@@ -213,7 +194,9 @@ fn spawn_soft_strips(app: &mut App, layer: usize) {
     }
 }
 
-/// Updates until `ready`, a few frames more, then reads every target back.
+/// Updates until `ready` and every pipeline is built, then reads every
+/// target back from a frame known to be drawn: the scene is still, so the
+/// first copy equal to the one before it.
 fn render(
     app: &mut App,
     targets: &[(&'static str, Handle<Image>)],
@@ -225,58 +208,14 @@ fn render(
         app.update();
     }
     settle(app, deadline);
-    let captured: Arc<Mutex<HashMap<&'static str, Vec<u8>>>> = Arc::default();
-    for (name, handle) in targets {
-        let slot = Arc::clone(&captured);
-        let name = *name;
-        app.world_mut()
-            .spawn(Readback::texture(handle.clone()))
-            .observe(move |event: On<ReadbackComplete>| {
-                if let Ok(mut slot) = slot.lock() {
-                    slot.entry(name).or_insert_with(|| event.data.clone());
-                }
-            });
-    }
-    loop {
-        assert!(Instant::now() < deadline, "no readback");
-        app.update();
-        let done = captured.lock().unwrap();
-        if done.len() == targets.len() {
-            return done.clone();
-        }
-    }
-}
-
-/// Updates until no render pipeline has been waiting for five updates in a
-/// row (they compile in the background); fails on a pipeline that did not
-/// compile, with its error.
-fn settle(app: &mut App, deadline: Instant) {
-    let mut quiet = 0;
-    while quiet < 5 {
-        assert!(Instant::now() < deadline, "pipelines still compiling");
-        app.update();
-        let cache = app
-            .sub_app(bevy::render::RenderApp)
-            .world()
-            .resource::<PipelineCache>();
-        for pipeline in cache.pipelines() {
-            // Shaders still loading are retried; anything else is final.
-            if let CachedPipelineState::Err(e) = &pipeline.state
-                && !matches!(
-                    e,
-                    ShaderCacheError::ShaderNotLoaded(_)
-                        | ShaderCacheError::ShaderImportNotYetAvailable
-                )
-            {
-                panic!("a pipeline failed: {e}");
-            }
-        }
-        quiet = if cache.waiting_pipelines().next().is_none() {
-            quiet + 1
-        } else {
-            0
-        };
-    }
+    let watched: Vec<_> = targets
+        .iter()
+        .map(|(name, handle)| (*name, Readbacks::watch(app, handle.clone())))
+        .collect();
+    watched
+        .into_iter()
+        .map(|(name, frames)| (name, frames.steady(app, deadline)))
+        .collect()
 }
 
 struct Image2 {
@@ -694,5 +633,98 @@ fn a_plugin_added_before_the_renderer_leaves_cameras_alone_and_runs() {
             world.resource::<MonoDepthStatus>().engine,
             EngineStatus::NoModel
         );
+    }
+}
+
+/// A recording whose depth covers only frame u 0.4–0.9 (a crop, as the
+/// preprocessing makes for a wider frame): 20×30 texels, 1 m left of depth
+/// column 10 and 3 m from it on.
+fn write_cropped_recording() -> PathBuf {
+    let dir = scratch("cropped");
+    let mut recorder = Recorder::create(&dir, "cropped test scene").unwrap();
+    let (w, h) = FRAME;
+    let rgb: Vec<u8> = (0..h)
+        .flat_map(|y| (0..w).flat_map(move |x| camera_rgb(x, y)))
+        .collect();
+    let metres: Vec<f32> = (0..30)
+        .flat_map(|_| (0..20).map(|col| if col < 10 { 1.0 } else { 3.0 }))
+        .collect();
+    let mut depth = DepthMap::from_metres(20, 30, metres, (0.1, 20.0));
+    depth.mapping = ImageMapping {
+        scale: [0.5, 1.0],
+        offset: [0.4, 0.0],
+    };
+    for n in 0..2u64 {
+        let frame = CameraFrame::packed(PixelFormat::Rgb8, w, h, rgb.clone())
+            .unwrap()
+            .with_sequence(n + 1)
+            .with_timestamp(Duration::from_millis(50 * n));
+        recorder.record(&frame, &depth, None).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn a_cropped_depth_map_and_a_bias_hide_where_computed() {
+    let dir = write_cropped_recording();
+    let mut app = headless(FrameSource::Replay(dir.clone()));
+    let stretch = MonoDepthCamera {
+        fit: ResizeMode::Stretch,
+        ..default()
+    };
+    let views = [
+        View {
+            name: "crop",
+            size: FRAME,
+            settings: stretch.clone(),
+            layer: 1,
+        },
+        View {
+            name: "bias",
+            size: FRAME,
+            settings: MonoDepthCamera {
+                bias: -1.5,
+                ..stretch
+            },
+            layer: 1,
+        },
+    ];
+    let targets: Vec<_> = views
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (v.name, spawn_camera(&mut app, v, i as isize)))
+        .collect();
+    spawn_box(&mut app, 2.0, 1);
+    app.finish();
+    app.cleanup();
+    let images = render(&mut app, &targets, |app| {
+        app.world()
+            .get_resource::<DepthTextures>()
+            .is_some_and(|t| t.depth_sequence.is_some())
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    let image = |name: &str| Image2 {
+        data: images[name].clone(),
+        width: FRAME.0,
+    };
+    // Frame column x sees depth u = (x + 0.5) / 80 − 0.4) / 0.5: no depth
+    // left of column 32 or from column 72 on; the 1 m → 3 m step (blended
+    // between texel centres at columns 51.0 and 53.0) crosses the 2 m box at
+    // column 52.0.
+    let hidden = |x: u32| (32..52).contains(&x);
+    let (crop, bias) = (image("crop"), image("bias"));
+    for y in [5, 30, 55] {
+        for x in 0..FRAME.0 {
+            let want = if hidden(x) { camera_rgb(x, y) } else { BOX };
+            assert_eq!(crop.rgb(x, y), want, "cropped depth at ({x}, {y})");
+            // A bias of −1.5 m pulls the 3 m surface to 1.5 m: it hides
+            // the 2 m box too; where there is no depth nothing changes.
+            let want = if (32..72).contains(&x) {
+                camera_rgb(x, y)
+            } else {
+                BOX
+            };
+            assert_eq!(bias.rgb(x, y), want, "biased depth at ({x}, {y})");
+        }
     }
 }

@@ -30,8 +30,8 @@ fn check_uniform(format: PixelFormat, width: u32, height: u32, stride: usize, mo
         .estimate(&frame)
         .unwrap_or_else(|e| panic!("{width}×{height}: {e}"));
     let inside = 0.5 + 0.02 * 90.0 + 0.01 * 160.0 + 0.005 * 30.0;
-    assert_eq!((depth.width, depth.height), (160, 128));
-    for (i, d) in depth.metres.iter().enumerate() {
+    assert_eq!((depth.width(), depth.height()), (160, 128));
+    for (i, d) in depth.metres().iter().enumerate() {
         let (u, v) = (
             ((i % 160) as f32 + 0.5) / 160.0,
             ((i / 160) as f32 + 0.5) / 128.0,

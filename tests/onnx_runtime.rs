@@ -80,6 +80,41 @@ fn closed_form_model_gives_its_formula() {
     );
 }
 
+/// Runs `name` on one fixed image and returns its depth.
+fn depth_of(runtime: &Runtime, name: &str) -> (DepthSession, Vec<f32>) {
+    let mut session = DepthSession::load(runtime, model(name), &SessionOptions::default())
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let input: Vec<f32> = (0..session.input.len()).map(|i| (i % 251) as f32).collect();
+    let mut depth = Vec::new();
+    session
+        .run(&input, &mut depth)
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    (session, depth)
+}
+
+#[test]
+fn weights_in_an_external_data_file_beside_the_model_load() {
+    let runtime = runtime();
+    // The data file sits beside the model, not beside the test process.
+    let external = model("external/closed_form.onnx");
+    assert!(external.with_file_name("closed_form.data").is_file());
+    assert_ne!(std::env::current_dir().unwrap(), external.parent().unwrap());
+    let (_, inline) = depth_of(&runtime, "closed_form.onnx");
+    let (session, from_external) = depth_of(&runtime, "external/closed_form.onnx");
+    assert_eq!(session.input.shape, [1, 3, 256, 320]);
+    assert_eq!(from_external, inline);
+}
+
+#[test]
+fn a_symbolic_batch_dimension_is_taken_as_one() {
+    let runtime = runtime();
+    let (session, dynamic) = depth_of(&runtime, "closed_form_dynamic_batch.onnx");
+    assert_eq!(session.input.shape, [1, 3, 256, 320]);
+    assert_eq!(session.output.shape, [1, 1, 128, 160]);
+    let (_, fixed) = depth_of(&runtime, "closed_form.onnx");
+    assert_eq!(dynamic, fixed);
+}
+
 #[test]
 fn models_the_crate_cannot_drive_are_rejected_with_reasons() {
     let runtime = runtime();
@@ -97,6 +132,7 @@ fn models_the_crate_cannot_drive_are_rejected_with_reasons() {
         ("broken_int_input.onnx", "input"),
         ("broken_dynamic.onnx", "input"),
         ("broken_two_outputs.onnx", "2 outputs"),
+        ("broken_huge_input.onnx", "100000"),
     ] {
         let err = load(name);
         let ModelError::UnexpectedSignature {

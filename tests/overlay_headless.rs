@@ -3,36 +3,32 @@
 
 #![cfg(feature = "overlay")]
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bevy::camera::RenderTarget;
 use bevy::core_pipeline::tonemapping::Tonemapping;
 use bevy::prelude::*;
-use bevy::render::gpu_readback::{Readback, ReadbackComplete};
-use bevy::render::render_resource::{TextureFormat, TextureUsages};
-use bevy::window::ExitCondition;
 use bevy_mono_depth::plugin::{MonoDepthOverlay, TimingHistory};
 use bevy_mono_depth::prelude::*;
+
+mod common;
+use common::render::{Readbacks, headless_render_plugins, settle, target};
 
 const W: u32 = 512;
 const H: u32 = 384;
 const CLEAR: [u8; 4] = [0, 255, 0, 255];
 
 fn app(visible: bool) -> (App, Handle<Image>) {
+    let sample = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/samples/room");
+    app_with(visible, FrameSource::Replay(sample))
+}
+
+fn app_with(visible: bool, source: FrameSource) -> (App, Handle<Image>) {
     let mut app = App::new();
-    let plugins = DefaultPlugins.set(WindowPlugin {
-        primary_window: None,
-        exit_condition: ExitCondition::DontExit,
-        ..default()
-    });
-    let plugins = plugins.build().disable::<bevy::winit::WinitPlugin>();
-    app.add_plugins(plugins).add_plugins((
+    app.add_plugins(headless_render_plugins()).add_plugins((
         MonoDepthPlugin {
             model: None,
-            source: FrameSource::Replay(
-                std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/samples/room"),
-            ),
+            source,
             ..default()
         },
         MonoDepthOverlayPlugin,
@@ -41,9 +37,7 @@ fn app(visible: bool) -> (App, Handle<Image>) {
         visible,
         ..default()
     });
-    let mut image = Image::new_target_texture(W, H, TextureFormat::Rgba8UnormSrgb, None);
-    image.texture_descriptor.usage |= TextureUsages::COPY_SRC; // read back
-    let target = app.world_mut().resource_mut::<Assets<Image>>().add(image);
+    let target = target(&mut app, (W, H));
     app.world_mut().spawn((
         Camera3d::default(),
         Camera {
@@ -59,51 +53,74 @@ fn app(visible: bool) -> (App, Handle<Image>) {
     (app, target)
 }
 
-/// Runs until depth has flowed for a while, then reads the target back.
-fn render(visible: bool) -> (Vec<u8>, usize) {
-    let (mut app, target) = app(visible);
-    let deadline = Instant::now() + Duration::from_secs(60);
+/// Updates until depth has flowed for a while and every pipeline is built.
+fn run_until_depth(app: &mut App, deadline: Instant) {
     while app.world().resource::<TimingHistory>().postprocess.len() < 3 {
         assert!(Instant::now() < deadline, "no depth from the replay");
         app.update();
     }
-    for _ in 0..5 {
-        app.update();
-    }
-    let captured: Arc<Mutex<Option<Vec<u8>>>> = Arc::default();
-    let slot = Arc::clone(&captured);
-    app.world_mut()
-        .spawn(Readback::texture(target))
-        .observe(move |event: On<ReadbackComplete>| {
-            if let Ok(mut slot) = slot.lock() {
-                slot.get_or_insert_with(|| event.data.clone());
-            }
-        });
-    loop {
-        assert!(Instant::now() < deadline, "no readback");
-        app.update();
-        if let Some(data) = captured.lock().unwrap().clone() {
-            return (
-                data,
-                app.world().resource::<TimingHistory>().postprocess.len(),
-            );
-        }
-    }
+    settle(app, deadline);
+}
+
+fn pixel(data: &[u8], x: u32, y: u32) -> [u8; 4] {
+    // W × 4 bytes is a multiple of 256: rows are not padded.
+    let i = ((y * W + x) * 4) as usize;
+    [data[i], data[i + 1], data[i + 2], data[i + 3]]
+}
+
+/// Where the panel sits (top left), and a corner it never covers.
+const PANEL: (u32, u32) = (40, 60);
+const CORNER: (u32, u32) = (W - 5, H - 5);
+
+/// A frame is known to be rendered when the clear colour shows in the corner.
+fn rendered(data: &[u8]) -> bool {
+    pixel(data, CORNER.0, CORNER.1) == CLEAR
+}
+
+fn panel(data: &[u8]) -> [u8; 4] {
+    pixel(data, PANEL.0, PANEL.1)
 }
 
 #[test]
 fn the_panel_draws_into_the_camera_image_and_hides_with_its_toggle() {
-    let (shown, frames) = render(true);
-    assert!(frames >= 3);
-    let pixel = |data: &[u8], x: usize, y: usize| -> [u8; 4] {
-        let i = (y * W as usize + x) * 4;
-        [data[i], data[i + 1], data[i + 2], data[i + 3]]
-    };
-    // The panel sits at the top left; the clear colour shows elsewhere.
-    assert_ne!(pixel(&shown, 40, 60), CLEAR, "the panel was drawn");
-    assert_eq!(pixel(&shown, W as usize - 5, H as usize - 5), CLEAR);
-    let (hidden, _) = render(false);
-    assert_eq!(pixel(&hidden, 40, 60), CLEAR, "hidden, nothing is drawn");
+    let (mut app, target) = app(true);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    run_until_depth(&mut app, deadline);
+    let frames = Readbacks::watch(&mut app, target);
+    frames.until(&mut app, deadline, "the panel was never drawn", |data| {
+        rendered(data) && panel(data) != CLEAR
+    });
+
+    // Hidden with the toggle: gone within a few frames, and it stays gone.
+    app.world_mut().resource_mut::<MonoDepthOverlay>().visible = false;
+    frames.until(&mut app, deadline, "the panel never went away", |data| {
+        rendered(data) && panel(data) == CLEAR
+    });
+    for _ in 0..5 {
+        let data = frames.next(&mut app, deadline);
+        assert!(rendered(&data));
+        assert_eq!(panel(&data), CLEAR, "hidden, nothing is drawn");
+    }
+
+    // And back with the toggle.
+    app.world_mut().resource_mut::<MonoDepthOverlay>().visible = true;
+    frames.until(&mut app, deadline, "the panel did not come back", |data| {
+        rendered(data) && panel(data) != CLEAR
+    });
+}
+
+#[test]
+fn an_overlay_hidden_from_the_start_draws_nothing() {
+    let (mut app, target) = app(false);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    run_until_depth(&mut app, deadline);
+    let frames = Readbacks::watch(&mut app, target);
+    frames.until(&mut app, deadline, "nothing was rendered", rendered);
+    for _ in 0..5 {
+        let data = frames.next(&mut app, deadline);
+        assert!(rendered(&data));
+        assert_eq!(panel(&data), CLEAR, "hidden, nothing is drawn");
+    }
 }
 
 /// The asset ids of the images holding exactly `rgba`.
@@ -157,4 +174,29 @@ fn the_depth_preview_is_one_image_refilled_with_each_depth_map() {
         }
     }
     assert_eq!(app.world().resource::<Assets<Image>>().len(), count);
+}
+
+#[test]
+fn an_empty_depth_map_shows_no_preview_and_breaks_nothing() {
+    // No model and no frames: the only depth is the one the test puts in
+    // place, as a custom estimator could.
+    let (mut app, target) = app_with(true, FrameSource::Pushed);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut map = DepthMap::from_metres(4, 2, vec![1.0; 8], (0.5, 10.0));
+    map.sequence = 1;
+    app.world_mut().resource_mut::<CurrentDepth>().map = Some(map);
+    settle(&mut app, deadline);
+    let with_preview = app.world().resource::<Assets<Image>>().len();
+    let mut empty = DepthMap::empty();
+    empty.sequence = 2;
+    app.world_mut().resource_mut::<CurrentDepth>().map = Some(empty);
+    let frames = Readbacks::watch(&mut app, target);
+    frames.until(&mut app, deadline, "the panel was never drawn", |data| {
+        rendered(data) && panel(data) != CLEAR
+    });
+    // The preview image of the earlier map is gone, none took its place.
+    assert_eq!(
+        app.world().resource::<Assets<Image>>().len(),
+        with_preview - 1
+    );
 }

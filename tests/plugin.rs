@@ -86,7 +86,7 @@ fn pushed_frames_become_depth_in_the_resource_the_texture_and_the_message() {
         let map = current.map.as_ref().unwrap();
         let want = closed_form(colour);
         assert!(
-            map.metres.iter().all(|d| (d - want).abs() < 1e-4),
+            map.metres().iter().all(|d| (d - want).abs() < 1e-4),
             "depth should be {want}"
         );
         assert_eq!(map.timestamp, Duration::from_millis(33 * round as u64));
@@ -99,19 +99,14 @@ fn pushed_frames_become_depth_in_the_resource_the_texture_and_the_message() {
             .get(&textures.depth)
             .unwrap();
         assert_eq!((image.width(), image.height()), (160, 128));
-        let texels: Vec<f32> = image
-            .data
-            .as_ref()
-            .unwrap()
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
-        assert_eq!(texels, map.metres, "texture data equals the depth map");
+        // The texels go straight to the GPU (tests/textures_headless.rs).
+        assert!(image.data.is_none(), "no CPU copy of the texture");
+        assert_eq!(textures.depth_size, Some(UVec2::new(160, 128)));
 
         let received = &world.resource::<Received>().0;
         let message = received.last().expect("a NewDepth message");
         assert_eq!(message.sequence, sequence);
-        assert_eq!(message.stats, map.stats);
+        assert_eq!(message.stats, map.stats());
     }
     let store = app.world().resource::<DiagnosticsStore>();
     let inference = store
@@ -126,32 +121,42 @@ fn the_synced_background_shows_the_frame_the_depth_came_from() {
     let mut app = app_with(Some("closed_form.onnx"), FrameSource::Pushed);
     wait_for_engine(&mut app, Duration::from_secs(60));
     let pusher = app.world().resource::<FramePusher>().clone();
-    // Many frames at once: some are dropped, the depth lags the newest.
+    // A new frame before every update: the depth always lags the newest.
     let colours: Vec<[u8; 3]> = (0..40u8).map(|i| [i * 6, 255 - i * 6, 100]).collect();
-    let mut last = 0;
+    let check = |app: &App, lagged: &mut usize, newest: u64| {
+        let textures = app.world().resource::<DepthTextures>();
+        if let Some(depth) = depth_sequence(app) {
+            // The background shows the depth's frame, not the newest.
+            assert_eq!(textures.background_sequence, Some(depth));
+            assert_eq!(textures.depth_sequence, Some(depth));
+            let shown = app.world().resource::<CurrentDepth>().frame.as_ref();
+            assert_eq!(shown.map(|f| f.sequence), Some(depth));
+            if depth < newest {
+                *lagged += 1;
+            }
+        }
+    };
+    let (mut lagged, mut last) = (0, 0);
     for colour in &colours {
         last = pusher
             .push_rgb(320, 256, 960, &uniform_frame(*colour), Duration::ZERO)
             .unwrap();
+        app.update();
+        check(&app, &mut lagged, last);
+        std::thread::sleep(Duration::from_millis(2));
     }
+    assert!(lagged > 0, "the depth lagged the newest frame");
     update_until(&mut app, "depth of the last frame", |app| {
+        check(app, &mut lagged, last);
         depth_sequence(app) == Some(last)
     });
     for _ in 0..3 {
         app.update();
+        check(&app, &mut lagged, last);
     }
-    let world = app.world();
-    let textures = world.resource::<DepthTextures>();
-    let sequence = depth_sequence(&app).unwrap();
-    assert_eq!(textures.background_sequence, Some(sequence));
-    let image = world
-        .resource::<Assets<Image>>()
-        .get(&textures.background)
-        .unwrap();
-    let colour = colours[(sequence - 1) as usize];
     assert_eq!(
-        &image.data.as_ref().unwrap()[..4],
-        &[colour[0], colour[1], colour[2], 255]
+        app.world().resource::<DepthTextures>().background_sequence,
+        Some(last)
     );
 }
 
@@ -172,14 +177,16 @@ fn the_newest_background_follows_the_camera_without_a_model() {
     );
     let textures = world.resource::<DepthTextures>();
     assert_eq!(textures.background_sequence, Some(sequence));
+    assert_eq!(textures.background_size, Some(UVec2::new(4, 2)));
     let image = world
         .resource::<Assets<Image>>()
         .get(&textures.background)
         .unwrap();
+    // The pixels go to the GPU as they are (tests/textures_headless.rs).
     assert_eq!(
-        &image.data.as_ref().unwrap()[..4],
-        &[30, 20, 10, 255],
-        "BGRA is shown as RGBA"
+        image.texture_descriptor.format,
+        bevy::render::render_resource::TextureFormat::Bgra8UnormSrgb,
+        "BGRA frames keep a BGRA texture"
     );
     assert!(world.resource::<CurrentDepth>().map.is_none());
 }
@@ -252,8 +259,10 @@ fn an_image_folder_feeds_the_engine() {
         image.save(dir.join(format!("frame_{i:03}.png"))).unwrap();
     }
     std::fs::write(dir.join("notes.txt"), "not an image").unwrap();
-    // A corrupt image is skipped; the others keep flowing.
+    // A corrupt image and one that claims 30000×30000 pixels (2.7 GB once
+    // decoded) are skipped; the others keep flowing.
     std::fs::write(dir.join("frame_001b.png"), b"\x89PNG broken").unwrap();
+    std::fs::write(dir.join("frame_001c.png"), png_claiming(30_000, 30_000)).unwrap();
     let mut app = app_with(
         Some("closed_form.onnx"),
         FrameSource::ImageFolder(ImageFolder {
@@ -286,6 +295,59 @@ fn an_image_folder_feeds_the_engine() {
             SourceStatus::Failed(_)
         )
     });
+}
+
+/// A PNG whose header claims `width`×`height` RGB pixels, with one tiny
+/// image-data chunk: valid chunks, no real pixels.
+fn png_claiming(width: u32, height: u32) -> Vec<u8> {
+    let chunk = |kind: &[u8], data: &[u8]| -> Vec<u8> {
+        let mut out = (data.len() as u32).to_be_bytes().to_vec();
+        out.extend_from_slice(kind);
+        out.extend_from_slice(data);
+        let crc = crc32fast::hash(&[kind, data].concat());
+        out.extend_from_slice(&crc.to_be_bytes());
+        out
+    };
+    let mut header = width.to_be_bytes().to_vec();
+    header.extend_from_slice(&height.to_be_bytes());
+    header.extend_from_slice(&[8, 2, 0, 0, 0]); // 8-bit RGB
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.extend(chunk(b"IHDR", &header));
+    png.extend(chunk(
+        b"IDAT",
+        &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01],
+    ));
+    png.extend(chunk(b"IEND", &[]));
+    png
+}
+
+#[test]
+fn an_image_folder_at_a_nonsense_rate_still_plays() {
+    let dir =
+        std::env::temp_dir().join(format!("bevy_mono_depth_folder_nan_{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    image::RgbImage::from_pixel(32, 16, image::Rgb([1, 2, 3]))
+        .save(dir.join("a.png"))
+        .unwrap();
+    let mut app = app_with(
+        None,
+        FrameSource::ImageFolder(ImageFolder {
+            fps: f32::NAN,
+            ..ImageFolder::new(&dir)
+        }),
+    );
+    update_until(&mut app, "frames at the fallback rate", |app| {
+        app.world()
+            .resource::<DepthTextures>()
+            .background_sequence
+            .is_some_and(|s| s >= 3)
+    });
+    assert!(matches!(
+        app.world().resource::<MonoDepthStatus>().source,
+        SourceStatus::Running(_)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -11,7 +11,8 @@ use bevy::prelude::*;
 use bevy_mono_depth::depth::DepthMap;
 use bevy_mono_depth::plugin::MonoDepthRecorder;
 use bevy_mono_depth::prelude::*;
-use bevy_mono_depth::sources::recording::{Recorder, Recording};
+use bevy_mono_depth::preprocess::ImageMapping;
+use bevy_mono_depth::sources::recording::{Recorder, Recording, RecordingError};
 use common::{headless_app, model, wait_for_engine};
 
 fn scratch(name: &str) -> PathBuf {
@@ -78,9 +79,9 @@ fn replayed_depth_is_the_recorded_millimetres() {
                 }
             })
             .collect();
-        let mut depth = DepthMap::from_metres(8, 4, metres, (0.1, 20.0));
-        depth.metres[9] = 0.0;
-        depth.valid[9] = false;
+        let mut metres: Vec<f32> = metres;
+        metres[9] = f32::NAN; // no depth here
+        let depth = DepthMap::from_metres(8, 4, metres, (0.1, 20.0));
         recorder.record(&frame, &depth, None).unwrap();
     }
     let recording = Recording::open(&dir).unwrap();
@@ -101,9 +102,9 @@ fn replayed_depth_is_the_recorded_millimetres() {
     for (sequence, map) in &app.world().resource::<Seen>().0 {
         let entry = &recording.index.frames[((sequence - 1) % 3) as usize];
         let mm = millimetres(&dir.join(&entry.depth));
-        assert_eq!((map.width, map.height), (8, 4));
-        for (i, (d, mm)) in map.metres.iter().zip(&mm).enumerate() {
-            assert_eq!(map.valid[i], *mm != 0, "pixel {i}");
+        assert_eq!((map.width(), map.height()), (8, 4));
+        for (i, (d, mm)) in map.metres().iter().zip(&mm).enumerate() {
+            assert_eq!(map.valid()[i], *mm != 0, "pixel {i}");
             assert_eq!(*d, f32::from(*mm) / 1000.0, "pixel {i} of frame {sequence}");
         }
     }
@@ -133,15 +134,17 @@ fn a_recorded_session_replays_with_identical_depth_and_order() {
     ));
     app.insert_resource(MonoDepthRecorder::start(&dir, "closed_form_luma").unwrap());
     let pusher = app.world().resource::<FramePusher>().clone();
+    // Wider than the model's 320×256 input: the depth covers a crop of the
+    // frame, so the mapping the replay must give back is not the identity.
     for n in 0..5u8 {
-        let pixels: Vec<u8> = (0..320 * 256)
-            .flat_map(|i| [((i % 320) as u8).wrapping_add(n * 30), n * 40, 90])
+        let pixels: Vec<u8> = (0..400 * 256)
+            .flat_map(|i| [((i % 400) as u8).wrapping_add(n * 30), n * 40, 90])
             .collect();
         let sequence = pusher
             .push_rgb(
-                320,
+                400,
                 256,
-                960,
+                1200,
                 &pixels,
                 Duration::from_millis(40 * u64::from(n)),
             )
@@ -167,6 +170,7 @@ fn a_recorded_session_replays_with_identical_depth_and_order() {
         .map(|(_, m)| m.clone())
         .collect();
     drop(app);
+    assert_ne!(recorded[0].mapping, ImageMapping::IDENTITY);
 
     let mut replay = replay_app(dir);
     update_until(&mut replay, "five replayed depth maps", |app| {
@@ -180,10 +184,10 @@ fn a_recorded_session_replays_with_identical_depth_and_order() {
     for (sequence, map) in seen.iter().filter(|(s, _)| *s <= 5) {
         let original = &recorded[(sequence - 1) as usize];
         assert_eq!(
-            (map.width, map.height, map.mapping),
-            (original.width, original.height, original.mapping)
+            (map.width(), map.height(), map.mapping),
+            (original.width(), original.height(), original.mapping)
         );
-        for (a, b) in map.metres.iter().zip(&original.metres) {
+        for (a, b) in map.metres().iter().zip(original.metres()) {
             // Stored in whole millimetres.
             assert!(
                 (a - b).abs() <= 0.0005 + 1e-6,
@@ -235,16 +239,19 @@ fn the_committed_sample_recording_replays() {
     assert!(recording.index.intrinsics.is_some());
     let depth = recording.load_depth(0).unwrap();
     let frame = recording.load_frame(0).unwrap();
-    assert_eq!((depth.width, depth.height), (frame.width(), frame.height()));
     assert_eq!(
-        depth.stats.valid,
-        (depth.width * depth.height) as usize,
+        (depth.width(), depth.height()),
+        (frame.width(), frame.height())
+    );
+    assert_eq!(
+        depth.stats().valid,
+        (depth.width() * depth.height()) as usize,
         "the room is closed: depth everywhere"
     );
     assert!(
-        depth.stats.min > 0.5 && depth.stats.max < 10.0,
+        depth.stats().min > 0.5 && depth.stats().max < 10.0,
         "{:?}",
-        depth.stats
+        depth.stats()
     );
 
     let mut app = replay_app(dir);
@@ -257,4 +264,183 @@ fn the_committed_sample_recording_replays() {
         "{}",
         status.source
     );
+}
+
+/// A two-frame recording written by the crate, for the tests to damage.
+fn small_recording(name: &str) -> PathBuf {
+    let dir = scratch(name);
+    let mut recorder = Recorder::create(&dir, "hand-made").unwrap();
+    for n in 0..2u64 {
+        let frame = CameraFrame::packed(PixelFormat::Rgb8, 6, 4, vec![9; 6 * 4 * 3])
+            .unwrap()
+            .with_sequence(n + 1)
+            .with_timestamp(Duration::from_millis(30 * n));
+        let depth = DepthMap::from_metres(3, 2, vec![1.5; 6], (0.1, 10.0));
+        recorder.record(&frame, &depth, None).unwrap();
+    }
+    dir
+}
+
+fn frames_file(dir: &std::path::Path) -> String {
+    std::fs::read_to_string(dir.join("frames.jsonl")).unwrap()
+}
+
+fn format_error(dir: &std::path::Path) -> String {
+    match Recording::open(dir) {
+        Err(RecordingError::Format { reason, .. }) => reason,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn hostile_recording_indexes_are_refused_when_opened() {
+    let dir = small_recording("hostile_index");
+    assert_eq!(Recording::open(&dir).unwrap().index.frames.len(), 2);
+    let original = frames_file(&dir);
+    let cases = [
+        (
+            "\"timestamp_ms\":30.0",
+            "\"timestamp_ms\":-5.0",
+            "timestamp",
+        ),
+        (
+            "\"timestamp_ms\":30.0",
+            "\"timestamp_ms\":1e300",
+            "timestamp",
+        ),
+        (
+            "\"rgb/000002.png\"",
+            "\"../../etc/passwd\"",
+            "inside the recording",
+        ),
+        (
+            "\"rgb/000002.png\"",
+            "\"/etc/passwd\"",
+            "inside the recording",
+        ),
+        ("\"depth_size\":[3,2]", "\"depth_size\":[0,2]", "depth size"),
+        (
+            "\"depth_size\":[3,2]",
+            "\"depth_size\":[3,100000]",
+            "depth size",
+        ),
+        (
+            "\"mapping_scale\":[1.0,1.0]",
+            "\"mapping_scale\":[0.0,1.0]",
+            "mapping",
+        ),
+    ];
+    for (from, to, expect) in cases {
+        // Only the second line is damaged: a damaged last line that still
+        // parses is not a torn write.
+        let (first, second) = original.split_once('\n').unwrap();
+        assert!(second.contains(from), "{from} in {second}");
+        let damaged = format!("{first}\n{}", second.replacen(from, to, 1));
+        std::fs::write(dir.join("frames.jsonl"), damaged).unwrap();
+        let reason = format_error(&dir);
+        assert!(reason.contains(expect), "{to}: {reason}");
+    }
+    // A torn last line (a crash while appending) is dropped, not fatal.
+    let torn = format!("{original}{{\"sequence\":3,\"timest");
+    std::fs::write(dir.join("frames.jsonl"), torn).unwrap();
+    assert_eq!(Recording::open(&dir).unwrap().index.frames.len(), 2);
+    // A broken line before the last one is an error.
+    let broken = format!("{{\"sequence\":\n{original}");
+    std::fs::write(dir.join("frames.jsonl"), broken).unwrap();
+    assert!(format_error(&dir).contains("line 1"));
+    // An unknown version is refused.
+    std::fs::write(dir.join("frames.jsonl"), &original).unwrap();
+    let header = std::fs::read_to_string(dir.join("session.json")).unwrap();
+    std::fs::write(
+        dir.join("session.json"),
+        header.replace("\"version\": 2", "\"version\": 9"),
+    )
+    .unwrap();
+    assert!(format_error(&dir).contains("format version 9"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_depth_png_that_disagrees_with_its_entry_is_refused_and_replay_goes_on() {
+    let dir = small_recording("hostile_depth");
+    let recording = Recording::open(&dir).unwrap();
+    assert!(recording.load_depth(1).is_ok());
+    // 8-bit grey of another size in place of frame 2's 16-bit depth.
+    image::GrayImage::from_pixel(3, 2, image::Luma([7u8]))
+        .save(dir.join("depth/000002.png"))
+        .unwrap();
+    let err = recording.load_depth(1).unwrap_err().to_string();
+    assert!(err.contains("16-bit"), "{err}");
+    image::ImageBuffer::<image::Luma<u16>, _>::from_pixel(5, 2, image::Luma([900u16]))
+        .save(dir.join("depth/000002.png"))
+        .unwrap();
+    let err = recording.load_depth(1).unwrap_err().to_string();
+    assert!(err.contains("5×2") && err.contains("3×2"), "{err}");
+
+    // Replayed: frame 1's depth keeps arriving, frame 2's is an error.
+    let mut app = replay_app(dir.clone());
+    update_until(
+        &mut app,
+        "depth of the good frame after the bad one",
+        |app| {
+            app.world()
+                .resource::<Seen>()
+                .0
+                .iter()
+                .any(|(s, _)| *s == 3)
+        },
+    );
+    let seen = &app.world().resource::<Seen>().0;
+    assert!(seen.iter().all(|(s, _)| s % 2 == 1), "only good frames");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn removing_the_recorder_does_not_wait_for_its_backlog() {
+    let dir = scratch("recorder_backlog");
+    let mut app = headless_app(MonoDepthPlugin {
+        model: None,
+        source: FrameSource::Pushed,
+        ..Default::default()
+    });
+    app.insert_resource(MonoDepthRecorder::start(&dir, "backlog").unwrap());
+    // Big frames, so the writer has a PNG backlog when the recorder goes.
+    let (w, h) = (1920u32, 1080u32);
+    let pixels: Vec<u8> = (0..w * h * 3).map(|i| (i * 31 % 251) as u8).collect();
+    let frame = CameraFrame::packed(PixelFormat::Rgb8, w, h, pixels).unwrap();
+    let depth = DepthMap::from_metres(160, 128, vec![2.0; 160 * 128], (0.1, 10.0));
+    let queued = 6;
+    for n in 1..=queued {
+        let mut map = depth.clone();
+        map.sequence = n;
+        let mut current = app.world_mut().resource_mut::<CurrentDepth>();
+        current.map = Some(map);
+        current.frame = Some(frame.clone().with_sequence(n));
+        app.world_mut().write_message(NewDepth {
+            sequence: n,
+            timestamp: Duration::ZERO,
+            stats: depth.stats(),
+            timings: Default::default(),
+        });
+        app.update();
+    }
+    let start = Instant::now();
+    app.world_mut().remove_resource::<MonoDepthRecorder>();
+    let removed_in = start.elapsed();
+    // Encoding one 1080p PNG alone takes longer than this.
+    assert!(removed_in < Duration::from_millis(50), "{removed_in:?}");
+    // The writer still writes every queued frame.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let frames = Recording::open(&dir).map_or(0, |r| r.index.frames.len());
+        if frames == queued as usize {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{frames} of {queued} frames written"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -348,15 +348,35 @@ fn maps_handed_back_are_reused_for_later_frames() {
         }
     };
     let first = depth_of(1, 10);
-    let buffer = first.metres.as_ptr();
+    let buffer = first.metres().as_ptr();
     worker.recycle(first);
     // Frame 2 was already given a fresh map when frame 1's result left;
     // frame 3 gets the one handed back, overwritten with its own depth.
     let second = depth_of(2, 20);
-    assert_ne!(second.metres.as_ptr(), buffer);
+    assert_ne!(second.metres().as_ptr(), buffer);
     let third = depth_of(3, 30);
-    assert_eq!(third.metres.as_ptr(), buffer, "the recycled buffer");
+    assert_eq!(third.metres().as_ptr(), buffer, "the recycled buffer");
     assert_eq!(third.sequence, 3);
     let want = 0.5 + 30.0 * (0.02 + 0.01 + 0.005);
     assert!((third.get(5, 6).unwrap() - want).abs() < 1e-4);
+}
+
+#[test]
+fn dropping_the_worker_during_a_slow_model_load_returns_promptly() {
+    let (loading_tx, loading) = crossbeam_channel::bounded::<()>(1);
+    let worker = DepthWorker::spawn(Box::new(move || {
+        let _ = loading_tx.send(());
+        // A model that takes long to load (Core ML compiling, a slow disk).
+        std::thread::sleep(Duration::from_secs(20));
+        Err(EngineError::Other("never loads".into()))
+    }))
+    .unwrap();
+    loading.recv_timeout(Duration::from_secs(10)).unwrap();
+    let start = Instant::now();
+    drop(worker);
+    let waited = start.elapsed();
+    assert!(
+        waited < bevy_mono_depth::worker::STOP_TIMEOUT * 4,
+        "drop waited {waited:?}"
+    );
 }

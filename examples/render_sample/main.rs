@@ -88,12 +88,14 @@ fn run(out: &std::path::Path) -> Result<(), String> {
     let mut recorder =
         Recorder::create(out, "renderer (exact, whole millimetres)").map_err(|e| e.to_string())?;
     let fy = (HEIGHT as f32 / 2.0) / (std::f32::consts::FRAC_PI_4 / 2.0).tan();
-    recorder.set_intrinsics(Intrinsics {
-        fx: fy,
-        fy,
-        cx: WIDTH as f32 / 2.0,
-        cy: HEIGHT as f32 / 2.0,
-    });
+    recorder
+        .set_intrinsics(Intrinsics {
+            fx: fy,
+            fy,
+            cx: WIDTH as f32 / 2.0,
+            cy: HEIGHT as f32 / 2.0,
+        })
+        .map_err(|e| e.to_string())?;
     let targets = app.world().resource::<Targets>().clone();
     for n in 0..FRAMES {
         let t = n as f32 / (FRAMES - 1) as f32;
@@ -149,10 +151,10 @@ fn run(out: &std::path::Path) -> Result<(), String> {
             .collect();
         let mut map = DepthMap::from_metres(WIDTH, HEIGHT, metres, (0.01, 65.0));
         // The room is closed: every pixel sees a surface.
-        if map.stats.valid != (WIDTH * HEIGHT) as usize {
+        if map.stats().valid != (WIDTH * HEIGHT) as usize {
             return Err(format!(
                 "frame {n}: only {} of {} pixels have depth (pipelines not ready?)",
-                map.stats.valid,
+                map.stats().valid,
                 WIDTH * HEIGHT
             ));
         }
@@ -163,9 +165,9 @@ fn run(out: &std::path::Path) -> Result<(), String> {
         println!(
             "frame {:>2}/{FRAMES}: depth {:.3}–{:.3} m, {} valid pixels",
             n + 1,
-            map.stats.min,
-            map.stats.max,
-            map.stats.valid
+            map.stats().min,
+            map.stats().max,
+            map.stats().valid
         );
     }
     println!("wrote {} frames to {}", recorder.len(), out.display());

@@ -166,8 +166,13 @@ fn panel(
             .image
             .as_ref()
             .and_then(|(handle, _)| images.get(handle))
-            .is_some_and(|image| image.width() == map.width && image.height() == map.height);
-        if same_size {
+            .is_some_and(|image| image.width() == map.width() && image.height() == map.height());
+        if map.is_empty() {
+            // Nothing to show (a custom estimator may produce empty maps).
+            if let Some((old, _)) = preview.image.take() {
+                contexts.remove_image(&old);
+            }
+        } else if same_size {
             let handle = preview.image.as_ref().map(|(h, _)| h.clone());
             if let Some(mut image) = handle.and_then(|h| images.get_mut(&h)) {
                 preview.range = colorize(map, None, image.data.get_or_insert_with(Vec::new));
@@ -177,8 +182,8 @@ fn panel(
             preview.range = colorize(map, None, &mut rgba);
             let handle = images.add(Image::new(
                 Extent3d {
-                    width: map.width.max(1),
-                    height: map.height.max(1),
+                    width: map.width(),
+                    height: map.height(),
                     depth_or_array_layers: 1,
                 },
                 TextureDimension::D2,
@@ -211,7 +216,10 @@ fn panel(
                 ui.horizontal(|ui| {
                     ui.image((
                         *texture,
-                        egui::vec2(192.0, 192.0 * map.height as f32 / map.width.max(1) as f32),
+                        egui::vec2(
+                            192.0,
+                            192.0 * map.height() as f32 / map.width().max(1) as f32,
+                        ),
                     ));
                     ui.vertical(|ui| {
                         ui.label(format!("depth #{}", map.sequence));
@@ -223,7 +231,11 @@ fn panel(
                             egui::Color32::from_rgb(50, 60, 200),
                             format!("far {:.2} m", preview.range.1),
                         );
-                        ui.label(format!("{} valid of {}", map.stats.valid, map.metres.len()));
+                        ui.label(format!(
+                            "{} valid of {}",
+                            map.stats().valid,
+                            map.metres().len()
+                        ));
                     });
                 });
             }
@@ -286,6 +298,9 @@ fn status_lines(ui: &mut egui::Ui, status: &MonoDepthStatus) {
     ui.colored_label(colour, status.source.to_string());
     if let Some(error) = &status.last_frame_error {
         ui.colored_label(BAD, format!("last error: {error}"));
+    }
+    if let Some(error) = &status.texture_error {
+        ui.colored_label(BAD, format!("not shown: {error}"));
     }
 }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 use bevy::prelude::*;
 
 use super::status::{EngineStatus, MonoDepthStatus};
-use super::textures::{self, DepthTextures};
+use super::textures::TextureWriter;
 use super::{BackgroundSync, MonoDepthSettings, Running};
 use crate::depth::{DepthMap, DepthStats};
 use crate::engine::{EngineError, StageTimings};
@@ -51,8 +51,7 @@ pub(super) fn receive_depth(
     settings: Res<MonoDepthSettings>,
     mut status: ResMut<MonoDepthStatus>,
     mut current: ResMut<CurrentDepth>,
-    textures: Option<ResMut<DepthTextures>>,
-    images: Option<ResMut<Assets<Image>>>,
+    mut textures: TextureWriter,
     mut messages: MessageWriter<NewDepth>,
 ) {
     let Some(worker) = &running.worker else {
@@ -95,19 +94,18 @@ pub(super) fn receive_depth(
     }
     // Only the newest result matters; older ones in the same update are skipped.
     let Some(result) = newest else { return };
-    if let (Some(mut textures), Some(mut images)) = (textures, images) {
-        textures::write_depth(&mut textures, &mut images, &result.depth);
-        if settings.background == BackgroundSync::Synced {
-            textures::write_background(&mut textures, &mut images, &result.frame);
-        }
+    let mut uploaded = textures.depth(&result.depth);
+    if settings.background == BackgroundSync::Synced {
+        uploaded = uploaded.and(textures.background(&result.frame));
     }
+    report_texture(&mut status, uploaded);
     if status.last_frame_error.is_some() {
         status.last_frame_error = None;
     }
     messages.write(NewDepth {
         sequence: result.depth.sequence,
         timestamp: result.depth.timestamp,
-        stats: result.depth.stats,
+        stats: result.depth.stats(),
         timings: result.timings,
     });
     current.latency = result.frame.received_at.elapsed();
@@ -122,12 +120,12 @@ pub(super) fn receive_depth(
 pub(super) fn update_newest_background(
     running: Res<Running>,
     settings: Res<MonoDepthSettings>,
-    status: Res<MonoDepthStatus>,
+    mut status: ResMut<MonoDepthStatus>,
     current: Res<CurrentDepth>,
-    textures: Option<ResMut<DepthTextures>>,
-    images: Option<ResMut<Assets<Image>>>,
+    mut textures: TextureWriter,
+    mut refused: Local<Option<u64>>,
 ) {
-    let (Some(mut textures), Some(mut images)) = (textures, images) else {
+    let Some(shown) = textures.textures.as_ref().map(|t| t.background_sequence) else {
         return;
     };
     // Synced: once depth flows, the background follows it (see
@@ -140,9 +138,32 @@ pub(super) fn update_newest_background(
         return;
     }
     if let Some(frame) = running.hub.newest()
-        && textures.background_sequence != Some(frame.sequence)
+        && shown != Some(frame.sequence)
+        && *refused != Some(frame.sequence)
     {
-        textures::write_background(&mut textures, &mut images, &frame);
+        let uploaded = textures.background(&frame);
+        if uploaded.is_err() {
+            *refused = Some(frame.sequence);
+        }
+        report_texture(&mut status, uploaded);
+    }
+}
+
+/// Keeps `texture_error` on the last refusal, cleared by the next upload;
+/// each new reason is logged once.
+fn report_texture(status: &mut MonoDepthStatus, uploaded: Result<(), String>) {
+    match uploaded {
+        Ok(()) => {
+            if status.texture_error.is_some() {
+                status.texture_error = None;
+            }
+        }
+        Err(reason) => {
+            if status.texture_error.as_ref() != Some(&reason) {
+                warn!("bevy_mono_depth: {reason}");
+                status.texture_error = Some(reason);
+            }
+        }
     }
 }
 

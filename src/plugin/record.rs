@@ -3,12 +3,13 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::thread::JoinHandle;
+use std::time::Duration;
 
 use bevy::prelude::*;
 use crossbeam_channel::{Sender, TrySendError, bounded};
 
 use super::receive::{CurrentDepth, NewDepth};
+use crate::background::Background;
 use crate::depth::DepthMap;
 use crate::engine::StageTimings;
 use crate::frame::CameraFrame;
@@ -18,7 +19,9 @@ type Job = (CameraFrame, DepthMap, StageTimings);
 
 /// Records every new depth map, with its frame and timings, into a recording
 /// folder (see [`crate::sources::recording`]) while this resource exists.
-/// Insert it to start; remove it to stop (pending frames are written first).
+/// Insert it to start; remove it to stop: the frames still queued (up to 8)
+/// are written by the writer thread afterwards, without holding up the frame
+/// that removed it. [`Self::finish`] waits for them instead.
 ///
 /// ```no_run
 /// # use bevy::prelude::*;
@@ -31,7 +34,7 @@ type Job = (CameraFrame, DepthMap, StageTimings);
 #[derive(Resource)]
 pub struct MonoDepthRecorder {
     jobs: Option<Sender<Job>>,
-    thread: Option<JoinHandle<()>>,
+    thread: Option<Background>,
     dir: PathBuf,
     written: Arc<AtomicU64>,
     skipped: Arc<AtomicU64>,
@@ -50,25 +53,23 @@ impl MonoDepthRecorder {
         let (error_tx, errors) = bounded(8);
         let written = Arc::new(AtomicU64::new(0));
         let count = Arc::clone(&written);
-        let thread = std::thread::Builder::new()
-            .name("mono-depth-recorder".into())
-            .spawn(move || {
-                for (frame, depth, timings) in rx {
-                    match recorder.record(&frame, &depth, Some(timings)) {
-                        Ok(()) => {
-                            count.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Err(e) => {
-                            // Reported by `record_depth`; a full channel already has reports.
-                            let _ = error_tx.try_send(e);
-                        }
+        let thread = Background::spawn("mono-depth-recorder", move || {
+            for (frame, depth, timings) in rx {
+                match recorder.record(&frame, &depth, Some(timings)) {
+                    Ok(()) => {
+                        count.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(e) => {
+                        // Reported by `record_depth`; a full channel already has reports.
+                        let _ = error_tx.try_send(e);
                     }
                 }
-            })
-            .map_err(|e| RecordingError::Io {
-                path: dir.clone(),
-                reason: format!("could not start the recorder thread: {e}"),
-            })?;
+            }
+        })
+        .map_err(|e| RecordingError::Io {
+            path: dir.clone(),
+            reason: format!("could not start the recorder thread: {e}"),
+        })?;
         Ok(Self {
             jobs: Some(jobs),
             thread: Some(thread),
@@ -94,24 +95,25 @@ impl MonoDepthRecorder {
         self.skipped.load(Ordering::Relaxed)
     }
 
-    /// Stops and waits until every pending frame is written.
+    /// Stops and waits until every pending frame is written; returns how
+    /// many frames were written in all.
     pub fn finish(mut self) -> u64 {
-        self.close();
-        self.written()
-    }
-
-    fn close(&mut self) {
         self.jobs = None;
         if let Some(thread) = self.thread.take() {
-            // The writer loop cannot panic on bad data (errors are values).
-            let _ = thread.join();
+            thread.join_within(Duration::MAX);
         }
+        self.written()
     }
 }
 
 impl Drop for MonoDepthRecorder {
     fn drop(&mut self) {
-        self.close();
+        // Closing the queue ends the writer once it has written what is
+        // queued; nobody waits for it here.
+        self.jobs = None;
+        if let Some(thread) = self.thread.take() {
+            thread.detach();
+        }
     }
 }
 

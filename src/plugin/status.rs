@@ -20,6 +20,9 @@ pub struct MonoDepthStatus {
     pub frames: WorkerStats,
     /// The last frame that failed, and why (`None` once a frame succeeds).
     pub last_frame_error: Option<String>,
+    /// Why the last frame or depth map was not shown on the GPU (too large
+    /// for its textures, or empty); `None` once one is.
+    pub texture_error: Option<String>,
 }
 
 /// State of ONNX Runtime and the model.

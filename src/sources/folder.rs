@@ -2,11 +2,9 @@
 //! chosen rate, looping.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use super::{FrameHub, SourceStatus, SourceThread, sleep_unless_stopped};
+use super::{FrameHub, SourceStatus, SourceThread, Stop};
 use crate::frame::{CameraFrame, PixelFormat};
 
 /// Settings of the image-folder source.
@@ -56,12 +54,22 @@ pub fn load_frame(path: &Path) -> Result<CameraFrame, String> {
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// The interval between frames at `fps`, kept within 0.1–240 fps (NaN: 30).
+fn frame_period(fps: f32) -> Duration {
+    let fps = if fps.is_nan() {
+        30.0
+    } else {
+        fps.clamp(0.1, 240.0)
+    };
+    Duration::from_secs_f32(1.0 / fps)
+}
+
 /// Starts the source on its own thread.
 pub fn spawn(hub: FrameHub, settings: ImageFolder) -> std::io::Result<SourceThread> {
     SourceThread::spawn("mono-depth-folder", move |stop| run(&hub, &settings, &stop))
 }
 
-fn run(hub: &FrameHub, settings: &ImageFolder, stop: &Arc<AtomicBool>) {
+fn run(hub: &FrameHub, settings: &ImageFolder, stop: &Stop) {
     let name = format!("images in {}", settings.path.display());
     hub.report(SourceStatus::Starting(name.clone()));
     let files = match list_images(&settings.path) {
@@ -79,14 +87,21 @@ fn run(hub: &FrameHub, settings: &ImageFolder, stop: &Arc<AtomicBool>) {
             )));
         }
     };
-    let period = Duration::from_secs_f32(1.0 / settings.fps.clamp(0.1, 240.0));
+    if !settings.fps.is_finite() || settings.fps <= 0.0 {
+        tracing::warn!(
+            "image folder: {} fps is not a frame rate; using {}",
+            settings.fps,
+            1.0 / frame_period(settings.fps).as_secs_f32()
+        );
+    }
+    let period = frame_period(settings.fps);
     let started = Instant::now();
     let mut reported_running = false;
     let mut attempts = 0u32;
     let mut first_pass = true;
     loop {
         for file in &files {
-            if stop.load(Ordering::Relaxed) {
+            if stop.is_set() {
                 return;
             }
             match load_frame(file) {
@@ -111,7 +126,7 @@ fn run(hub: &FrameHub, settings: &ImageFolder, stop: &Arc<AtomicBool>) {
             // Paced per attempt, so a folder of unreadable files does not spin.
             attempts = attempts.saturating_add(1);
             let next = period * attempts;
-            if !sleep_unless_stopped(stop, next.saturating_sub(started.elapsed())) {
+            if !stop.sleep(next.saturating_sub(started.elapsed())) {
                 return;
             }
         }
@@ -119,5 +134,22 @@ fn run(hub: &FrameHub, settings: &ImageFolder, stop: &Arc<AtomicBool>) {
         if !settings.looping {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn any_frame_rate_gives_a_usable_period() {
+        let ms = |fps: f32| frame_period(fps).as_secs_f64() * 1000.0;
+        assert!((ms(25.0) - 40.0).abs() < 1e-3);
+        assert!((ms(f32::NAN) - 1000.0 / 30.0).abs() < 1e-3);
+        assert!((ms(f32::INFINITY) - 1000.0 / 240.0).abs() < 1e-3);
+        assert!((ms(1e9) - 1000.0 / 240.0).abs() < 1e-3);
+        assert!((ms(0.0) - 10_000.0).abs() < 1e-2);
+        assert!((ms(-5.0) - 10_000.0).abs() < 1e-2);
+        assert!((ms(f32::NEG_INFINITY) - 10_000.0).abs() < 1e-2);
     }
 }

@@ -14,13 +14,15 @@ pub mod recording;
 pub mod webcam;
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::time::Duration;
 
-use crossbeam_channel::{Receiver, Sender, bounded};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError, bounded};
 
 pub use pushed::FramePusher;
+
+use crate::background::Background;
 
 use crate::frame::CameraFrame;
 use crate::worker::FrameSender;
@@ -144,10 +146,38 @@ impl FrameHub {
     }
 }
 
-/// A source running on its own thread; dropping it stops and joins the thread.
+pub use crate::background::STOP_TIMEOUT;
+
+/// The stop signal a source thread watches: set when its [`SourceThread`]
+/// is dropped.
+#[derive(Debug, Clone)]
+pub(crate) struct Stop {
+    signal: Receiver<()>,
+}
+
+impl Stop {
+    /// Whether the source was asked to stop.
+    pub(crate) fn is_set(&self) -> bool {
+        matches!(self.signal.try_recv(), Err(TryRecvError::Disconnected))
+    }
+
+    /// Sleeps up to `duration`, waking at once when asked to stop. Returns
+    /// `false` if stopped.
+    pub(crate) fn sleep(&self, duration: Duration) -> bool {
+        matches!(
+            self.signal.recv_timeout(duration),
+            Err(RecvTimeoutError::Timeout)
+        )
+    }
+}
+
+/// A source running on its own thread; dropping it stops the thread and
+/// waits for it up to [`STOP_TIMEOUT`], never longer: a source blocked in a
+/// driver call (a camera that stalls without an error) is left to end on
+/// its own, so app exit never hangs on it.
 pub struct SourceThread {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    stop: Option<Sender<()>>,
+    thread: Option<Background>,
 }
 
 impl fmt::Debug for SourceThread {
@@ -157,18 +187,17 @@ impl fmt::Debug for SourceThread {
 }
 
 impl SourceThread {
-    /// Runs `body` on a named thread; it should return soon after `stop` is set.
+    /// Runs `body` on a named thread; it should return soon after its
+    /// [`Stop`] is set.
     pub(crate) fn spawn(
         name: &str,
-        body: impl FnOnce(Arc<AtomicBool>) + Send + 'static,
+        body: impl FnOnce(Stop) + Send + 'static,
     ) -> std::io::Result<Self> {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
-        let thread = std::thread::Builder::new()
-            .name(name.into())
-            .spawn(move || body(flag))?;
+        // Nothing is sent: dropping the sender is the stop signal.
+        let (stop, signal) = bounded(0);
+        let thread = Background::spawn(name, move || body(Stop { signal }))?;
         Ok(Self {
-            stop,
+            stop: Some(stop),
             thread: Some(thread),
         })
     }
@@ -176,22 +205,62 @@ impl SourceThread {
 
 impl Drop for SourceThread {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.stop = None;
         if let Some(thread) = self.thread.take() {
-            // A source that panicked has nothing left to clean up.
-            let _ = thread.join();
+            thread.join_within(STOP_TIMEOUT);
         }
     }
 }
 
-/// Sleeps up to `duration`, waking early when `stop` is set. Returns `false` if stopped.
-pub(crate) fn sleep_unless_stopped(stop: &AtomicBool, duration: std::time::Duration) -> bool {
-    let deadline = std::time::Instant::now() + duration;
-    while std::time::Instant::now() < deadline {
-        if stop.load(Ordering::Relaxed) {
-            return false;
-        }
-        std::thread::sleep(duration.min(std::time::Duration::from_millis(20)));
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+
+    #[test]
+    fn a_source_that_never_returns_does_not_block_its_drop() {
+        let (release, blocked) = bounded::<()>(0);
+        let source = SourceThread::spawn("stalled", move |_stop| {
+            // A driver call that ignores the stop signal.
+            let _ = blocked.recv_timeout(Duration::from_secs(30));
+        })
+        .unwrap();
+        let start = Instant::now();
+        drop(source);
+        let waited = start.elapsed();
+        assert!(waited >= STOP_TIMEOUT, "{waited:?}");
+        assert!(waited < STOP_TIMEOUT * 4, "{waited:?}");
+        drop(release);
     }
-    !stop.load(Ordering::Relaxed)
+
+    #[test]
+    fn a_sleeping_source_wakes_when_stopped_and_is_joined() {
+        let (tx, finished) = bounded::<bool>(1);
+        let source = SourceThread::spawn("sleeper", move |stop| {
+            let slept = stop.sleep(Duration::from_secs(30));
+            let _ = tx.send(slept || !stop.is_set());
+        })
+        .unwrap();
+        let start = Instant::now();
+        drop(source);
+        assert!(start.elapsed() < STOP_TIMEOUT, "joined promptly");
+        // Joined: the body has finished and reported that it was stopped.
+        assert_eq!(finished.try_recv(), Ok(false));
+    }
+
+    #[test]
+    fn stop_sleeps_for_the_duration_when_not_stopped() {
+        let (_keep, signal) = bounded(0);
+        let stop = Stop { signal };
+        let start = Instant::now();
+        assert!(stop.sleep(Duration::from_millis(30)));
+        assert!(start.elapsed() >= Duration::from_millis(30));
+        assert!(stop.sleep(Duration::ZERO));
+        assert!(!stop.is_set());
+        drop(_keep);
+        assert!(stop.is_set());
+        assert!(!stop.sleep(Duration::from_secs(30)));
+        assert!(!stop.sleep(Duration::ZERO));
+    }
 }

@@ -82,7 +82,8 @@ impl FramePusher {
         pixels: &[u8],
         timestamp: Duration,
     ) -> Result<u64, FrameError> {
-        // Validate before copying, so a bad buffer costs nothing.
+        // Validated before the copy, so a bad buffer costs no allocation.
+        crate::frame::validate(format, width, height, stride, pixels.len())?;
         let needed = stride.saturating_mul(height as usize).min(pixels.len());
         let frame = CameraFrame::new(format, width, height, stride, &pixels[..needed])?;
         Ok(self.hub.push(frame.with_timestamp(timestamp)))

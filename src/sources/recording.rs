@@ -3,34 +3,51 @@
 //! A recording is a folder:
 //!
 //! ```text
-//! session.json     index: format version, sizes, intrinsics, one entry per frame
+//! session.json     header: format version, depth source, intrinsics
+//! frames.jsonl     one JSON line per frame, appended as frames are written
 //! rgb/NNNNNN.png   the camera frame, 8-bit RGB
 //! depth/NNNNNN.png the depth, 16-bit grey, millimetres (0 = no depth)
 //! ```
 //!
-//! `session.json` holds, per frame, the sequence number, the capture time in
-//! milliseconds, the two file names and (when recorded from a model) the stage
-//! timings; and once, where the depth map lies in the frame (`mapping`, as
-//! [`ImageMapping`]) and the camera intrinsics when known.
+//! Each line of `frames.jsonl` holds a frame's sequence number, its capture
+//! time in milliseconds, the two file names, the depth map's size, where the
+//! depth lies in the frame (`mapping_scale`/`mapping_offset`, as
+//! [`ImageMapping`]) and, when recorded from a model, the stage timings.
+//! Writing a frame appends one line, so a long recording costs the same per
+//! frame as a short one, and a crash loses at most the line being written
+//! (a torn last line is ignored on replay). Version 1 recordings, with every
+//! frame inside `session.json`, are still read.
+//!
+//! Recordings come from outside: [`Recording::open`] checks every entry
+//! (finite, bounded times; file names inside the folder; sane mappings and
+//! sizes), and each depth PNG is checked against its entry when loaded.
 //!
 //! Replaying plays the frames at their recorded times and publishes the
 //! recorded depth ([`ReplayEstimator`]) — no model, no camera, deterministic.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::{FrameHub, SourceStatus, SourceThread, sleep_unless_stopped};
+use super::{FrameHub, SourceStatus, SourceThread, Stop};
 use crate::depth::DepthMap;
 use crate::engine::{DepthEstimator, EngineError, ModelSummary, StageTimings};
 use crate::frame::{CameraFrame, PixelFormat};
 use crate::preprocess::ImageMapping;
 
-/// Version of `session.json` this crate writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version of the recording format this crate writes (it also reads 1).
+pub const FORMAT_VERSION: u32 = 2;
+
+/// The latest capture time a recording may hold: about 115 days, in ms.
+pub const MAX_TIMESTAMP_MS: f64 = 1e10;
+
+/// The largest depth map side a recording may hold, in pixels.
+pub const MAX_DEPTH_SIDE: u32 = 8192;
+
+const INDEX_FILE: &str = "session.json";
+const FRAMES_FILE: &str = "frames.jsonl";
 
 /// Errors reading or writing recordings.
 #[derive(Debug, thiserror::Error)]
@@ -99,24 +116,121 @@ pub struct RecordedFrame {
     /// Stage timings when the depth came from a model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timings: Option<RecordedTimings>,
+    /// Width and height of the depth map (version 2; checked on load).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub depth_size: Option<[u32; 2]>,
+    /// Where this frame's depth lies in it (version 2; otherwise the
+    /// index's mapping).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mapping_scale: Option<[f32; 2]>,
+    /// See `mapping_scale`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mapping_offset: Option<[f32; 2]>,
 }
 
-/// The `session.json` index.
+/// A recording's index: the `session.json` header and its frames.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecordingIndex {
     /// Format version ([`FORMAT_VERSION`]).
     pub version: u32,
     /// Where the depth maps come from (model name, "renderer", …).
     pub depth_source: String,
-    /// Where the depth map lies in the frame: `frame = depth · scale + offset`.
+    /// Where the depth map lies in the frame: `frame = depth · scale + offset`
+    /// (for frames that do not say; version 1 has only this one).
     pub mapping_scale: [f32; 2],
     /// See `mapping_scale`.
     pub mapping_offset: [f32; 2],
     /// Camera intrinsics, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intrinsics: Option<Intrinsics>,
-    /// The frames, in order.
+    /// The frames, in order (version 2 keeps them in `frames.jsonl`).
+    #[serde(default)]
     pub frames: Vec<RecordedFrame>,
+}
+
+impl RecordingIndex {
+    /// Checks everything a replay relies on; the reason names the entry.
+    fn validate(&self) -> Result<(), String> {
+        if !(1..=FORMAT_VERSION).contains(&self.version) {
+            return Err(format!(
+                "format version {} (this crate reads 1 to {FORMAT_VERSION})",
+                self.version
+            ));
+        }
+        if self.frames.is_empty() {
+            return Err("it has no frames".into());
+        }
+        check_mapping(self.mapping_scale, self.mapping_offset)
+            .map_err(|e| format!("mapping: {e}"))?;
+        if let Some(k) = self.intrinsics {
+            let finite = [k.fx, k.fy, k.cx, k.cy].iter().all(|v| v.is_finite());
+            if !finite || k.fx <= 0.0 || k.fy <= 0.0 {
+                return Err(format!("intrinsics {k:?} are not a camera"));
+            }
+        }
+        for (n, frame) in self.frames.iter().enumerate() {
+            frame
+                .validate()
+                .map_err(|e| format!("frame {} (sequence {}): {e}", n + 1, frame.sequence))?;
+        }
+        Ok(())
+    }
+}
+
+impl RecordedFrame {
+    fn validate(&self) -> Result<(), String> {
+        let t = self.timestamp_ms;
+        if !(t.is_finite() && (0.0..=MAX_TIMESTAMP_MS).contains(&t)) {
+            return Err(format!(
+                "timestamp {t} ms is not between 0 and {MAX_TIMESTAMP_MS} ms"
+            ));
+        }
+        for name in [&self.rgb, &self.depth] {
+            let path = Path::new(name);
+            let inside = path
+                .components()
+                .all(|c| matches!(c, std::path::Component::Normal(_)));
+            if name.is_empty() || !inside {
+                return Err(format!("file {name:?} is not a path inside the recording"));
+            }
+        }
+        if let Some([w, h]) = self.depth_size
+            && (w == 0 || h == 0 || w > MAX_DEPTH_SIDE || h > MAX_DEPTH_SIDE)
+        {
+            return Err(format!(
+                "depth size {w}×{h} (at most {MAX_DEPTH_SIDE} px a side)"
+            ));
+        }
+        match (self.mapping_scale, self.mapping_offset) {
+            (None, None) => Ok(()),
+            (Some(scale), Some(offset)) => check_mapping(scale, offset),
+            _ => Err("mapping_scale and mapping_offset come together".into()),
+        }
+    }
+
+    fn mapping(&self) -> Option<ImageMapping> {
+        Some(ImageMapping {
+            scale: self.mapping_scale?,
+            offset: self.mapping_offset?,
+        })
+    }
+}
+
+fn check_mapping(scale: [f32; 2], offset: [f32; 2]) -> Result<(), String> {
+    let finite = scale.iter().chain(&offset).all(|v| v.is_finite());
+    if finite && scale.iter().all(|&s| s > 0.0) {
+        Ok(())
+    } else {
+        Err(format!(
+            "scale {scale:?}, offset {offset:?} is not a mapping"
+        ))
+    }
+}
+
+/// Milliseconds as a `Duration` (0 for anything that is not a valid time;
+/// entries were validated when the recording was opened).
+fn millis(ms: f64) -> Duration {
+    Duration::try_from_secs_f64(ms / 1000.0).unwrap_or_default()
 }
 
 /// A recording opened for replay.
@@ -129,35 +243,41 @@ pub struct Recording {
 }
 
 impl Recording {
-    /// Reads `dir/session.json`.
+    /// Reads and checks the index of the recording in `dir`.
     pub fn open(dir: impl Into<PathBuf>) -> Result<Self, RecordingError> {
         let dir = dir.into();
-        let path = dir.join("session.json");
+        let path = dir.join(INDEX_FILE);
+        let format = |path: &Path, reason: String| RecordingError::Format {
+            path: path.to_path_buf(),
+            reason,
+        };
         let text = std::fs::read_to_string(&path).map_err(|e| io_err(&path, e))?;
-        let index: RecordingIndex =
-            serde_json::from_str(&text).map_err(|e| RecordingError::Format {
-                path: path.clone(),
-                reason: e.to_string(),
-            })?;
-        if index.version != FORMAT_VERSION {
-            return Err(RecordingError::Format {
-                path,
-                reason: format!(
-                    "format version {} (this crate reads {FORMAT_VERSION})",
-                    index.version
-                ),
-            });
+        let mut index: RecordingIndex =
+            serde_json::from_str(&text).map_err(|e| format(&path, e.to_string()))?;
+        if index.version >= 2 {
+            let lines_path = dir.join(FRAMES_FILE);
+            let lines = std::fs::read_to_string(&lines_path).map_err(|e| io_err(&lines_path, e))?;
+            let mut lines = lines.lines().enumerate().peekable();
+            while let Some((n, line)) = lines.next() {
+                match serde_json::from_str::<RecordedFrame>(line) {
+                    Ok(frame) => index.frames.push(frame),
+                    // A crash while appending leaves a torn last line.
+                    Err(_) if lines.peek().is_none() => {
+                        tracing::warn!(
+                            "{}: ignoring the incomplete last line",
+                            lines_path.display()
+                        );
+                    }
+                    Err(e) => return Err(format(&lines_path, format!("line {}: {e}", n + 1))),
+                }
+            }
         }
-        if index.frames.is_empty() {
-            return Err(RecordingError::Format {
-                path,
-                reason: "it has no frames".into(),
-            });
-        }
+        index.validate().map_err(|reason| format(&path, reason))?;
         Ok(Self { dir, index })
     }
 
-    /// The mapping of the recorded depth onto the frame.
+    /// The recording-wide mapping of depth onto the frame (frames of
+    /// version 2 carry their own: see [`Self::frame_mapping`]).
     pub fn mapping(&self) -> ImageMapping {
         ImageMapping {
             scale: self.index.mapping_scale,
@@ -165,10 +285,18 @@ impl Recording {
         }
     }
 
+    /// Where frame `i`'s depth lies in the frame.
+    pub fn frame_mapping(&self, i: usize) -> ImageMapping {
+        self.entry(i).mapping().unwrap_or_else(|| self.mapping())
+    }
+
+    fn entry(&self, i: usize) -> &RecordedFrame {
+        &self.index.frames[i % self.index.frames.len()]
+    }
+
     /// Loads frame `i`'s RGB image.
     pub fn load_frame(&self, i: usize) -> Result<CameraFrame, RecordingError> {
-        let entry = &self.index.frames[i % self.index.frames.len()];
-        let path = self.dir.join(&entry.rgb);
+        let path = self.dir.join(&self.entry(i).rgb);
         let image = image::open(&path)
             .map_err(|e| io_err(&path, e))?
             .into_rgb8();
@@ -177,37 +305,69 @@ impl Recording {
     }
 
     /// Loads frame `i`'s depth in metres (millimetres / 1000; 0 is invalid).
+    /// The PNG must be 16-bit grey, of the size its entry names (and at most
+    /// [`MAX_DEPTH_SIDE`] a side).
     pub fn load_depth(&self, i: usize) -> Result<DepthMap, RecordingError> {
-        let entry = &self.index.frames[i % self.index.frames.len()];
+        let entry = self.entry(i);
         let path = self.dir.join(&entry.depth);
-        let image = image::open(&path)
-            .map_err(|e| io_err(&path, e))?
-            .into_luma16();
+        let format = |reason: String| RecordingError::Format {
+            path: path.clone(),
+            reason,
+        };
+        let image = match image::open(&path).map_err(|e| io_err(&path, e))? {
+            image::DynamicImage::ImageLuma16(image) => image,
+            other => {
+                return Err(format(format!(
+                    "depth must be 16-bit grey millimetres, this is {:?}",
+                    other.color()
+                )));
+            }
+        };
         let (w, h) = image.dimensions();
+        if w > MAX_DEPTH_SIDE || h > MAX_DEPTH_SIDE {
+            return Err(format(format!(
+                "depth is {w}×{h}, at most {MAX_DEPTH_SIDE} px a side"
+            )));
+        }
+        if let Some([ew, eh]) = entry.depth_size
+            && [ew, eh] != [w, h]
+        {
+            return Err(format(format!(
+                "depth is {w}×{h}, its entry says {ew}×{eh}"
+            )));
+        }
         let metres: Vec<f32> = image
             .into_raw()
             .into_iter()
             .map(|mm| f32::from(mm) / 1000.0)
             .collect();
         let mut map = DepthMap::from_metres(w, h, metres, (f32::MIN_POSITIVE, f32::MAX));
-        map.mapping = self.mapping();
+        map.mapping = self.frame_mapping(i);
         map.sequence = entry.sequence;
-        map.timestamp = Duration::from_secs_f64(entry.timestamp_ms / 1000.0);
+        map.timestamp = millis(entry.timestamp_ms);
         Ok(map)
     }
 
     /// Length of one pass through the recording.
     pub fn duration(&self) -> Duration {
-        let last = self.index.frames.last().map_or(0.0, |f| f.timestamp_ms);
-        let first = self.index.frames[0].timestamp_ms;
-        // One frame interval past the last frame, so loops keep the rhythm.
-        let n = self.index.frames.len() as f64;
+        millis(self.pass_ms())
+    }
+
+    /// One pass in milliseconds: one frame interval past the last frame, so
+    /// loops keep the rhythm.
+    fn pass_ms(&self) -> f64 {
+        let frames = &self.index.frames;
+        let (first, last) = (
+            frames[0].timestamp_ms,
+            frames[frames.len() - 1].timestamp_ms,
+        );
+        let n = frames.len() as f64;
         let step = if n > 1.0 {
             (last - first) / (n - 1.0)
         } else {
             33.0
         };
-        Duration::from_secs_f64((last - first + step).max(0.0) / 1000.0)
+        (last - first + step).max(0.0)
     }
 }
 
@@ -227,22 +387,20 @@ pub fn spawn_replay(hub: FrameHub, recording: Arc<Recording>) -> std::io::Result
     })
 }
 
-fn run_replay(hub: &FrameHub, recording: &Recording, stop: &Arc<AtomicBool>) {
+fn run_replay(hub: &FrameHub, recording: &Recording, stop: &Stop) {
     let name = format!("recording {}", recording.dir.display());
     let len = recording.index.frames.len();
     let first = recording.index.frames[0].timestamp_ms;
+    let pass_ms = recording.pass_ms();
     let started = Instant::now();
     let mut reported = false;
     for sequence in 1u64.. {
-        if stop.load(Ordering::Relaxed) {
-            return;
-        }
         let (i, pass) = entry_of(sequence, len);
-        let at = recording.duration() * pass as u32
-            + Duration::from_secs_f64(
-                (recording.index.frames[i].timestamp_ms - first).max(0.0) / 1000.0,
-            );
-        if !sleep_unless_stopped(stop, at.saturating_sub(started.elapsed())) {
+        let offset = (recording.index.frames[i].timestamp_ms - first).max(0.0);
+        // Saturates after centuries of looping instead of overflowing.
+        let at = Duration::try_from_secs_f64((pass_ms * pass as f64 + offset) / 1000.0)
+            .unwrap_or(Duration::MAX);
+        if !stop.sleep(at.saturating_sub(started.elapsed())) {
             return;
         }
         match recording.load_frame(i) {
@@ -310,15 +468,22 @@ impl DepthEstimator for ReplayEstimator {
 }
 
 /// Writes a session to a recording folder.
+///
+/// Each frame appends one line to `frames.jsonl`; `session.json` (a small
+/// header) is written when the recorder is created and when the intrinsics
+/// change.
 #[derive(Debug)]
 pub struct Recorder {
     dir: PathBuf,
-    index: RecordingIndex,
+    header: RecordingIndex,
+    frames: std::fs::File,
+    len: usize,
     first_timestamp: Option<Duration>,
 }
 
 impl Recorder {
-    /// Creates `dir` (and `rgb/`, `depth/` inside it).
+    /// Creates `dir` (and `rgb/`, `depth/` inside it) and starts a new
+    /// recording there, replacing any index already in it.
     pub fn create(
         dir: impl Into<PathBuf>,
         depth_source: impl Into<String>,
@@ -328,33 +493,40 @@ impl Recorder {
             let path = dir.join(sub);
             std::fs::create_dir_all(&path).map_err(|e| io_err(&path, e))?;
         }
-        Ok(Self {
+        let path = dir.join(FRAMES_FILE);
+        let frames = std::fs::File::create(&path).map_err(|e| io_err(&path, e))?;
+        let recorder = Self {
             dir,
-            index: RecordingIndex {
+            header: RecordingIndex {
                 version: FORMAT_VERSION,
                 depth_source: depth_source.into(),
-                mapping_scale: [1.0, 1.0],
-                mapping_offset: [0.0, 0.0],
+                mapping_scale: ImageMapping::IDENTITY.scale,
+                mapping_offset: ImageMapping::IDENTITY.offset,
                 intrinsics: None,
                 frames: Vec::new(),
             },
+            frames,
+            len: 0,
             first_timestamp: None,
-        })
+        };
+        recorder.write_index()?;
+        Ok(recorder)
     }
 
-    /// Sets the camera intrinsics stored in the index.
-    pub fn set_intrinsics(&mut self, intrinsics: Intrinsics) {
-        self.index.intrinsics = Some(intrinsics);
+    /// Sets the camera intrinsics stored in the header (and rewrites it).
+    pub fn set_intrinsics(&mut self, intrinsics: Intrinsics) -> Result<(), RecordingError> {
+        self.header.intrinsics = Some(intrinsics);
+        self.write_index()
     }
 
     /// Frames written so far.
     pub fn len(&self) -> usize {
-        self.index.frames.len()
+        self.len
     }
 
     /// Whether nothing was written yet.
     pub fn is_empty(&self) -> bool {
-        self.index.frames.is_empty()
+        self.len == 0
     }
 
     /// Writes one frame and its depth (invalid depth as 0 mm; depth beyond
@@ -365,7 +537,7 @@ impl Recorder {
         depth: &DepthMap,
         timings: Option<StageTimings>,
     ) -> Result<(), RecordingError> {
-        let n = self.index.frames.len() + 1;
+        let n = self.len + 1;
         let rgb_name = format!("rgb/{n:06}.png");
         let depth_name = format!("depth/{n:06}.png");
         let rgb = frame.to_rgb8();
@@ -379,9 +551,9 @@ impl Recorder {
         )
         .map_err(|e| io_err(&path, e))?;
         let mm: Vec<u16> = depth
-            .metres
+            .metres()
             .iter()
-            .zip(&depth.valid)
+            .zip(depth.valid())
             .map(|(d, ok)| {
                 if *ok {
                     (d * 1000.0).round().clamp(1.0, 65535.0) as u16
@@ -392,14 +564,12 @@ impl Recorder {
             .collect();
         let path = self.dir.join(&depth_name);
         let buffer =
-            image::ImageBuffer::<image::Luma<u16>, _>::from_raw(depth.width, depth.height, mm)
+            image::ImageBuffer::<image::Luma<u16>, _>::from_raw(depth.width(), depth.height(), mm)
                 .ok_or_else(|| io_err(&path, "depth map size does not match its data"))?;
         buffer.save(&path).map_err(|e| io_err(&path, e))?;
         let first = *self.first_timestamp.get_or_insert(frame.timestamp);
-        self.index.mapping_scale = depth.mapping.scale;
-        self.index.mapping_offset = depth.mapping.offset;
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-        self.index.frames.push(RecordedFrame {
+        let entry = RecordedFrame {
             sequence: frame.sequence,
             timestamp_ms: ms(frame.timestamp.saturating_sub(first)),
             rgb: rgb_name,
@@ -409,15 +579,30 @@ impl Recorder {
                 inference_ms: ms(t.inference),
                 postprocess_ms: ms(t.postprocess),
             }),
-        });
-        self.write_index()
+            depth_size: Some([depth.width(), depth.height()]),
+            mapping_scale: Some(depth.mapping.scale),
+            mapping_offset: Some(depth.mapping.offset),
+        };
+        let path = self.dir.join(FRAMES_FILE);
+        let mut line = serde_json::to_vec(&entry).map_err(|e| io_err(&path, e))?;
+        line.push(b'\n');
+        // One write per line: a crash tears at most this line.
+        std::io::Write::write_all(&mut self.frames, &line).map_err(|e| io_err(&path, e))?;
+        self.len = n;
+        if n == 1 {
+            // The first frame's mapping, for readers that look at the header.
+            self.header.mapping_scale = depth.mapping.scale;
+            self.header.mapping_offset = depth.mapping.offset;
+            self.write_index()?;
+        }
+        Ok(())
     }
 
-    /// Writes `session.json` (also done after every frame, so a crash loses
-    /// at most the frame being written).
+    /// Writes the `session.json` header (atomically: a reader sees the old
+    /// or the new one).
     pub fn write_index(&self) -> Result<(), RecordingError> {
-        let path = self.dir.join("session.json");
-        let text = serde_json::to_string_pretty(&self.index).map_err(|e| io_err(&path, e))?;
+        let path = self.dir.join(INDEX_FILE);
+        let text = serde_json::to_string_pretty(&self.header).map_err(|e| io_err(&path, e))?;
         let partial = self.dir.join("session.json.partial");
         std::fs::write(&partial, text).map_err(|e| io_err(&partial, e))?;
         std::fs::rename(&partial, &path).map_err(|e| io_err(&path, e))

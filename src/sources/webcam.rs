@@ -4,15 +4,13 @@
 //! app: the source retries with a growing back-off (0.5 s doubling to 8 s)
 //! until a camera works or the app stops it.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use nokhwa::utils::{
     CameraFormat, CameraIndex, FrameFormat, RequestedFormat, RequestedFormatType, Resolution,
 };
 
-use super::{FrameHub, SourceStatus, SourceThread, sleep_unless_stopped};
+use super::{FrameHub, SourceStatus, SourceThread, Stop};
 use crate::frame::{CameraFrame, PixelFormat};
 
 /// Errors from the webcam source.
@@ -142,12 +140,11 @@ pub fn decode(
                     data.len()
                 )));
             }
-            let mut rgb = Vec::with_capacity(width as usize * height as usize * 3);
-            for quad in data[..needed].chunks_exact(4) {
-                let (y0, u, y1, v) = (quad[0], quad[1], quad[2], quad[3]);
-                rgb.extend_from_slice(&yuv_to_rgb(y0, u, v));
-                rgb.extend_from_slice(&yuv_to_rgb(y1, u, v));
-            }
+            // nokhwa's own BT.601 converter (nokhwa's `decoding` feature,
+            // which would wrap it, also builds mozjpeg).
+            let mut rgb = vec![0; width as usize * height as usize * 3];
+            nokhwa::utils::buf_yuyv422_to_rgb(&data[..needed], &mut rgb, false)
+                .map_err(|e| decode_err(&e))?;
             CameraFrame::packed(PixelFormat::Rgb8, width, height, rgb).map_err(|e| decode_err(&e))
         }
         other => Err(WebcamError::Decode(format!(
@@ -156,27 +153,15 @@ pub fn decode(
     }
 }
 
-/// BT.601 limited-range YUV to RGB.
-fn yuv_to_rgb(y: u8, u: u8, v: u8) -> [u8; 3] {
-    let c = (f32::from(y) - 16.0) * 1.164;
-    let (d, e) = (f32::from(u) - 128.0, f32::from(v) - 128.0);
-    let clamp = |x: f32| x.round().clamp(0.0, 255.0) as u8;
-    [
-        clamp(c + 1.596 * e),
-        clamp(c - 0.392 * d - 0.813 * e),
-        clamp(c + 2.017 * d),
-    ]
-}
-
 /// Starts capturing on its own thread.
 pub fn spawn(hub: FrameHub, settings: Webcam) -> std::io::Result<SourceThread> {
     SourceThread::spawn("mono-depth-webcam", move |stop| run(&hub, &settings, &stop))
 }
 
-fn run(hub: &FrameHub, settings: &Webcam, stop: &Arc<AtomicBool>) {
+fn run(hub: &FrameHub, settings: &Webcam, stop: &Stop) {
     let mut backoff = Duration::from_millis(500);
     let started = Instant::now();
-    while !stop.load(Ordering::Relaxed) {
+    while !stop.is_set() {
         hub.report(SourceStatus::Starting(format!(
             "camera {:?}",
             settings.camera
@@ -195,7 +180,7 @@ fn run(hub: &FrameHub, settings: &Webcam, stop: &Arc<AtomicBool>) {
                 }
             }
         }
-        if !sleep_unless_stopped(stop, backoff) {
+        if !stop.sleep(backoff) {
             return;
         }
         backoff = (backoff * 2).min(Duration::from_secs(8));
@@ -207,7 +192,7 @@ fn run(hub: &FrameHub, settings: &Webcam, stop: &Arc<AtomicBool>) {
 fn capture(
     hub: &FrameHub,
     settings: &Webcam,
-    stop: &AtomicBool,
+    stop: &Stop,
     started: Instant,
 ) -> Result<(), (WebcamError, bool)> {
     let (index, name) = resolve(&settings.camera).map_err(|e| (e, false))?;
@@ -223,7 +208,7 @@ fn capture(
         .open_stream()
         .map_err(|e| (WebcamError::Open(e.to_string()), false))?;
     let mut had_frames = false;
-    while !stop.load(Ordering::Relaxed) {
+    while !stop.is_set() {
         let buffer = camera
             .frame()
             .map_err(|e| (WebcamError::Capture(e.to_string()), had_frames))?;

@@ -87,3 +87,5 @@ pub fn frame_bytes(
     }
     data
 }
+
+pub mod render;

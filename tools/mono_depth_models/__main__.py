@@ -100,7 +100,8 @@ def parser() -> argparse.ArgumentParser:
     c = sub.add_parser("convert", help="convert the official NYU_ResNet-UpProj.npy to ONNX",
                        description="Convert the authors' NYU_ResNet-UpProj.npy to ONNX "
                                    "(input image [1,3,228,304] RGB 0-255, output depth [1,1,128,160] metres).")
-    c.add_argument("--npy", required=True, metavar="PATH", help="the official .npy weight file")
+    c.add_argument("--npy", required=True, metavar="PATH",
+                   help="the .npy weight file (official layout; recorded by name, size and sha256)")
     c.add_argument("--out", required=True, metavar="PATH", help="ONNX file to write")
     c.add_argument("--fp16", action="store_true", help="store weights as float16 (I/O stays float32)")
     c.add_argument("--unfused", action="store_true",

@@ -8,6 +8,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from . import metadata
 from .convert import convert_npy
 from .errors import ToolError
 from .npy_io import load_weight_dict, sha256_file
@@ -105,6 +106,13 @@ def fetch(dest_dir, npy: str | None = None, url: str = OFFICIAL_URL) -> list:
         raise ToolError(f"{src} is not the official FCRN weight file: {e}") from None
     print(f"  sha256 {digest}; all {len(expected_params())} layers present with the expected shapes",
           file=sys.stderr)
+    if metadata.is_official(digest):
+        print("  the sha256 matches the published one of the official file", file=sys.stderr)
+    else:
+        why = ("no published sha256 of the official file is known" if not metadata.OFFICIAL_SHA256
+               else "the sha256 is not a published one of the official file")
+        print(f"  {why}: recorded as user-supplied weights, not verified as the authors' file",
+              file=sys.stderr)
     written = []
     for name, fp16 in (("fcrn.onnx", False), ("fcrn_fp16.onnx", True)):
         out = dest / name

@@ -22,16 +22,36 @@ KEYS = {
     "output_units": "metres, or inverse_relative (needs scale/shift)",
     "depth_min": "smallest valid depth in metres",
     "depth_max": "largest valid depth in metres",
-    "weights": "where the weights came from (official file + sha256, random seed, closed form)",
-    "trained": "true only for converted official weights",
+    "weights": "where the weights came from (weight file name, size and sha256, official only if the hash "
+               "is a published one; random seed; closed form)",
+    "trained": "true for FCRN weight files converted by convert/fetch (see weights for whether the file "
+               "is verified as the authors'), false for random and closed-form models",
     "precision": "fp32, fp16 (weights stored as float16; compute is float32) or int8 (QDQ-quantised)",
 }
 
 FCRN_MODEL = "fcrn_resnet50_upproj"
 
 
-def official_weights_text(sha256: str) -> str:
-    return f"official NYU_ResNet-UpProj.npy sha256={sha256}"
+# sha256 (lower-case hex) of weight files published by the FCRN authors -> where
+# the hash is published.
+# Empty: the authors publish no hash of NYU_ResNet-UpProj.npy, so no file can
+# be verified as theirs and every converted file is labelled "user-supplied".
+# Add an entry only for a hash the authors themselves publish.
+OFFICIAL_SHA256: dict = {}
+
+
+def is_official(sha256: str) -> bool:
+    return sha256.lower() in OFFICIAL_SHA256
+
+
+def weights_file_text(name: str, size: int, sha256: str) -> str:
+    """What is known about a converted weight file: name, size, hash, and
+    "official" only when the hash is one in ``OFFICIAL_SHA256``."""
+    if is_official(sha256):
+        return (f"official FCRN weights {name}, {size} bytes, sha256 {sha256}; "
+                f"matches the published hash ({OFFICIAL_SHA256[sha256.lower()]})")
+    return (f"user-supplied FCRN weights {name}, {size} bytes, sha256 {sha256}; "
+            "not verified as the authors' file")
 
 
 def random_weights_text(seed: int) -> str:

@@ -6,6 +6,8 @@ writes IR version 14 by default, which ONNX Runtime 1.31 rejects.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
@@ -89,3 +91,17 @@ def save(model: onnx.ModelProto, path) -> None:
     """Write a model (all tensors inline; every model here is < 2 GB)."""
     with open(path, "wb") as f:
         f.write(model.SerializeToString())
+
+
+def save_external(model: onnx.ModelProto, path, data_name: str) -> None:
+    """Write a model with every initializer in ONNX external data: one file
+    ``data_name`` beside ``path`` (``size_threshold=0``, so even the smallest
+    tensor goes there). The model's IR version is kept as ``make_model`` set it.
+    """
+    path = Path(path)
+    # onnx appends to an existing data file: start from an empty one
+    (path.parent / data_name).unlink(missing_ok=True)
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)  # save_model moves the tensors out of the proto it is given
+    onnx.save_model(copy, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
+                    location=data_name, size_threshold=0)

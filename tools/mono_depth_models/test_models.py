@@ -17,7 +17,7 @@ from onnx import TensorProto
 
 from . import metadata
 from .fcrn import build_fcrn
-from .onnx_graph import GraphBuilder, save, tensor_info
+from .onnx_graph import GraphBuilder, save, save_external, tensor_info
 from .random_weights import random_fcrn_weights
 from .weights import validate
 
@@ -27,6 +27,9 @@ LUMA = (0.02, 0.01, 0.005)
 CLOSED_FORM_TEXT = "0.5 + avg2x2(0.02*R + 0.01*G + 0.005*B)"
 INVERSE_TEXT = "0.1 + avg2x2((R + G + B) / 765)"
 SMALL_WIDTH_DIV = 8
+# closed_form.onnx with its initializers in an external-data file beside it
+EXTERNAL_NAME = "external/closed_form.onnx"
+EXTERNAL_DATA_NAME = "external/closed_form.data"
 
 
 def _cf_metadata(model: str, layout: str = "NCHW", units: str = "metres", formula: str = CLOSED_FORM_TEXT) -> dict:
@@ -91,6 +94,14 @@ def closed_form(layout: str = "NCHW") -> onnx.ModelProto:
     return _pixel_model(LUMA, 0.5, model="closed_form_luma", formula=CLOSED_FORM_TEXT, layout=layout)
 
 
+def closed_form_dynamic_batch() -> onnx.ModelProto:
+    """``closed_form`` with a symbolic batch dimension ``batch`` on input and
+    output, as PyTorch's default export writes it."""
+    return _pixel_model(LUMA, 0.5, model="closed_form_luma", formula=CLOSED_FORM_TEXT,
+                        input_shape=["batch", 3, CF_HEIGHT, CF_WIDTH],
+                        output_shape=["batch", 1, CF_OUT_HEIGHT, CF_OUT_WIDTH])
+
+
 def inverse_relative() -> onnx.ModelProto:
     return _pixel_model(
         (1 / 765, 1 / 765, 1 / 765), 0.1,
@@ -115,6 +126,11 @@ def broken_models() -> dict:
                          output_shape=[1, 1, "out_height", "out_width"], **cf),
             "input height and width are dynamic (symbolic) dimensions",
         ),
+        "broken_huge_input.onnx": (
+            _pixel_model(LUMA, 0.5, input_shape=[1, 3, 100_000, 100_000],
+                         output_shape=[1, 1, 50_000, 50_000], **cf),
+            "input declares 3×100000×100000 values (120 GB of floats)",
+        ),
         "broken_two_outputs.onnx": (
             _pixel_model(LUMA, 0.5, two_outputs=True, **cf),
             "two outputs (depth and luma_avg) instead of one",
@@ -137,15 +153,18 @@ def build_all(out_dir, log=print) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     manifest: dict = {}
 
-    def put(name: str, model_or_bytes, description: str) -> None:
+    def put(name: str, model_or_bytes, description: str, external_data: str | None = None) -> None:
         t = time.monotonic()
         path = out / name
+        path.parent.mkdir(parents=True, exist_ok=True)
         if isinstance(model_or_bytes, bytes):
             path.write_bytes(model_or_bytes)
+        elif external_data is not None:
+            save_external(model_or_bytes, path, external_data)
         else:
             save(model_or_bytes, path)
         manifest[name] = description
-        log(f"  {name:28s} {path.stat().st_size / 1e6:9.2f} MB  {time.monotonic() - t:5.1f} s")
+        log(f"  {name:30s} {path.stat().st_size / 1e6:9.2f} MB  {time.monotonic() - t:5.1f} s")
 
     put("fcrn_random_full.onnx", random_fcrn(0),
         "full-size FCRN ResNet-50 up-projection, seeded random weights (seed 0), fp32, BN folded; "
@@ -160,6 +179,13 @@ def build_all(out_dir, log=print) -> dict:
         f"input image [1,3,256,320] NCHW RGB 0-255, depth[i,j] = {CLOSED_FORM_TEXT} in metres")
     put("closed_form_nhwc.onnx", closed_form("NHWC"),
         "same function as closed_form.onnx, input image [1,256,320,3] NHWC")
+    put(EXTERNAL_NAME, closed_form("NCHW"),
+        f"same model as closed_form.onnx saved with ONNX external data: every initializer in "
+        f"{EXTERNAL_DATA_NAME} beside it (found relative to the model's path)",
+        external_data=Path(EXTERNAL_DATA_NAME).name)
+    put("closed_form_dynamic_batch.onnx", closed_form_dynamic_batch(),
+        "same function as closed_form.onnx with a symbolic batch dimension (dim_param \"batch\", as "
+        "PyTorch's default export writes): input image [batch,3,256,320], output depth [batch,1,128,160]")
     put("inverse_relative.onnx", inverse_relative(),
         f"output_units inverse_relative: output[i,j] = {INVERSE_TEXT}, input [1,3,256,320] NCHW")
     for name, (model, why) in broken_models().items():

@@ -3,12 +3,14 @@
 import tempfile
 import unittest
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import onnx
 from onnx import numpy_helper
 
 from mono_depth_models import metadata
+from mono_depth_models.convert import convert_npy
 from mono_depth_models.errors import ToolError
 from mono_depth_models.npy_io import load_weight_dict, save_weight_dict, sha256_file
 from mono_depth_models.weights import validate
@@ -103,10 +105,41 @@ class ConverterTest(unittest.TestCase):
         for path, precision in ((d / "fcrn.onnx", "fp32"), (d / "fcrn_fp16.onnx", "fp16"),
                                 (d / "fcrn_int8.onnx", "int8"), (self.unfused, "fp32")):
             meta = metadata.read(onnx.load(str(path)))
-            self.assertEqual(meta["mono_depth.weights"], f"official NYU_ResNet-UpProj.npy sha256={self.sha}")
+            self.assertEqual(meta["mono_depth.weights"], self.user_supplied_text())
             self.assertEqual(meta["mono_depth.trained"], "true")
             self.assertEqual(meta["mono_depth.precision"], precision)
             self.assertEqual(meta["mono_depth.model"], "fcrn_resnet50_upproj")
+
+    def user_supplied_text(self):
+        size = self.npy.stat().st_size
+        return (f"user-supplied FCRN weights NYU_ResNet-UpProj.npy, {size} bytes, sha256 {self.sha}; "
+                "not verified as the authors' file")
+
+    def test_no_official_hash_is_known(self):
+        # the authors publish no sha256 of NYU_ResNet-UpProj.npy
+        self.assertEqual(metadata.OFFICIAL_SHA256, {})
+        self.assertFalse(metadata.is_official(self.sha))
+        self.assertIn("not verified as the authors' file", self.fetch.stderr)
+        self.assertIn("user-supplied FCRN weights NYU_ResNet-UpProj.npy", self.convert.stdout)
+        self.assertNotIn("official", self.convert.stdout)
+
+    def test_file_with_a_published_hash_is_called_official(self):
+        size = self.npy.stat().st_size
+        published = {self.sha: "test entry"}
+        with mock.patch.object(metadata, "OFFICIAL_SHA256", published), tempfile.TemporaryDirectory() as d:
+            self.assertTrue(metadata.is_official(self.sha.upper()))
+            out = Path(d) / "fcrn.onnx"
+            meta = convert_npy(self.npy, out)
+            want = (f"official FCRN weights NYU_ResNet-UpProj.npy, {size} bytes, sha256 {self.sha}; "
+                    "matches the published hash (test entry)")
+            self.assertEqual(meta["mono_depth.weights"], want)
+            written = metadata.read(onnx.load(str(out), load_external_data=False))
+            self.assertEqual(written["mono_depth.weights"], want)
+            self.assertEqual(written["mono_depth.trained"], "true")
+        # a file with another sha256 is not official, whatever its name and size
+        with mock.patch.object(metadata, "OFFICIAL_SHA256", published):
+            other = metadata.weights_file_text("NYU_ResNet-UpProj.npy", size, "0" * 64)
+        self.assertTrue(other.startswith("user-supplied FCRN weights NYU_ResNet-UpProj.npy"), other)
 
     def test_fp16_weights_are_half_and_io_float(self):
         model = onnx.load(str(Path(self.tmp.name) / "models" / "fcrn_fp16.onnx"))

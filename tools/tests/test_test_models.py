@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+from onnx import external_data_helper
 
 from mono_depth_models import metadata
 from mono_depth_models.stats import count
@@ -14,8 +15,10 @@ from tests.helpers import ort_session, run_cli, run_ort, test_image
 
 VALID = [
     "fcrn_random_full.onnx", "fcrn_random_small.onnx", "fcrn_random_small_fp16.onnx",
-    "closed_form.onnx", "closed_form_nhwc.onnx", "inverse_relative.onnx",
+    "closed_form.onnx", "closed_form_nhwc.onnx", "external/closed_form.onnx", "closed_form_dynamic_batch.onnx",
+    "inverse_relative.onnx",
     "broken_rank.onnx", "broken_int_input.onnx", "broken_dynamic.onnx", "broken_two_outputs.onnx",
+    "broken_huge_input.onnx",
 ]
 UNPARSEABLE = ["broken_truncated.onnx", "broken_not_onnx.onnx"]
 PUBLISHED_PARAMS = 63.6e6
@@ -134,6 +137,44 @@ class TestModelsTest(unittest.TestCase):
         self.assertEqual(metadata.read(self.load("closed_form_nhwc.onnx"))["mono_depth.input_layout"], "NHWC")
         self.assertEqual(shape_of(self.load("closed_form_nhwc.onnx").graph.input[0]), [1, 256, 320, 3])
 
+    def test_external_data_model(self):
+        path = self.dir / "external" / "closed_form.onnx"
+        data = self.dir / "external" / "closed_form.data"
+        bare = onnx.load(str(path), load_external_data=False)
+        self.assertEqual(bare.ir_version, 8)
+        inits = list(bare.graph.initializer)
+        self.assertEqual([t.name for t in inits], ["luma.weight", "offset"])
+        for t in inits:
+            self.assertTrue(external_data_helper.uses_external_data(t), t.name)
+            self.assertEqual(len(t.raw_data), 0, t.name)
+            self.assertEqual({e.key: e.value for e in t.external_data}["location"], "closed_form.data", t.name)
+        self.assertTrue(data.is_file())
+        self.assertEqual(data.stat().st_size, 4 * (3 + 1))  # luma.weight [1,3,1,1] and offset, float32
+        # loaded with its data it is closed_form.onnx, metadata included
+        full, inline = self.load("external/closed_form.onnx"), self.load("closed_form.onnx")
+        self.assertEqual(metadata.read(full), metadata.read(inline))
+        for a, b in zip(full.graph.initializer, inline.graph.initializer):
+            np.testing.assert_array_equal(onnx.numpy_helper.to_array(a), onnx.numpy_helper.to_array(b))
+        # ONNX Runtime finds the data from the model's path and gives the same output
+        img = test_image(11, (1, 3, 256, 320))
+        got = run_ort(path, img)
+        np.testing.assert_array_equal(got, run_ort(self.dir / "closed_form.onnx", img))
+        self.assertLessEqual(np.abs(got - luma_formula(img)).max(), 1e-5)
+
+    def test_dynamic_batch_model(self):
+        model = self.load("closed_form_dynamic_batch.onnx")
+        self.assertEqual(shape_of(model.graph.input[0]), ["batch", 3, 256, 320])
+        self.assertEqual(shape_of(model.graph.output[0]), ["batch", 1, 128, 160])
+        self.assertEqual(metadata.read(model), metadata.read(self.load("closed_form.onnx")))
+        img = test_image(12, (1, 3, 256, 320))
+        np.testing.assert_array_equal(run_ort(self.dir / "closed_form_dynamic_batch.onnx", img),
+                                      run_ort(self.dir / "closed_form.onnx", img))
+        batch = test_image(13, (3, 3, 256, 320))
+        got = run_ort(self.dir / "closed_form_dynamic_batch.onnx", batch)
+        self.assertEqual(got.shape, (3, 1, 128, 160))
+        for k in range(3):
+            self.assertLessEqual(np.abs(got[k:k + 1] - luma_formula(batch[k:k + 1])).max(), 1e-5, k)
+
     def test_inverse_relative(self):
         img = test_image(8, (1, 3, 256, 320))
         x = img.astype(np.float64).sum(axis=1) / 765
@@ -144,8 +185,10 @@ class TestModelsTest(unittest.TestCase):
                          "inverse_relative")
 
     def test_broken_models_load_in_ort_but_break_the_contract(self):
-        for name in ("broken_rank.onnx", "broken_int_input.onnx", "broken_dynamic.onnx", "broken_two_outputs.onnx"):
+        for name in ("broken_rank.onnx", "broken_int_input.onnx", "broken_dynamic.onnx", "broken_two_outputs.onnx",
+                     "broken_huge_input.onnx"):
             ort_session(self.dir / name)  # ONNX Runtime accepts them
+        self.assertEqual(shape_of(self.load("broken_huge_input.onnx").graph.input[0]), [1, 3, 100_000, 100_000])
         self.assertEqual(len(shape_of(self.load("broken_rank.onnx").graph.input[0])), 3)
         self.assertEqual(self.load("broken_int_input.onnx").graph.input[0].type.tensor_type.elem_type,
                          onnx.TensorProto.UINT8)

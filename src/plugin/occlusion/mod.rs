@@ -359,23 +359,18 @@ fn update_views(
     stale: Query<Entity, (With<OcclusionView>, Without<MonoDepthCamera>)>,
     current: Res<CurrentDepth>,
     textures: Option<Res<DepthTextures>>,
-    images: Res<Assets<Image>>,
 ) {
     for entity in &stale {
         commands.entity(entity).remove::<OcclusionView>();
     }
-    let frame = textures
-        .as_ref()
-        .filter(|t| t.background_sequence.is_some())
-        .and_then(|t| images.get(&t.background))
-        .map(|image| image.size());
+    let frame = textures.as_ref().and_then(|t| t.background_size);
     let depth = textures
         .as_ref()
         .filter(|t| t.depth_sequence.is_some())
         .and(current.map.as_ref())
         .map(|map| {
-            let range = if map.stats.valid > 0 {
-                (map.stats.min, map.stats.max)
+            let range = if map.stats().valid > 0 {
+                (map.stats().min, map.stats().max)
             } else {
                 (0.0, 1.0)
             };
