@@ -106,11 +106,13 @@ fn run(hub: &FrameHub, settings: &ImageFolder, stop: &Stop) {
             }
             match load_frame(file) {
                 Ok(frame) => {
-                    hub.push(frame.with_timestamp(started.elapsed()));
+                    // Reported before the frame goes out, so nobody sees
+                    // its depth while the status still says "starting".
                     if !reported_running {
                         hub.report(SourceStatus::Running(name.clone()));
                         reported_running = true;
                     }
+                    hub.push(frame.with_timestamp(started.elapsed()));
                 }
                 Err(e) => {
                     if first_pass {

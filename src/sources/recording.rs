@@ -405,11 +405,13 @@ fn run_replay(hub: &FrameHub, recording: &Recording, stop: &Stop) {
         }
         match recording.load_frame(i) {
             Ok(frame) => {
-                hub.push(frame.with_sequence(sequence).with_timestamp(at));
+                // Reported before the frame goes out, so nobody sees its
+                // depth while the status still says "starting".
                 if !reported {
                     hub.report(SourceStatus::Running(name.clone()));
                     reported = true;
                 }
+                hub.push(frame.with_sequence(sequence).with_timestamp(at));
             }
             Err(e) => {
                 hub.report(SourceStatus::Failed(e.to_string()));

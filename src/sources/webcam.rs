@@ -220,11 +220,13 @@ fn capture(
             buffer.buffer(),
         ) {
             Ok(frame) => {
-                hub.push(frame.with_timestamp(started.elapsed()));
+                // Reported before the frame goes out, so nobody sees its
+                // depth while the status still says "starting".
                 if !had_frames {
                     had_frames = true;
                     hub.report(SourceStatus::Running(format!("camera {name}")));
                 }
+                hub.push(frame.with_timestamp(started.elapsed()));
             }
             // One bad frame (a torn MJPEG) is skipped; the next may be fine.
             Err(e) => tracing::debug!("webcam: {e}"),
