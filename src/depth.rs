@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use crate::camera::FocalCorrection;
 use crate::model::DepthUnits;
 use crate::preprocess::ImageMapping;
 
@@ -51,6 +52,8 @@ pub struct DepthMap {
     pub timestamp: Duration,
     /// Where the depth map lies in that frame.
     pub mapping: ImageMapping,
+    /// Whether the metres were corrected for the frame camera's focal length.
+    pub focal: FocalCorrection,
 }
 
 impl DepthMap {
@@ -129,6 +132,7 @@ impl DepthMap {
             sequence: 0,
             timestamp: Duration::ZERO,
             mapping: ImageMapping::IDENTITY,
+            focal: FocalCorrection::NotApplicable,
         }
     }
 
@@ -152,6 +156,20 @@ impl DepthMap {
             (u * self.width as f32) as u32,
             (v * self.height as f32) as u32,
         )
+    }
+
+    /// Multiplies every valid depth (and the statistics) by `factor` > 0.
+    pub(crate) fn scale(&mut self, factor: f32) {
+        for (d, ok) in self.metres.iter_mut().zip(&self.valid) {
+            if *ok {
+                *d *= factor;
+            }
+        }
+        if self.stats.valid > 0 {
+            self.stats.min *= factor;
+            self.stats.max *= factor;
+            self.stats.mean *= factor;
+        }
     }
 
     /// Marks values that are not finite, ≤ 0 or outside `range` invalid

@@ -19,10 +19,11 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use crate::camera::FocalCorrection;
 use crate::depth::{DepthMap, postprocess};
 use crate::frame::{CameraFrame, FrameError};
-use crate::model::{ModelOverrides, ModelSpec};
-use crate::preprocess::{PreprocessError, Preprocessor, ResizeMode};
+use crate::model::{DepthUnits, ModelOverrides, ModelSpec};
+use crate::preprocess::{ImageMapping, PreprocessError, Preprocessor, ResizeMode};
 use crate::runtime::{Runtime, RuntimeError, RuntimeSearch};
 use crate::session::{DepthSession, ModelError, SessionOptions};
 
@@ -259,6 +260,40 @@ impl DepthEngine {
     }
 }
 
+/// How depth from a model described by `spec`, for `frame` fitted to the
+/// input by `mapping`, is corrected for the camera's focal length: the
+/// frame's intrinsics carried to the model input, over the training focal
+/// length.
+fn focal_correction(
+    spec: &ModelSpec,
+    frame: &CameraFrame,
+    mapping: &ImageMapping,
+) -> FocalCorrection {
+    if !matches!(spec.units, DepthUnits::Metres) {
+        return FocalCorrection::NotMetric;
+    }
+    let Some(train) = spec.focal_px else {
+        return FocalCorrection::NoModelFocal;
+    };
+    let Some(k) = frame.intrinsics else {
+        return FocalCorrection::NoIntrinsics;
+    };
+    let input = k.in_region(
+        mapping,
+        (frame.width(), frame.height()),
+        (spec.input_width, spec.input_height),
+    );
+    let factor = input.focal() / train;
+    if factor.is_finite() && factor > 0.0 {
+        FocalCorrection::Applied {
+            factor,
+            assumed: k.assumed,
+        }
+    } else {
+        FocalCorrection::NoIntrinsics
+    }
+}
+
 impl DepthEstimator for DepthEngine {
     fn estimate_into(
         &mut self,
@@ -290,6 +325,10 @@ impl DepthEstimator for DepthEngine {
         out.sequence = frame.sequence;
         out.timestamp = frame.timestamp;
         out.mapping = mapping;
+        out.focal = focal_correction(spec, frame, &mapping);
+        if let FocalCorrection::Applied { factor, .. } = out.focal {
+            out.scale(factor);
+        }
         Ok(timings)
     }
 

@@ -16,6 +16,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::camera::Intrinsics;
+
 /// Widest or tallest frame accepted, in pixels.
 pub const MAX_FRAME_SIDE: u32 = 16_384;
 /// Largest pixel buffer accepted, in bytes (256 MiB).
@@ -115,6 +117,9 @@ pub struct CameraFrame {
     pub timestamp: Duration,
     /// When the crate received the frame, for latency measurements.
     pub received_at: Instant,
+    /// The camera's intrinsics in this frame's pixels, when known: metric
+    /// depth is corrected for its focal length.
+    pub intrinsics: Option<Intrinsics>,
 }
 
 impl CameraFrame {
@@ -138,6 +143,7 @@ impl CameraFrame {
             sequence: 0,
             timestamp: Duration::ZERO,
             received_at: Instant::now(),
+            intrinsics: None,
         })
     }
 
@@ -161,6 +167,13 @@ impl CameraFrame {
     /// Sets the capture timestamp.
     pub fn with_timestamp(mut self, timestamp: Duration) -> Self {
         self.timestamp = timestamp;
+        self
+    }
+
+    /// Sets the camera intrinsics (in this frame's pixels); invalid ones
+    /// (not finite, focal ≤ 0) are dropped.
+    pub fn with_intrinsics(mut self, intrinsics: Option<Intrinsics>) -> Self {
+        self.intrinsics = intrinsics.filter(Intrinsics::is_valid);
         self
     }
 

@@ -63,6 +63,7 @@
 #![warn(missing_docs)]
 
 mod background;
+pub mod camera;
 pub mod colormap;
 pub mod depth;
 pub mod engine;
@@ -78,6 +79,7 @@ pub mod worker;
 
 /// The types most apps need.
 pub mod prelude {
+    pub use crate::camera::{FocalCorrection, Intrinsics};
     pub use crate::depth::DepthMap;
     pub use crate::engine::{DepthEngine, EngineConfig};
     pub use crate::frame::{CameraFrame, PixelFormat};

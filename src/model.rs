@@ -86,6 +86,10 @@ pub struct ModelSpec {
     pub trained: bool,
     /// Where the weights came from (`mono_depth.weights`).
     pub weights: Option<String>,
+    /// The training camera's focal length in pixels of the model input
+    /// (`mono_depth.focal_px`; FCRN: NYU's Kinect at half size, ≈ 259.6).
+    /// Metric depth is scaled by the frame camera's focal length over this.
+    pub focal_px: Option<f32>,
 }
 
 /// Values set in code that replace what the model says. `None` keeps the
@@ -106,6 +110,8 @@ pub struct ModelOverrides {
     pub units: Option<DepthUnits>,
     /// Valid depth range in metres.
     pub depth_range: Option<(f32, f32)>,
+    /// Training focal length in pixels of the model input.
+    pub focal_px: Option<f32>,
 }
 
 /// FCRN's conventions, used for keys the model does not set.
@@ -268,7 +274,16 @@ impl ModelSpec {
             depth_range: overrides.depth_range.unwrap_or(range),
             trained: key("trained").as_deref() == Some("true"),
             weights: key("weights"),
+            focal_px: match overrides.focal_px {
+                Some(f) => Some(f),
+                None => number("focal_px")?,
+            },
         };
+        if let Some(f) = spec.focal_px
+            && !(f.is_finite() && f > 0.0)
+        {
+            return Err(bad(format!("focal length {f} px is not positive")));
+        }
         if spec.std.iter().any(|s| *s == 0.0 || !s.is_finite()) {
             return Err(bad(format!(
                 "pixel std {:?} has a zero or non-finite value",

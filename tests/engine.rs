@@ -289,3 +289,70 @@ fn full_size_random_fcrn_runs_end_to_end() {
     assert_eq!(depth.stats().valid, valid);
     assert!(valid > 0, "some raw values fall inside the range");
 }
+
+/// The closed-form model told that it was trained at `focal` px.
+fn engine_with_focal(focal: Option<f32>) -> DepthEngine {
+    let mut config = EngineConfig::new(model("closed_form.onnx"));
+    config.overrides = ModelOverrides {
+        focal_px: focal,
+        ..ModelOverrides::default()
+    };
+    DepthEngine::load(&config).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn metres_scale_with_the_camera_focal_length_over_the_training_one() {
+    use bevy_mono_depth::camera::{FocalCorrection, Intrinsics};
+    let mut engine = engine_with_focal(Some(250.0));
+    let frame = make_frame(PixelFormat::Rgb8, 320, 256, 0, gradient);
+    let at = |f: f32| Some(Intrinsics::new(f, f, 160.0, 128.0));
+    let (plain, _) = engine.estimate(&frame).unwrap();
+    assert_eq!(plain.focal, FocalCorrection::NoIntrinsics);
+    let (same, _) = engine
+        .estimate(&frame.clone().with_intrinsics(at(250.0)))
+        .unwrap();
+    let (longer, _) = engine
+        .estimate(&frame.clone().with_intrinsics(at(375.0)))
+        .unwrap();
+    assert_eq!(
+        longer.focal,
+        FocalCorrection::Applied {
+            factor: 1.5,
+            assumed: false
+        }
+    );
+    assert_eq!(
+        same.metres(),
+        plain.metres(),
+        "the training focal: factor 1"
+    );
+    for (l, p) in longer.metres().iter().zip(plain.metres()) {
+        assert!((l / p - 1.5).abs() < 1e-6, "{l} / {p}");
+    }
+    assert!((longer.stats().mean / plain.stats().mean - 1.5).abs() < 1e-6);
+
+    // A frame twice as wide is cropped to its middle half (fill): the
+    // model input sees it at full scale, so 500 px in the frame is 500 px
+    // at the input, twice the training focal length.
+    let wide = make_frame(PixelFormat::Rgb8, 640, 256, 0, gradient)
+        .with_intrinsics(Some(Intrinsics::new(500.0, 500.0, 320.0, 128.0).assumed()));
+    let (cropped, _) = engine.estimate(&wide).unwrap();
+    assert_eq!(
+        cropped.focal,
+        FocalCorrection::Applied {
+            factor: 2.0,
+            assumed: true
+        }
+    );
+
+    // Without the model's training focal length nothing is scaled.
+    let mut unknown = engine_with_focal(None);
+    let (raw, _) = unknown
+        .estimate(&frame.clone().with_intrinsics(at(375.0)))
+        .unwrap();
+    assert_eq!(raw.focal, FocalCorrection::NoModelFocal);
+    assert_eq!(raw.metres(), plain.metres());
+    // Nonsense intrinsics are dropped with the frame.
+    let bad = frame.with_intrinsics(Some(Intrinsics::new(f32::NAN, 1.0, 0.0, 0.0)));
+    assert_eq!(bad.intrinsics, None);
+}

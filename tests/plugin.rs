@@ -283,6 +283,21 @@ fn an_image_folder_feeds_the_engine() {
         colours.iter().any(|c| (closed_form(*c) - d).abs() < 1e-4),
         "{d} is none of the images' depths"
     );
+    // No field of view given: a typical webcam's, marked assumed.
+    let frame = app
+        .world()
+        .resource::<CurrentDepth>()
+        .frame
+        .clone()
+        .unwrap();
+    let k = frame.intrinsics.expect("folder frames carry intrinsics");
+    assert!(k.assumed);
+    let want =
+        128.0 / (bevy_mono_depth::camera::DEFAULT_VERTICAL_FOV_DEGREES.to_radians() / 2.0).tan();
+    assert!(
+        (k.fy - want).abs() < 1e-3 && (k.cx, k.cy) == (160.0, 128.0),
+        "{k:?}"
+    );
 
     let missing = app_with(
         None,
@@ -371,8 +386,22 @@ fn record_alerts(mut reader: MessageReader<ProximityAlert>, mut alerts: ResMut<A
 
 #[test]
 fn the_proximity_alert_starts_and_ends_with_real_depth() {
-    let mut app = app_with(Some("closed_form.onnx"), FrameSource::Pushed);
-    app.init_resource::<Alerts>()
+    use bevy_mono_depth::camera::{FocalCorrection, Intrinsics};
+    use bevy_mono_depth::model::ModelOverrides;
+    // The model says it was trained at 250 px; the pushed frames come from a
+    // camera of 125 px (wider): every depth is half what the model predicts.
+    let mut app = headless_app(MonoDepthPlugin {
+        model: Some(model("closed_form.onnx")),
+        source: FrameSource::Pushed,
+        overrides: ModelOverrides {
+            focal_px: Some(250.0),
+            ..ModelOverrides::default()
+        },
+        ..Default::default()
+    });
+    app.init_resource::<Received>()
+        .add_systems(Update, record)
+        .init_resource::<Alerts>()
         .add_systems(Update, record_alerts);
     app.world_mut()
         .resource_mut::<MonoDepthProximity>()
@@ -381,16 +410,25 @@ fn the_proximity_alert_starts_and_ends_with_real_depth() {
         .min_interval = Duration::ZERO;
     wait_for_engine(&mut app, Duration::from_secs(60));
     let pusher = app.world().resource::<FramePusher>().clone();
-    // Black: the closed form gives 0.5 m everywhere, nearer than 1 m.
+    pusher.set_intrinsics(Some(Intrinsics::new(125.0, 125.0, 160.0, 128.0)));
+    // Grey 31: the model predicts 0.5 + 0.035 · 31 = 1.585 m, beyond the
+    // 1 m alert distance; corrected it is 0.7925 m, within it.
     let near = pusher
-        .push_rgb(320, 256, 960, &uniform_frame([0, 0, 0]), Duration::ZERO)
+        .push_rgb(320, 256, 960, &uniform_frame([31, 31, 31]), Duration::ZERO)
         .unwrap();
     update_until(&mut app, "near depth", |app| {
         depth_sequence(app) == Some(near)
     });
     app.update();
     assert!(app.world().resource::<MonoDepthProximity>().is_active());
-    // White: about 9.4 m.
+    assert_eq!(
+        app.world().resource::<MonoDepthStatus>().focal,
+        FocalCorrection::Applied {
+            factor: 0.5,
+            assumed: false
+        }
+    );
+    // White: about 9.4 m predicted, 4.7 m corrected.
     let far = pusher
         .push_rgb(
             320,
@@ -406,9 +444,29 @@ fn the_proximity_alert_starts_and_ends_with_real_depth() {
     app.update();
     let alerts = &app.world().resource::<Alerts>().0;
     assert!(
-        matches!(alerts.as_slice(), [ProximityEvent::Started { share, nearest }, ProximityEvent::Ended] if *share == 1.0 && (*nearest - 0.5).abs() < 1e-4),
+        matches!(alerts.as_slice(), [ProximityEvent::Started { share, nearest }, ProximityEvent::Ended] if *share == 1.0 && (*nearest - 0.7925).abs() < 1e-4),
         "{alerts:?}"
     );
+}
+
+#[test]
+fn without_intrinsics_or_a_training_focal_length_the_status_says_why() {
+    use bevy_mono_depth::camera::FocalCorrection;
+    // The closed-form model has no training focal length.
+    let mut app = app_with(Some("closed_form.onnx"), FrameSource::Pushed);
+    wait_for_engine(&mut app, Duration::from_secs(60));
+    let pusher = app.world().resource::<FramePusher>().clone();
+    let sequence = pusher
+        .push_rgb(320, 256, 960, &uniform_frame([31, 31, 31]), Duration::ZERO)
+        .unwrap();
+    update_until(&mut app, "depth", |app| {
+        depth_sequence(app) == Some(sequence)
+    });
+    let status = app.world().resource::<MonoDepthStatus>();
+    assert_eq!(status.focal, FocalCorrection::NoModelFocal);
+    assert!(status.focal.to_string().contains("mono_depth.focal_px"));
+    let map = app.world().resource::<CurrentDepth>().map.clone().unwrap();
+    assert!((map.get(0, 0).unwrap() - 1.585).abs() < 1e-4, "not scaled");
 }
 
 #[test]

@@ -444,3 +444,28 @@ fn removing_the_recorder_does_not_wait_for_its_backlog() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn intrinsics_are_recorded_per_frame_and_replayed() {
+    use bevy_mono_depth::camera::Intrinsics;
+    let dir = scratch("intrinsics");
+    let mut recorder = Recorder::create(&dir, "intrinsics").unwrap();
+    let depth = DepthMap::from_metres(3, 2, vec![1.5; 6], (0.1, 10.0));
+    let ks = [
+        Some(Intrinsics::new(300.0, 301.0, 3.5, 2.0)),
+        None,
+        Some(Intrinsics::from_vertical_fov(6, 4, 60.0).assumed()),
+    ];
+    for (n, k) in ks.iter().enumerate() {
+        let frame = CameraFrame::packed(PixelFormat::Rgb8, 6, 4, vec![9; 6 * 4 * 3])
+            .unwrap()
+            .with_sequence(n as u64 + 1)
+            .with_intrinsics(*k);
+        recorder.record(&frame, &depth, None).unwrap();
+    }
+    let recording = Recording::open(&dir).unwrap();
+    for (n, k) in ks.iter().enumerate() {
+        assert_eq!(recording.load_frame(n).unwrap().intrinsics, *k, "frame {n}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -89,12 +89,12 @@ fn run(out: &std::path::Path) -> Result<(), String> {
         Recorder::create(out, "renderer (exact, whole millimetres)").map_err(|e| e.to_string())?;
     let fy = (HEIGHT as f32 / 2.0) / (std::f32::consts::FRAC_PI_4 / 2.0).tan();
     recorder
-        .set_intrinsics(Intrinsics {
-            fx: fy,
+        .set_intrinsics(Intrinsics::new(
             fy,
-            cx: WIDTH as f32 / 2.0,
-            cy: HEIGHT as f32 / 2.0,
-        })
+            fy,
+            WIDTH as f32 / 2.0,
+            HEIGHT as f32 / 2.0,
+        ))
         .map_err(|e| e.to_string())?;
     let targets = app.world().resource::<Targets>().clone();
     for n in 0..FRAMES {

@@ -17,6 +17,7 @@ use super::{
     BackgroundSync, CurrentDepth, EngineStatus, MonoDepthProximity, MonoDepthSettings,
     MonoDepthStatus, MonoDepthSystems, NewDepth, SourceStatus,
 };
+use crate::camera::FocalCorrection;
 use crate::colormap::colorize;
 use crate::engine::StageTimings;
 
@@ -302,6 +303,11 @@ fn status_lines(ui: &mut egui::Ui, status: &MonoDepthStatus) {
     if let Some(error) = &status.texture_error {
         ui.colored_label(BAD, format!("not shown: {error}"));
     }
+    let colour = match status.focal {
+        FocalCorrection::Applied { assumed: false, .. } | FocalCorrection::NotApplicable => GOOD,
+        _ => WARN,
+    };
+    ui.colored_label(colour, status.focal.to_string());
 }
 
 fn rates(

@@ -7,6 +7,7 @@ use bevy::prelude::*;
 use super::status::{EngineStatus, MonoDepthStatus};
 use super::textures::TextureWriter;
 use super::{BackgroundSync, MonoDepthSettings, Running};
+use crate::camera::FocalCorrection;
 use crate::depth::{DepthMap, DepthStats};
 use crate::engine::{EngineError, StageTimings};
 use crate::frame::CameraFrame;
@@ -101,6 +102,17 @@ pub(super) fn receive_depth(
     report_texture(&mut status, uploaded);
     if status.last_frame_error.is_some() {
         status.last_frame_error = None;
+    }
+    let focal = result.depth.focal;
+    let kind = std::mem::discriminant(&focal);
+    if std::mem::discriminant(&status.focal) != kind {
+        match focal {
+            FocalCorrection::NoModelFocal | FocalCorrection::NoIntrinsics => warn!("{focal}"),
+            _ => info!("{focal}"),
+        }
+    }
+    if status.focal != focal {
+        status.focal = focal;
     }
     messages.write(NewDepth {
         sequence: result.depth.sequence,

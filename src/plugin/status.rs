@@ -4,6 +4,7 @@ use std::fmt;
 
 use bevy::prelude::*;
 
+use crate::camera::FocalCorrection;
 use crate::engine::ModelSummary;
 use crate::sources::SourceStatus;
 use crate::worker::WorkerStats;
@@ -23,6 +24,9 @@ pub struct MonoDepthStatus {
     /// Why the last frame or depth map was not shown on the GPU (too large
     /// for its textures, or empty); `None` once one is.
     pub texture_error: Option<String>,
+    /// Whether the newest depth's metres were corrected for the camera's
+    /// focal length, or why not.
+    pub focal: FocalCorrection,
 }
 
 /// State of ONNX Runtime and the model.

@@ -16,6 +16,10 @@ pub struct ImageFolder {
     pub fps: f32,
     /// Start again after the last image.
     pub looping: bool,
+    /// The camera's vertical field of view in degrees, for metric depth;
+    /// `None` assumes a typical webcam's
+    /// ([`DEFAULT_VERTICAL_FOV_DEGREES`](crate::camera::DEFAULT_VERTICAL_FOV_DEGREES)).
+    pub vertical_fov: Option<f32>,
 }
 
 impl ImageFolder {
@@ -25,6 +29,7 @@ impl ImageFolder {
             path: path.into(),
             fps: 30.0,
             looping: true,
+            vertical_fov: None,
         }
     }
 }
@@ -112,7 +117,12 @@ fn run(hub: &FrameHub, settings: &ImageFolder, stop: &Stop) {
                         hub.report(SourceStatus::Running(name.clone()));
                         reported_running = true;
                     }
-                    hub.push(frame.with_timestamp(started.elapsed()));
+                    let intrinsics = super::intrinsics_from_fov(&frame, settings.vertical_fov);
+                    hub.push(
+                        frame
+                            .with_timestamp(started.elapsed())
+                            .with_intrinsics(Some(intrinsics)),
+                    );
                 }
                 Err(e) => {
                     if first_pass {

@@ -23,6 +23,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError, bounde
 pub use pushed::FramePusher;
 
 use crate::background::Background;
+use crate::camera::{DEFAULT_VERTICAL_FOV_DEGREES, Intrinsics};
 
 use crate::frame::CameraFrame;
 use crate::worker::FrameSender;
@@ -147,6 +148,16 @@ impl FrameHub {
 }
 
 pub use crate::background::STOP_TIMEOUT;
+
+/// Intrinsics of `frame` from a vertical field of view in degrees; without
+/// one (or with one outside 1–179°), a typical webcam's, marked assumed.
+pub(crate) fn intrinsics_from_fov(frame: &CameraFrame, vertical_fov: Option<f32>) -> Intrinsics {
+    let (w, h) = (frame.width(), frame.height());
+    match vertical_fov.filter(|d| (1.0..=179.0).contains(d)) {
+        Some(degrees) => Intrinsics::from_vertical_fov(w, h, degrees),
+        None => Intrinsics::from_vertical_fov(w, h, DEFAULT_VERTICAL_FOV_DEGREES).assumed(),
+    }
+}
 
 /// The stop signal a source thread watches: set when its [`SourceThread`]
 /// is dropped.

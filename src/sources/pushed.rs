@@ -1,11 +1,13 @@
 //! Frames pushed by the host app (an iOS app's camera callback, a capture
 //! library the game already uses).
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bevy::prelude::Resource;
 
 use super::FrameHub;
+use crate::camera::Intrinsics;
 use crate::frame::{CameraFrame, FrameError, PixelFormat};
 
 /// Cloneable, thread-safe handle for pushing camera frames into the plugin.
@@ -24,12 +26,26 @@ use crate::frame::{CameraFrame, FrameError, PixelFormat};
 #[derive(Resource, Clone, Debug)]
 pub struct FramePusher {
     hub: FrameHub,
+    intrinsics: Arc<Mutex<Option<Intrinsics>>>,
 }
 
 impl FramePusher {
     /// A pusher delivering to `hub`.
     pub fn new(hub: FrameHub) -> Self {
-        Self { hub }
+        Self {
+            hub,
+            intrinsics: Arc::default(),
+        }
+    }
+
+    /// The camera intrinsics (in pixels of the pushed buffers) that
+    /// `push_rgb`, `push_rgba` and `push_bgra` attach to every frame from now
+    /// on, for all clones of this pusher (`None`: none). On iOS they come
+    /// from ARKit's `ARCamera.intrinsics` or AVFoundation's camera
+    /// calibration data (see docs/ios.md). Frames given to [`Self::push`]
+    /// keep their own.
+    pub fn set_intrinsics(&self, intrinsics: Option<Intrinsics>) {
+        *self.intrinsics.lock().unwrap_or_else(|e| e.into_inner()) = intrinsics;
     }
 
     /// Pushes a frame; numbers it if its sequence is 0. Returns the sequence.
@@ -86,6 +102,9 @@ impl FramePusher {
         crate::frame::validate(format, width, height, stride, pixels.len())?;
         let needed = stride.saturating_mul(height as usize).min(pixels.len());
         let frame = CameraFrame::new(format, width, height, stride, &pixels[..needed])?;
-        Ok(self.hub.push(frame.with_timestamp(timestamp)))
+        let intrinsics = *self.intrinsics.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(self
+            .hub
+            .push(frame.with_timestamp(timestamp).with_intrinsics(intrinsics)))
     }
 }

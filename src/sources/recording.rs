@@ -78,18 +78,7 @@ fn io_err(path: &Path, e: impl std::fmt::Display) -> RecordingError {
     }
 }
 
-/// Pinhole camera intrinsics, in pixels of the RGB frame.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Intrinsics {
-    /// Focal length along x.
-    pub fx: f32,
-    /// Focal length along y.
-    pub fy: f32,
-    /// Principal point x.
-    pub cx: f32,
-    /// Principal point y.
-    pub cy: f32,
-}
+pub use crate::camera::Intrinsics;
 
 /// Stage timings of a recorded frame, milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -126,6 +115,10 @@ pub struct RecordedFrame {
     /// See `mapping_scale`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mapping_offset: Option<[f32; 2]>,
+    /// The camera's intrinsics for this frame, when known (version 2;
+    /// otherwise the index's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intrinsics: Option<Intrinsics>,
 }
 
 /// A recording's index: the `session.json` header and its frames.
@@ -162,11 +155,10 @@ impl RecordingIndex {
         }
         check_mapping(self.mapping_scale, self.mapping_offset)
             .map_err(|e| format!("mapping: {e}"))?;
-        if let Some(k) = self.intrinsics {
-            let finite = [k.fx, k.fy, k.cx, k.cy].iter().all(|v| v.is_finite());
-            if !finite || k.fx <= 0.0 || k.fy <= 0.0 {
-                return Err(format!("intrinsics {k:?} are not a camera"));
-            }
+        if let Some(k) = self.intrinsics
+            && !k.is_valid()
+        {
+            return Err(format!("intrinsics {k:?} are not a camera"));
         }
         for (n, frame) in self.frames.iter().enumerate() {
             frame
@@ -200,6 +192,11 @@ impl RecordedFrame {
             return Err(format!(
                 "depth size {w}×{h} (at most {MAX_DEPTH_SIDE} px a side)"
             ));
+        }
+        if let Some(k) = self.intrinsics
+            && !k.is_valid()
+        {
+            return Err(format!("intrinsics {k:?} are not a camera"));
         }
         match (self.mapping_scale, self.mapping_offset) {
             (None, None) => Ok(()),
@@ -294,14 +291,17 @@ impl Recording {
         &self.index.frames[i % self.index.frames.len()]
     }
 
-    /// Loads frame `i`'s RGB image.
+    /// Loads frame `i`'s RGB image, with its intrinsics when recorded.
     pub fn load_frame(&self, i: usize) -> Result<CameraFrame, RecordingError> {
-        let path = self.dir.join(&self.entry(i).rgb);
+        let entry = self.entry(i);
+        let path = self.dir.join(&entry.rgb);
         let image = image::open(&path)
             .map_err(|e| io_err(&path, e))?
             .into_rgb8();
         let (w, h) = image.dimensions();
-        CameraFrame::packed(PixelFormat::Rgb8, w, h, image.into_raw()).map_err(|e| io_err(&path, e))
+        let frame = CameraFrame::packed(PixelFormat::Rgb8, w, h, image.into_raw())
+            .map_err(|e| io_err(&path, e))?;
+        Ok(frame.with_intrinsics(entry.intrinsics.or(self.index.intrinsics)))
     }
 
     /// Loads frame `i`'s depth in metres (millimetres / 1000; 0 is invalid).
@@ -584,6 +584,7 @@ impl Recorder {
             depth_size: Some([depth.width(), depth.height()]),
             mapping_scale: Some(depth.mapping.scale),
             mapping_offset: Some(depth.mapping.offset),
+            intrinsics: frame.intrinsics,
         };
         let path = self.dir.join(FRAMES_FILE);
         let mut line = serde_json::to_vec(&entry).map_err(|e| io_err(&path, e))?;

@@ -72,7 +72,7 @@ pub enum CameraChoice {
 }
 
 /// Webcam settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Webcam {
     /// Which camera.
     pub camera: CameraChoice,
@@ -80,6 +80,11 @@ pub struct Webcam {
     pub resolution: (u32, u32),
     /// Requested frame rate.
     pub fps: u32,
+    /// The camera's vertical field of view in degrees, for metric depth;
+    /// `None` assumes a typical webcam's
+    /// ([`DEFAULT_VERTICAL_FOV_DEGREES`](crate::camera::DEFAULT_VERTICAL_FOV_DEGREES))
+    /// and the status says so.
+    pub vertical_fov: Option<f32>,
 }
 
 impl Default for Webcam {
@@ -88,6 +93,7 @@ impl Default for Webcam {
             camera: CameraChoice::Index(0),
             resolution: (640, 480),
             fps: 30,
+            vertical_fov: None,
         }
     }
 }
@@ -226,7 +232,12 @@ fn capture(
                     had_frames = true;
                     hub.report(SourceStatus::Running(format!("camera {name}")));
                 }
-                hub.push(frame.with_timestamp(started.elapsed()));
+                let intrinsics = super::intrinsics_from_fov(&frame, settings.vertical_fov);
+                hub.push(
+                    frame
+                        .with_timestamp(started.elapsed())
+                        .with_intrinsics(Some(intrinsics)),
+                );
             }
             // One bad frame (a torn MJPEG) is skipped; the next may be fine.
             Err(e) => tracing::debug!("webcam: {e}"),

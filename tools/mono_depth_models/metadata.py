@@ -29,7 +29,20 @@ KEYS = {
     "precision": "fp32, fp16 (weights stored as float16; compute is float32) or int8 (QDQ-quantised)",
 }
 
+# Keys only some models have (the crate has a fallback for each).
+OPTIONAL_KEYS = {
+    "focal_px": "training camera's focal length in pixels of the model input; the crate scales metric "
+                "depth by the frame camera's focal length (at the input) over this",
+}
+
 FCRN_MODEL = "fcrn_resnet50_upproj"
+
+# NYU Depth v2's Kinect colour camera (the dataset toolbox's camera_params.m):
+# fx 518.858, fy 519.470 at 640x480. FCRN halves the images to 320x240 and
+# crops 304x228 (Laina et al. 2016, section 4.1), which keeps the focal length
+# at half: 259.43 x 259.73 px, geometric mean 259.58.
+NYU_FX, NYU_FY = 518.8579, 519.4696
+FCRN_FOCAL_PX = round(((NYU_FX / 2) * (NYU_FY / 2)) ** 0.5, 2)
 
 
 # sha256 (lower-case hex) of weight files published by the FCRN authors -> where
@@ -79,6 +92,7 @@ def fcrn_metadata(weights: str, trained: bool, precision: str) -> dict:
         weights=weights,
         trained=trained,
         precision=precision,
+        focal_px=FCRN_FOCAL_PX,
     )
 
 

@@ -109,6 +109,9 @@ class ConverterTest(unittest.TestCase):
             self.assertEqual(meta["mono_depth.trained"], "true")
             self.assertEqual(meta["mono_depth.precision"], precision)
             self.assertEqual(meta["mono_depth.model"], "fcrn_resnet50_upproj")
+            # NYU's Kinect at half size: the geometric mean of 518.8579 / 2
+            # and 519.4696 / 2, written out here independently.
+            self.assertAlmostEqual(float(meta["mono_depth.focal_px"]), 259.58, places=2)
 
     def user_supplied_text(self):
         size = self.npy.stat().st_size
