@@ -35,7 +35,9 @@ ar_occlusion [OPTIONS]
                    model or camera needed)
   --mirror         mirror the image (front cameras; on by default for the
                    webcam, --no-mirror turns it off)
-  --fov DEGREES    vertical field of view of the camera (default 45)
+  --fov DEGREES    the webcam's or image folder's vertical field of view, for
+                   metric depth and the virtual camera (default: a typical
+                   webcam's 43.3°, shown as assumed; recordings carry their own)
   --screenshot DIR render hard occlusion, soft occlusion, the depth view and
                    the overlay over a still of the sample recording to PNGs
                    in DIR, without a window, and exit
@@ -53,7 +55,7 @@ struct Args {
     /// Why the sample recording plays instead of the camera, shown on screen.
     fallback: Option<String>,
     mirror: bool,
-    fov_degrees: f32,
+    fov_degrees: Option<f32>,
     screenshot: Option<PathBuf>,
 }
 
@@ -64,7 +66,7 @@ fn parse_args() -> Result<Args, String> {
     let mut camera = 0u32;
     let mut replay = None;
     let mut mirror = None;
-    let mut fov_degrees = 45.0f32;
+    let mut fov_degrees = None;
     let mut screenshot = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -82,11 +84,13 @@ fn parse_args() -> Result<Args, String> {
             "--mirror" => mirror = Some(true),
             "--no-mirror" => mirror = Some(false),
             "--fov" => {
-                fov_degrees = value("--fov")?
-                    .parse()
-                    .ok()
-                    .filter(|f: &f32| (1.0..179.0).contains(f))
-                    .ok_or("--fov needs degrees between 1 and 179".to_owned())?
+                fov_degrees = Some(
+                    value("--fov")?
+                        .parse()
+                        .ok()
+                        .filter(|f: &f32| (1.0..179.0).contains(f))
+                        .ok_or("--fov needs degrees between 1 and 179".to_owned())?,
+                )
             }
             "--screenshot" => screenshot = Some(PathBuf::from(value("--screenshot")?)),
             "--camera" => {
@@ -107,10 +111,11 @@ fn parse_args() -> Result<Args, String> {
         (_, Some(dir)) => FrameSource::Replay(dir),
         (Some(path), None) => FrameSource::ImageFolder(ImageFolder {
             fps,
+            vertical_fov: fov_degrees,
             ..ImageFolder::new(path)
         }),
         (None, None) => {
-            let (source, why) = webcam_or_sample(camera, &model);
+            let (source, why) = webcam_or_sample(camera, fov_degrees, &model);
             fallback = why;
             source
         }
@@ -135,7 +140,11 @@ fn parse_args() -> Result<Args, String> {
 
 /// The webcam, or the sample recording when there is no camera or no model
 /// (with the reason).
-fn webcam_or_sample(index: u32, model: &std::path::Path) -> (FrameSource, Option<String>) {
+fn webcam_or_sample(
+    index: u32,
+    fov: Option<f32>,
+    model: &std::path::Path,
+) -> (FrameSource, Option<String>) {
     let sample = asset_path("assets/samples/room");
     let missing = match list_cameras() {
         Err(reason) => Some(format!("no camera ({reason})")),
@@ -154,7 +163,7 @@ fn webcam_or_sample(index: u32, model: &std::path::Path) -> (FrameSource, Option
             eprintln!("{note}");
             (FrameSource::Replay(sample), Some(note))
         }
-        _ => (webcam(index), None),
+        _ => (webcam(index, fov), None),
     }
 }
 
@@ -171,15 +180,16 @@ fn list_cameras() -> Result<(), String> {
 }
 
 #[cfg(feature = "webcam")]
-fn webcam(index: u32) -> FrameSource {
+fn webcam(index: u32, fov: Option<f32>) -> FrameSource {
     FrameSource::Webcam(bevy_mono_depth::sources::webcam::Webcam {
         camera: bevy_mono_depth::sources::webcam::CameraChoice::Index(index),
+        vertical_fov: fov,
         ..Default::default()
     })
 }
 
 #[cfg(not(feature = "webcam"))]
-fn webcam(_index: u32) -> FrameSource {
+fn webcam(_index: u32, _fov: Option<f32>) -> FrameSource {
     FrameSource::Pushed
 }
 
@@ -218,7 +228,11 @@ fn main() {
     .insert_resource(Fallback(args.fallback))
     .insert_resource(CameraSetup {
         mirror: args.mirror,
-        fov: args.fov_degrees.to_radians(),
+        // Until the first frame's intrinsics take over.
+        fov: args
+            .fov_degrees
+            .unwrap_or(bevy_mono_depth::camera::DEFAULT_VERTICAL_FOV_DEGREES)
+            .to_radians(),
         target: None,
     })
     .init_resource::<Motion>()
@@ -333,7 +347,8 @@ fn setup_scene(
     mut soft: ResMut<Assets<SoftOcclusionMaterial>>,
 ) {
     // The Bevy camera stands where the real one is: at the origin, looking
-    // down −Z, with the real camera's field of view.
+    // down −Z. Once frames arrive, `MonoDepthCamera` gives it the real
+    // camera's projection (intrinsics, window aspect, fill, mirroring).
     let mut camera = commands.spawn((
         MonoDepthCamera {
             mirror: setup.mirror,

@@ -27,7 +27,8 @@ pub const SAMPLE: &str = "assets/samples/room";
 /// Which of its frames.
 const FRAME: usize = 12;
 /// Picture size.
-const SIZE: (u32, u32) = (960, 720);
+/// 16:9 over the sample's 4:3 frames, as a desktop window shows them.
+const SIZE: (u32, u32) = (1280, 720);
 /// Time at which the virtual objects are shown (their placed pose).
 const MOTION_TIME: f32 = 0.0;
 

@@ -18,7 +18,7 @@ use bevy::prelude::*;
 
 pub use diagnostics::MonoDepthDiagnostics;
 pub use occlusion::{
-    DepthDisplay, MonoDepthCamera, OcclusionMode, OcclusionView, SoftOcclusion,
+    ArProjection, DepthDisplay, MonoDepthCamera, OcclusionMode, OcclusionView, SoftOcclusion,
     SoftOcclusionMaterial, frame_to_depth, screen_to_frame, soft_occlusion,
 };
 #[cfg(feature = "overlay")]

@@ -46,6 +46,10 @@ use bevy::render::view::{ExtractedView, ViewDepthTexture, ViewTarget};
 use bevy::render::{Render, RenderApp, RenderStartup, RenderSystems};
 use bevy::shader::{Shader, ShaderRef, load_shader_library};
 
+mod projection;
+
+pub use projection::ArProjection;
+
 use super::receive::CurrentDepth;
 use super::textures::DepthTextures;
 use crate::preprocess::{ImageMapping, ResizeMode};
@@ -91,10 +95,12 @@ pub enum DepthDisplay {
 /// }
 /// ```
 ///
-/// Distances come from the model in metres along the optical axis; give the
-/// Bevy camera the physical camera's vertical field of view so virtual
-/// metres match real ones. Colours are exact only with `Tonemapping::None`
-/// (tonemapping applies to the background like to everything else).
+/// Distances come from the model in metres along the optical axis. Once the
+/// shown frames carry intrinsics, the camera gets an [`ArProjection`] made
+/// from them, the viewport, `fit` and `mirror` (unless `follow_camera` is
+/// off), so virtual metres and directions match real ones at any window
+/// aspect. Colours are exact only with `Tonemapping::None` (tonemapping
+/// applies to the background like to everything else).
 #[derive(Component, Debug, Clone, PartialEq)]
 #[require(Camera3d)]
 pub struct MonoDepthCamera {
@@ -114,6 +120,12 @@ pub struct MonoDepthCamera {
     pub soft_band: f32,
     /// Camera image (default), depth colour map or occlusion mask.
     pub display: DepthDisplay,
+    /// Give the camera the real camera's projection ([`ArProjection`]) once
+    /// the shown frames carry intrinsics (default `true`): virtual objects
+    /// then appear where the same point of the room appears in the image,
+    /// whatever the window's aspect, fit and mirroring. `false` keeps the
+    /// app's own projection.
+    pub follow_camera: bool,
 }
 
 impl Default for MonoDepthCamera {
@@ -125,6 +137,7 @@ impl Default for MonoDepthCamera {
             bias: 0.0,
             soft_band: 0.2,
             display: DepthDisplay::Camera,
+            follow_camera: true,
         }
     }
 }
@@ -302,6 +315,7 @@ pub(super) fn build(app: &mut App) {
             .chain()
             .after(CameraUpdateSystems),
     );
+    projection::build(app);
     let Some(render_app) = app.get_sub_app_mut(RenderApp) else {
         return;
     };

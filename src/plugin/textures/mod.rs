@@ -26,6 +26,7 @@ use bevy::prelude::*;
 use bevy::render::render_resource::{Extent3d, TextureDimension, TextureFormat};
 use bevy::render::renderer::RenderDevice;
 
+use crate::camera::Intrinsics;
 use crate::depth::DepthMap;
 use crate::frame::{CameraFrame, PixelFormat};
 
@@ -51,6 +52,9 @@ pub struct DepthTextures {
     pub depth_size: Option<UVec2>,
     /// Size of the background texture's content, once a frame has arrived.
     pub background_size: Option<UVec2>,
+    /// The camera intrinsics of the frame the background shows, if it had
+    /// any (in pixels of that frame).
+    pub background_intrinsics: Option<Intrinsics>,
     uploads: Uploads,
 }
 
@@ -130,6 +134,7 @@ pub(super) fn build(app: &mut App) {
         background_sequence: None,
         depth_size: None,
         background_size: None,
+        background_intrinsics: None,
         uploads: Uploads::default(),
     });
     upload::build(app);
@@ -239,6 +244,7 @@ impl DepthTextures {
         });
         self.background_sequence = Some(frame.sequence);
         self.background_size = Some(size);
+        self.background_intrinsics = frame.intrinsics;
         Ok(())
     }
 }
@@ -255,6 +261,7 @@ mod tests {
             background_sequence: None,
             depth_size: None,
             background_size: None,
+            background_intrinsics: None,
             uploads: Uploads::default(),
         }
     }
