@@ -58,7 +58,7 @@
 //! | `window` | yes | desktop window through winit (X11) |
 //! | `overlay` | yes | egui status and timing overlay ([`plugin::MonoDepthOverlayPlugin`]) |
 //! | `webcam` | yes | webcam capture through nokhwa (`sources::webcam`) |
-//! | `coreml`, `cuda`, `directml`, `xnnpack` | no | that ONNX Runtime execution provider ([`session::ExecutionProvider`]) |
+//! | `coreml`, `cuda`, `directml`, `xnnpack` | no | that ONNX Runtime execution provider ([`session::ExecutionProvider`]; Core ML is built in on iOS and macOS) |
 
 #![warn(missing_docs)]
 

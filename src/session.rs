@@ -73,7 +73,7 @@ pub enum ExecutionProvider {
     /// ONNX Runtime's own CPU kernels (always available).
     #[default]
     Cpu,
-    /// Apple's Core ML (feature `coreml`; iOS and macOS).
+    /// Apple's Core ML (built in on iOS and macOS; elsewhere feature `coreml`).
     CoreMl,
     /// NVIDIA CUDA (feature `cuda`; needs the GPU build of ONNX Runtime).
     Cuda,
@@ -297,7 +297,10 @@ mod providers {
     ) -> (SessionBuilder, String) {
         match provider {
             ExecutionProvider::Cpu => (builder, "CPU".to_owned()),
-            #[cfg(feature = "coreml")]
+            // Core ML is compiled in on Apple targets without a feature
+            // (Cargo.toml gives ort `coreml` there); `cargo xtask test`
+            // checks this cfg and Cargo.toml agree.
+            #[cfg(any(feature = "coreml", target_os = "ios", target_os = "macos"))]
             ExecutionProvider::CoreMl => {
                 try_register(builder, ort::ep::CoreML::default().build(), "CoreML")
             }

@@ -102,6 +102,9 @@ fn test(args: &[String]) -> Result<(), Fail> {
         run(&mut clippy)?;
     }
 
+    println!("\n== Core ML on Apple targets");
+    check_coreml(&root)?;
+
     println!("\n== cargo doc");
     run(cargo()
         .args([
@@ -141,6 +144,47 @@ fn test(args: &[String]) -> Result<(), Fail> {
         .env("MONO_DEPTH_PYTHON", python::venv_python());
     util::test_env(&mut smoke);
     run(&mut smoke)?;
+    Ok(())
+}
+
+/// Apple targets get ONNX Runtime's Core ML provider without a feature:
+/// ort must resolve with `coreml` for iOS and macOS (and not elsewhere), and
+/// the session code must register it under the same targets. Neither can be
+/// compiled here (no Apple standard library), so both are read.
+fn check_coreml(root: &std::path::Path) -> Result<(), Fail> {
+    for (target, wanted) in [
+        ("aarch64-apple-ios", true),
+        ("aarch64-apple-darwin", true),
+        ("x86_64-unknown-linux-gnu", false),
+    ] {
+        let out = cargo()
+            .args(["tree", "-e", "features", "-i", "ort", "--target", target])
+            .current_dir(root)
+            .output()
+            .map_err(|e| Fail::new(format!("cargo tree: {e}")))?;
+        if !out.status.success() {
+            return Err(Fail::new(format!(
+                "cargo tree --target {target} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )));
+        }
+        let has = String::from_utf8_lossy(&out.stdout).contains("ort feature \"coreml\"");
+        if has != wanted {
+            return Err(Fail::new(format!(
+                "ort's `coreml` feature on {target}: {has}, expected {wanted} (Cargo.toml's target tables)"
+            )));
+        }
+        println!("ort on {target}: coreml {has}");
+    }
+    let session = std::fs::read_to_string(root.join("src/session.rs"))?;
+    let cfg = r#"#[cfg(any(feature = "coreml", target_os = "ios", target_os = "macos"))]
+            ExecutionProvider::CoreMl"#;
+    if !session.contains(cfg) {
+        return Err(Fail::new(
+            "src/session.rs no longer registers Core ML under `any(feature = \"coreml\", target_os = \"ios\", target_os = \"macos\")`, the targets Cargo.toml gives ort `coreml` on".to_owned(),
+        ));
+    }
+    println!("src/session.rs registers Core ML on the same targets");
     Ok(())
 }
 
