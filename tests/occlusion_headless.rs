@@ -67,16 +67,23 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 fn write_recording() -> PathBuf {
-    let dir = scratch("scene");
-    let mut recorder = Recorder::create(&dir, "occlusion test scene").unwrap();
+    let metres: Vec<f32> = (0..DEPTH.1)
+        .flat_map(|row| (0..DEPTH.0).map(move |col| real_depth(col, row)))
+        .collect();
+    record_scene(
+        "scene",
+        DepthMap::from_metres(DEPTH.0, DEPTH.1, metres, (0.1, 20.0)),
+    )
+}
+
+/// A two-frame recording of the camera image with `depth`.
+fn record_scene(name: &str, depth: DepthMap) -> PathBuf {
+    let dir = scratch(name);
+    let mut recorder = Recorder::create(&dir, format!("occlusion test {name}")).unwrap();
     let (w, h) = FRAME;
     let rgb: Vec<u8> = (0..h)
         .flat_map(|y| (0..w).flat_map(move |x| camera_rgb(x, y)))
         .collect();
-    let metres: Vec<f32> = (0..DEPTH.1)
-        .flat_map(|row| (0..DEPTH.0).map(move |col| real_depth(col, row)))
-        .collect();
-    let depth = DepthMap::from_metres(DEPTH.0, DEPTH.1, metres, (0.1, 20.0));
     for n in 0..2u64 {
         let frame = CameraFrame::packed(PixelFormat::Rgb8, w, h, rgb.clone())
             .unwrap()
@@ -114,6 +121,15 @@ fn headless_in_order(source: FrameSource, plugin_first: bool) -> App {
         app.add_plugins(plugins).add_plugins(ours);
     }
     app
+}
+
+/// One camera per view, in order; their targets by name.
+fn spawn_cameras(app: &mut App, views: &[View]) -> Vec<(&'static str, Handle<Image>)> {
+    views
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (v.name, spawn_camera(app, v, i as isize)))
+        .collect()
 }
 
 fn spawn_camera(app: &mut App, view: &View, order: isize) -> Handle<Image> {
@@ -565,11 +581,7 @@ fn before_the_first_depth_nothing_is_hidden() {
             layer: 2,
         },
     ];
-    let targets: Vec<_> = views
-        .iter()
-        .enumerate()
-        .map(|(i, v)| (v.name, spawn_camera(&mut app, v, i as isize)))
-        .collect();
+    let targets = spawn_cameras(&mut app, &views);
     spawn_box(&mut app, 3.0, 1);
     app.finish();
     app.cleanup();
@@ -640,12 +652,6 @@ fn a_plugin_added_before_the_renderer_leaves_cameras_alone_and_runs() {
 /// preprocessing makes for a wider frame): 20×30 texels, 1 m left of depth
 /// column 10 and 3 m from it on.
 fn write_cropped_recording() -> PathBuf {
-    let dir = scratch("cropped");
-    let mut recorder = Recorder::create(&dir, "cropped test scene").unwrap();
-    let (w, h) = FRAME;
-    let rgb: Vec<u8> = (0..h)
-        .flat_map(|y| (0..w).flat_map(move |x| camera_rgb(x, y)))
-        .collect();
     let metres: Vec<f32> = (0..30)
         .flat_map(|_| (0..20).map(|col| if col < 10 { 1.0 } else { 3.0 }))
         .collect();
@@ -654,14 +660,7 @@ fn write_cropped_recording() -> PathBuf {
         scale: [0.5, 1.0],
         offset: [0.4, 0.0],
     };
-    for n in 0..2u64 {
-        let frame = CameraFrame::packed(PixelFormat::Rgb8, w, h, rgb.clone())
-            .unwrap()
-            .with_sequence(n + 1)
-            .with_timestamp(Duration::from_millis(50 * n));
-        recorder.record(&frame, &depth, None).unwrap();
-    }
-    dir
+    record_scene("cropped", depth)
 }
 
 #[test]
@@ -689,11 +688,7 @@ fn a_cropped_depth_map_and_a_bias_hide_where_computed() {
             layer: 1,
         },
     ];
-    let targets: Vec<_> = views
-        .iter()
-        .enumerate()
-        .map(|(i, v)| (v.name, spawn_camera(&mut app, v, i as isize)))
-        .collect();
+    let targets = spawn_cameras(&mut app, &views);
     spawn_box(&mut app, 2.0, 1);
     app.finish();
     app.cleanup();
