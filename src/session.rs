@@ -445,6 +445,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn tensor_sizes_saturate_instead_of_overflowing() {
+        let small = TensorInfo {
+            name: "x".into(),
+            shape: vec![1, 3, 228, 304],
+        };
+        assert_eq!(small.len(), 3 * 228 * 304);
+        let huge = TensorInfo {
+            name: "x".into(),
+            shape: vec![usize::MAX, 2, 3],
+        };
+        assert_eq!(huge.len(), usize::MAX);
+        assert!(!huge.is_empty());
+    }
+
+    #[test]
     fn automatic_thread_count_leaves_a_core_for_bevy() {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         let auto = SessionOptions::default().resolved_threads();

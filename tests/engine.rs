@@ -303,21 +303,23 @@ fn engine_with_focal(focal: Option<f32>) -> DepthEngine {
 #[test]
 fn metres_scale_with_the_camera_focal_length_over_the_training_one() {
     use bevy_mono_depth::camera::{FocalCorrection, Intrinsics};
-    let mut engine = engine_with_focal(Some(250.0));
+    let train = 250.0f32;
+    let mut engine = engine_with_focal(Some(train));
     let frame = make_frame(PixelFormat::Rgb8, 320, 256, 0, gradient);
     let at = |f: f32| Some(Intrinsics::new(f, f, 160.0, 128.0));
     let (plain, _) = engine.estimate(&frame).unwrap();
     assert_eq!(plain.focal, FocalCorrection::NoIntrinsics);
     let (same, _) = engine
-        .estimate(&frame.clone().with_intrinsics(at(250.0)))
+        .estimate(&frame.clone().with_intrinsics(at(train)))
         .unwrap();
     let (longer, _) = engine
         .estimate(&frame.clone().with_intrinsics(at(375.0)))
         .unwrap();
+    let factor = 375.0 / train;
     assert_eq!(
         longer.focal,
         FocalCorrection::Applied {
-            factor: 1.5,
+            factor,
             assumed: false
         }
     );
@@ -327,20 +329,22 @@ fn metres_scale_with_the_camera_focal_length_over_the_training_one() {
         "the training focal: factor 1"
     );
     for (l, p) in longer.metres().iter().zip(plain.metres()) {
-        assert!((l / p - 1.5).abs() < 1e-6, "{l} / {p}");
+        assert!((l / p - factor).abs() < 1e-6, "{l} / {p}");
     }
-    assert!((longer.stats().mean / plain.stats().mean - 1.5).abs() < 1e-6);
+    assert!((longer.stats().mean / plain.stats().mean - factor).abs() < 1e-6);
 
-    // A frame twice as wide is cropped to its middle half (fill): the
-    // model input sees it at full scale, so 500 px in the frame is 500 px
-    // at the input, twice the training focal length.
-    let wide = make_frame(PixelFormat::Rgb8, 640, 256, 0, gradient)
-        .with_intrinsics(Some(Intrinsics::new(500.0, 500.0, 320.0, 128.0).assumed()));
+    // A frame twice as wide is cropped to its middle half (fill) of the
+    // model input's 320×256: one frame pixel is one input pixel, so its
+    // focal length reaches the input unchanged.
+    let f_wide = 500.0;
+    let wide = make_frame(PixelFormat::Rgb8, 640, 256, 0, gradient).with_intrinsics(Some(
+        Intrinsics::new(f_wide, f_wide, 320.0, 128.0).assumed(),
+    ));
     let (cropped, _) = engine.estimate(&wide).unwrap();
     assert_eq!(
         cropped.focal,
         FocalCorrection::Applied {
-            factor: 2.0,
+            factor: f_wide / train,
             assumed: true
         }
     );

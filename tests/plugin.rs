@@ -390,11 +390,12 @@ fn the_proximity_alert_starts_and_ends_with_real_depth() {
     use bevy_mono_depth::model::ModelOverrides;
     // The model says it was trained at 250 px; the pushed frames come from a
     // camera of 125 px (wider): every depth is half what the model predicts.
+    let (train, camera) = (250.0f32, 125.0f32);
     let mut app = headless_app(MonoDepthPlugin {
         model: Some(model("closed_form.onnx")),
         source: FrameSource::Pushed,
         overrides: ModelOverrides {
-            focal_px: Some(250.0),
+            focal_px: Some(train),
             ..ModelOverrides::default()
         },
         ..Default::default()
@@ -410,11 +411,14 @@ fn the_proximity_alert_starts_and_ends_with_real_depth() {
         .min_interval = Duration::ZERO;
     wait_for_engine(&mut app, Duration::from_secs(60));
     let pusher = app.world().resource::<FramePusher>().clone();
-    pusher.set_intrinsics(Some(Intrinsics::new(125.0, 125.0, 160.0, 128.0)));
-    // Grey 31: the model predicts 0.5 + 0.035 · 31 = 1.585 m, beyond the
-    // 1 m alert distance; corrected it is 0.7925 m, within it.
+    pusher.set_intrinsics(Some(Intrinsics::new(camera, camera, 160.0, 128.0)));
+    // Grey 31: the model predicts 1.585 m, beyond the 1 m alert distance;
+    // corrected it is half that, within it.
+    let grey = [31, 31, 31];
+    let corrected = closed_form(grey) * camera / train;
+    assert!(closed_form(grey) > 1.0 && corrected < 1.0);
     let near = pusher
-        .push_rgb(320, 256, 960, &uniform_frame([31, 31, 31]), Duration::ZERO)
+        .push_rgb(320, 256, 960, &uniform_frame(grey), Duration::ZERO)
         .unwrap();
     update_until(&mut app, "near depth", |app| {
         depth_sequence(app) == Some(near)
@@ -424,7 +428,7 @@ fn the_proximity_alert_starts_and_ends_with_real_depth() {
     assert_eq!(
         app.world().resource::<MonoDepthStatus>().focal,
         FocalCorrection::Applied {
-            factor: 0.5,
+            factor: camera / train,
             assumed: false
         }
     );
@@ -444,7 +448,7 @@ fn the_proximity_alert_starts_and_ends_with_real_depth() {
     app.update();
     let alerts = &app.world().resource::<Alerts>().0;
     assert!(
-        matches!(alerts.as_slice(), [ProximityEvent::Started { share, nearest }, ProximityEvent::Ended] if *share == 1.0 && (*nearest - 0.7925).abs() < 1e-4),
+        matches!(alerts.as_slice(), [ProximityEvent::Started { share, nearest }, ProximityEvent::Ended] if *share == 1.0 && (*nearest - corrected).abs() < 1e-4),
         "{alerts:?}"
     );
 }
@@ -466,7 +470,11 @@ fn without_intrinsics_or_a_training_focal_length_the_status_says_why() {
     assert_eq!(status.focal, FocalCorrection::NoModelFocal);
     assert!(status.focal.to_string().contains("mono_depth.focal_px"));
     let map = app.world().resource::<CurrentDepth>().map.clone().unwrap();
-    assert!((map.get(0, 0).unwrap() - 1.585).abs() < 1e-4, "not scaled");
+    let predicted = closed_form([31, 31, 31]);
+    assert!(
+        (map.get(0, 0).unwrap() - predicted).abs() < 1e-4,
+        "not scaled"
+    );
 }
 
 #[test]

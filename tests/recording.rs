@@ -237,6 +237,11 @@ fn the_committed_sample_recording_replays() {
         .unwrap_or_else(|e| panic!("{e} (regenerate it with `cargo xtask sample`)"));
     assert_eq!(recording.index.frames.len(), 24);
     assert!(recording.index.intrinsics.is_some());
+    // A format-1 recording's one set of intrinsics goes with every frame.
+    assert_eq!(
+        recording.load_frame(5).unwrap().intrinsics,
+        recording.index.intrinsics
+    );
     let depth = recording.load_depth(0).unwrap();
     let frame = recording.load_frame(0).unwrap();
     assert_eq!(

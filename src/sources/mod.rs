@@ -230,6 +230,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_given_field_of_view_is_measured_a_missing_or_absurd_one_assumed() {
+        let frame =
+            CameraFrame::packed(crate::frame::PixelFormat::Rgb8, 8, 6, vec![0; 144]).unwrap();
+        let given = intrinsics_from_fov(&frame, Some(90.0));
+        assert!(!given.assumed);
+        // tan(45°) = 1: the focal length is half the height.
+        assert!((given.fy - 3.0).abs() < 1e-5 && (given.cx, given.cy) == (4.0, 3.0));
+        let default = Intrinsics::from_vertical_fov(8, 6, DEFAULT_VERTICAL_FOV_DEGREES);
+        for fov in [None, Some(0.0), Some(180.0), Some(f32::NAN)] {
+            let k = intrinsics_from_fov(&frame, fov);
+            assert!(k.assumed, "{fov:?}");
+            assert_eq!((k.fx, k.fy), (default.fx, default.fy), "{fov:?}");
+        }
+    }
+
+    #[test]
     fn a_source_that_never_returns_does_not_block_its_drop() {
         let (release, blocked) = bounded::<()>(0);
         let source = SourceThread::spawn("stalled", move |_stop| {
