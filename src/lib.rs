@@ -93,7 +93,9 @@ pub mod prelude {
     };
     pub use crate::preprocess::ResizeMode;
     pub use crate::proximity::{ProximityEvent, ProximitySettings};
-    pub use crate::session::{ExecutionProvider, SessionOptions};
+    pub use crate::session::{
+        CoreMlComputeUnits, CoreMlFormat, CoreMlOptions, ExecutionProvider, SessionOptions,
+    };
     pub use crate::sources::FramePusher;
     pub use crate::worker::{DepthWorker, FrameSender, WorkerEvent};
 }

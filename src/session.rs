@@ -95,13 +95,21 @@ pub struct SessionOptions {
     /// Where to run the model.
     pub provider: ExecutionProvider,
     /// Run inference below normal scheduling priority (default `true`):
-    /// [`DepthWorker`](crate::worker::DepthWorker) lowers its thread to nice
-    /// +10 on Linux (ONNX Runtime's pool threads, started from it, inherit
-    /// that) and to the utility QoS class on Apple platforms (there ONNX
-    /// Runtime's pool threads do not inherit it and keep the default), so
+    /// [`DepthWorker`](crate::worker::DepthWorker) lowers its own thread,
+    /// and every thread ONNX Runtime starts for the session is created by
+    /// the crate and lowered the same way (nice +10 on Linux, the utility
+    /// QoS class on Apple platforms, where threads do not inherit it), so
     /// that when cores are scarce rendering and game logic run first and
     /// depth comes a little later. On Windows and elsewhere it has no effect.
     pub low_priority: bool,
+    /// Let ONNX Runtime's idle intra-op threads spin (busy-wait) for the
+    /// next piece of work instead of sleeping (default `false`). Spinning
+    /// saves a few microseconds per operator and costs a core the game
+    /// could use; docs/performance.md has the measurement. Only matters
+    /// with more than one intra-op thread.
+    pub spinning: bool,
+    /// Core ML settings, used when `provider` is [`ExecutionProvider::CoreMl`].
+    pub coreml: CoreMlOptions,
 }
 
 impl Default for SessionOptions {
@@ -111,6 +119,8 @@ impl Default for SessionOptions {
             optimize: true,
             provider: ExecutionProvider::Cpu,
             low_priority: true,
+            spinning: false,
+            coreml: CoreMlOptions::default(),
         }
     }
 }
@@ -124,6 +134,92 @@ impl SessionOptions {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         cores.saturating_sub(1).max(1)
     }
+}
+
+/// The kind of model Core ML compiles the graph into.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum CoreMlFormat {
+    /// ML Program (default): more operators, float16 compute on the GPU and
+    /// Neural Engine; iOS 15 / macOS 12 or later.
+    #[default]
+    MlProgram,
+    /// The older NeuralNetwork format (iOS 13 / macOS 10.15 or later).
+    NeuralNetwork,
+}
+
+/// Which processors Core ML may use.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum CoreMlComputeUnits {
+    /// CPU, GPU and Neural Engine (default).
+    #[default]
+    All,
+    /// CPU and Neural Engine.
+    CpuAndNeuralEngine,
+    /// CPU and GPU.
+    CpuAndGpu,
+    /// CPU only (for comparisons).
+    CpuOnly,
+}
+
+/// Core ML execution provider settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CoreMlOptions {
+    /// Model format Core ML compiles to.
+    pub format: CoreMlFormat,
+    /// Processors Core ML may use.
+    pub compute_units: CoreMlComputeUnits,
+    /// Where compiled models are kept between launches (on iOS, a folder in
+    /// the app's Caches directory). `None` (default): Core ML compiles the
+    /// model again at every session load, which takes seconds on a phone.
+    ///
+    /// Each model file gets its own subfolder, named from the file's name,
+    /// size and modification time and the format
+    /// ([`coreml_cache_folder`]): ONNX Runtime keys its cache on the graph's
+    /// metadata and names and never checks whether a cached compilation
+    /// still matches, so FP32, FP16 and INT8 files of one model (same
+    /// input and output names) would otherwise share one entry.
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// The folder below `cache_dir` that holds the Core ML compilation of the
+/// model at `model` in `format`: `<file stem>-<16 hex digits>`, the digits a
+/// hash of the file name, size, modification time and format. A replaced
+/// or rebuilt model file gets a new folder; old folders are left for the app
+/// to clear with its cache.
+pub fn coreml_cache_folder(
+    cache_dir: &Path,
+    model: &Path,
+    format: CoreMlFormat,
+) -> std::io::Result<PathBuf> {
+    let meta = std::fs::metadata(model)?;
+    let modified = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    let name = model.file_name().unwrap_or_default().to_string_lossy();
+    // FNV-1a, 64 bits: stable across runs and Rust versions (unlike
+    // `DefaultHasher`), which a cache on disk needs.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let key = format!("{name}\0{}\0{modified}\0{format:?}", meta.len());
+    for byte in key.bytes() {
+        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+    }
+    let stem: String = model
+        .file_stem()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(48)
+        .collect();
+    Ok(cache_dir.join(format!("{stem}-{hash:016x}")))
 }
 
 /// Name, element type and fixed shape of one model input or output.
@@ -218,8 +314,14 @@ impl DepthSession {
             .with_optimization_level(level)
             .map_err(ort_err)?
             .with_intra_threads(options.resolved_threads())
+            .map_err(ort_err)?
+            .with_intra_op_spinning(options.spinning)
+            .map_err(ort_err)?
+            .with_thread_manager(threads::PoolThreads {
+                low_priority: options.low_priority,
+            })
             .map_err(ort_err)?;
-        let (mut builder, provider) = providers::register(builder, options.provider);
+        let (mut builder, mut provider) = providers::register(builder, options, &path);
         let session = builder
             .commit_from_file(&path)
             .map_err(|e| ModelError::Invalid {
@@ -227,6 +329,14 @@ impl DepthSession {
                 reason: e.to_string(),
             })?;
         let (input, output) = check_signature(&session, &path)?;
+        let precision = session
+            .metadata()
+            .ok()
+            .and_then(|m| m.custom("mono_depth.precision"));
+        if let Some(warning) = providers::precision_warning(&provider, precision.as_deref()) {
+            tracing::warn!("{}: {warning}", path.display());
+            provider = format!("{provider}; {warning}");
+        }
         Ok(Self {
             session,
             path,
@@ -286,23 +396,31 @@ impl DepthSession {
 }
 
 mod providers {
+    use std::path::Path;
+
     use ort::session::builder::SessionBuilder;
 
-    use super::ExecutionProvider;
+    use super::{ExecutionProvider, SessionOptions};
 
-    /// Registers `provider`, falling back to the CPU with the reason.
+    /// Registers the provider `options` ask for, falling back to the CPU
+    /// with the reason.
     pub(super) fn register(
         builder: SessionBuilder,
-        provider: ExecutionProvider,
+        options: &SessionOptions,
+        model: &Path,
     ) -> (SessionBuilder, String) {
-        match provider {
+        let _ = model;
+        match options.provider {
             ExecutionProvider::Cpu => (builder, "CPU".to_owned()),
             // Core ML is compiled in on Apple targets without a feature
             // (Cargo.toml gives ort `coreml` there); `cargo xtask test`
             // checks this cfg and Cargo.toml agree.
             #[cfg(any(feature = "coreml", target_os = "ios", target_os = "macos"))]
             ExecutionProvider::CoreMl => {
-                try_register(builder, ort::ep::CoreML::default().build(), "CoreML")
+                let (ep, note) = coreml(&options.coreml, model);
+                let (builder, mut text) = try_register(builder, ep.build(), "CoreML");
+                text.push_str(&note);
+                (builder, text)
             }
             #[cfg(feature = "cuda")]
             ExecutionProvider::Cuda => {
@@ -326,6 +444,56 @@ mod providers {
         }
     }
 
+    /// The Core ML provider for `options`, and a note on its cache for the
+    /// status text.
+    #[cfg(any(feature = "coreml", target_os = "ios", target_os = "macos"))]
+    fn coreml(options: &super::CoreMlOptions, model: &Path) -> (ort::ep::CoreML, String) {
+        use ort::ep::coreml::{ComputeUnits, ModelFormat};
+
+        use super::{CoreMlComputeUnits, CoreMlFormat};
+
+        let ep = ort::ep::CoreML::default()
+            .with_model_format(match options.format {
+                CoreMlFormat::MlProgram => ModelFormat::MLProgram,
+                CoreMlFormat::NeuralNetwork => ModelFormat::NeuralNetwork,
+            })
+            .with_compute_units(match options.compute_units {
+                CoreMlComputeUnits::All => ComputeUnits::All,
+                CoreMlComputeUnits::CpuAndNeuralEngine => ComputeUnits::CPUAndNeuralEngine,
+                CoreMlComputeUnits::CpuAndGpu => ComputeUnits::CPUAndGPU,
+                CoreMlComputeUnits::CpuOnly => ComputeUnits::CPUOnly,
+            });
+        let Some(dir) = &options.cache_dir else {
+            return (
+                ep,
+                ", compiled at every load: set CoreMlOptions::cache_dir".to_owned(),
+            );
+        };
+        match super::coreml_cache_folder(dir, model, options.format)
+            .and_then(|folder| std::fs::create_dir_all(&folder).map(|()| folder))
+        {
+            Ok(folder) => {
+                let note = format!(", compiled model cached in {}", folder.display());
+                (ep.with_model_cache_dir(folder.display()), note)
+            }
+            Err(e) => {
+                tracing::warn!("Core ML cache folder in {} unusable: {e}", dir.display());
+                (ep, format!(", not cached ({}: {e})", dir.display()))
+            }
+        }
+    }
+
+    /// A warning for a provider that runs little of a model of this
+    /// precision (`mono_depth.precision` metadata): Core ML takes few of a
+    /// QDQ graph's quantised operators, so an INT8 file runs mostly on the
+    /// CPU there.
+    pub(super) fn precision_warning(provider: &str, precision: Option<&str>) -> Option<String> {
+        (provider.starts_with("CoreML") && precision == Some("int8")).then(|| {
+            "this INT8 (QDQ) model runs mostly on the CPU under Core ML: use the FP16 or FP32 file"
+                .to_owned()
+        })
+    }
+
     #[allow(dead_code)]
     fn try_register(
         builder: SessionBuilder,
@@ -335,12 +503,48 @@ mod providers {
         match builder.with_execution_providers([ep.error_on_failure()]) {
             Ok(builder) => (
                 builder,
-                format!("{name} (operators it cannot run fall back to CPU)"),
+                format!("{name} (registered; operators it cannot run fall back to CPU)"),
             ),
             Err(e) => {
                 let reason = e.to_string();
                 (e.recover(), format!("CPU ({name} unavailable: {reason})"))
             }
+        }
+    }
+}
+
+mod threads {
+    //! ONNX Runtime's intra-op threads, created by the crate so that each
+    //! gets the session's priority.
+
+    /// Starts ONNX Runtime's pool threads, named `mono-depth-ort`, at low
+    /// priority when asked: on Apple platforms a thread does not inherit its
+    /// creator's QoS class, so lowering the worker alone leaves the pool at
+    /// the default.
+    pub(super) struct PoolThreads {
+        pub(super) low_priority: bool,
+    }
+
+    impl ort::environment::ThreadManager for PoolThreads {
+        type Thread = std::thread::JoinHandle<()>;
+
+        fn create(&self, work: impl FnOnce() + Send + 'static) -> ort::Result<Self::Thread> {
+            let low_priority = self.low_priority;
+            std::thread::Builder::new()
+                .name("mono-depth-ort".to_owned())
+                .spawn(move || {
+                    if low_priority {
+                        crate::worker::lower_thread_priority();
+                    }
+                    work();
+                })
+                .map_err(|e| ort::Error::new(format!("could not start a thread: {e}")))
+        }
+
+        fn join(thread: Self::Thread) -> ort::Result<()> {
+            thread
+                .join()
+                .map_err(|_| ort::Error::new("an ONNX Runtime thread panicked"))
         }
     }
 }
@@ -457,6 +661,61 @@ mod tests {
         };
         assert_eq!(huge.len(), usize::MAX);
         assert!(!huge.is_empty());
+    }
+
+    #[test]
+    fn each_model_file_and_format_gets_its_own_core_ml_cache() {
+        let dir =
+            std::env::temp_dir().join(format!("mono_depth_coreml_cache.{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let cache = dir.join("cache");
+        // Two precisions of one model: same graph names, different files.
+        let fp32 = dir.join("fcrn.onnx");
+        let int8 = dir.join("fcrn_int8.onnx");
+        std::fs::write(&fp32, b"fp32 weights").unwrap();
+        std::fs::write(&int8, b"int8").unwrap();
+        let folder = |model: &Path, format| coreml_cache_folder(&cache, model, format).unwrap();
+        let a = folder(&fp32, CoreMlFormat::MlProgram);
+        assert_eq!(a.parent(), Some(cache.as_path()));
+        assert!(
+            a.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("fcrn-")
+        );
+        // Stable for the same file, different for another file or format.
+        assert_eq!(a, folder(&fp32, CoreMlFormat::MlProgram));
+        assert_ne!(a, folder(&int8, CoreMlFormat::MlProgram));
+        assert_ne!(a, folder(&fp32, CoreMlFormat::NeuralNetwork));
+        // Replacing the file (another size) moves it to a new folder.
+        std::fs::write(&fp32, b"retrained fp32 weights").unwrap();
+        assert_ne!(a, folder(&fp32, CoreMlFormat::MlProgram));
+        // A model that is not there is an error, not a made-up folder.
+        assert!(
+            coreml_cache_folder(&cache, &dir.join("gone.onnx"), CoreMlFormat::MlProgram).is_err()
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn an_int8_model_under_core_ml_is_warned_about() {
+        let warn = providers::precision_warning;
+        assert!(warn("CoreML (registered; …)", Some("int8")).is_some());
+        assert!(warn("CoreML (registered; …)", Some("fp16")).is_none());
+        assert!(warn("CoreML (registered; …)", None).is_none());
+        // The CPU runs QDQ models well; a Core ML fallback to the CPU too.
+        assert!(warn("CPU", Some("int8")).is_none());
+        assert!(warn("CPU (CoreML unavailable: …)", Some("int8")).is_none());
+    }
+
+    #[test]
+    fn spinning_is_off_and_priority_low_by_default() {
+        let options = SessionOptions::default();
+        assert!(!options.spinning && options.low_priority);
+        assert_eq!(options.coreml.format, CoreMlFormat::MlProgram);
+        assert_eq!(options.coreml.compute_units, CoreMlComputeUnits::All);
+        assert_eq!(options.coreml.cache_dir, None);
     }
 
     #[test]

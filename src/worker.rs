@@ -299,7 +299,7 @@ fn engine_factory(config: EngineConfig) -> EstimatorFactory {
 
 /// Lowers the calling thread's scheduling priority (best effort: a failure
 /// leaves it as it was).
-fn lower_thread_priority() {
+pub(crate) fn lower_thread_priority() {
     #[cfg(target_os = "linux")]
     // SAFETY: plain system calls on the calling thread with no pointers;
     // raising one's own nice value needs no privilege.

@@ -6,14 +6,16 @@
 mod common;
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use bevy_mono_depth::engine::EngineConfig;
 use bevy_mono_depth::worker::{DepthWorker, WorkerEvent};
 
-/// Thread id → nice value of this process's threads named `name`, from
-/// `/proc/self/task/*/{comm,stat}` (nice is field 19).
-fn threads_named(name: &str) -> HashMap<String, i32> {
+/// Thread id → (name, nice value) of every thread of this process, from
+/// `/proc/self/task/*/{comm,stat}` (nice is field 19). Names are cut to 15
+/// bytes there.
+fn all_threads() -> HashMap<String, (String, i32)> {
     let mut found = HashMap::new();
     for task in std::fs::read_dir("/proc/self/task")
         .into_iter()
@@ -29,23 +31,53 @@ fn threads_named(name: &str) -> HashMap<String, i32> {
             .rfind(')')
             .and_then(|end| stat[end + 2..].split_whitespace().nth(16))
             .and_then(|n| n.parse().ok());
-        if let (true, Some(nice)) = (comm.trim() == name, nice) {
-            found.insert(task.file_name().to_string_lossy().into_owned(), nice);
+        if let Some(nice) = nice {
+            let tid = task.file_name().to_string_lossy().into_owned();
+            found.insert(tid, (comm.trim().to_owned(), nice));
         }
     }
     found
 }
 
+/// Nice values of the threads started while `f` runs, by name.
+fn started_during<T>(f: impl FnOnce() -> T) -> (T, Vec<(String, i32)>) {
+    let before: HashMap<String, (String, i32)> = all_threads();
+    let value = f();
+    let started = all_threads()
+        .into_iter()
+        .filter(|(tid, _)| !before.contains_key(tid))
+        .map(|(_, named)| named)
+        .collect();
+    (value, started)
+}
+
+/// The tests count the threads that appear while they run: one at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn wait_ready(worker: &DepthWorker) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match worker
+            .events()
+            .recv_timeout(left)
+            .expect("worker went quiet")
+        {
+            WorkerEvent::Ready(_) => return,
+            WorkerEvent::LoadFailed(e) => panic!("{e}"),
+            _ => {}
+        }
+    }
+}
+
 #[test]
 fn inference_runs_below_normal_priority_unless_told_otherwise() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     use bevy_mono_depth::session::SessionOptions;
-    // Thread names are cut to 15 bytes in /proc; threads started by the
-    // worker (ONNX Runtime's pool) inherit its name and its priority. Three
-    // intra-op threads: ONNX Runtime starts two pool threads besides the
-    // worker whatever the number of cores.
-    let name = "mono-depth-infe";
+    // Three intra-op threads: ONNX Runtime starts two pool threads besides
+    // the worker whatever the number of cores. Thread names are cut to 15
+    // bytes in /proc.
     for (low_priority, want) in [(true, 10), (false, 0)] {
-        let before = threads_named(name);
         let config = EngineConfig {
             session: SessionOptions {
                 low_priority,
@@ -54,33 +86,75 @@ fn inference_runs_below_normal_priority_unless_told_otherwise() {
             },
             ..EngineConfig::new(common::model("closed_form.onnx"))
         };
-        let worker = DepthWorker::with_engine(config).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match worker
-                .events()
-                .recv_timeout(left)
-                .expect("worker went quiet")
-            {
-                WorkerEvent::Ready(_) => break,
-                WorkerEvent::LoadFailed(e) => panic!("{e}"),
-                _ => {}
-            }
-        }
-        let started: Vec<i32> = threads_named(name)
-            .into_iter()
-            .filter(|(tid, _)| !before.contains_key(tid))
-            .map(|(_, nice)| nice)
+        let (worker, started) = started_during(|| {
+            let worker = DepthWorker::with_engine(config).unwrap();
+            wait_ready(&worker);
+            worker
+        });
+        let worker_threads: Vec<i32> = started
+            .iter()
+            .filter(|(name, _)| name == "mono-depth-infe")
+            .map(|&(_, nice)| nice)
             .collect();
+        let pool: Vec<i32> = started
+            .iter()
+            .filter(|(name, _)| name == "mono-depth-ort")
+            .map(|&(_, nice)| nice)
+            .collect();
+        assert_eq!(worker_threads.len(), 1, "one worker: {started:?}");
         assert!(
-            started.len() >= 3,
-            "the worker and ONNX Runtime's two pool threads: found {started:?}"
+            pool.len() >= 2,
+            "ONNX Runtime's two pool threads: {started:?}"
         );
         assert!(
-            started.iter().all(|&nice| nice == want),
-            "low_priority {low_priority}: nice values {started:?}"
+            worker_threads.iter().chain(&pool).all(|&nice| nice == want),
+            "low_priority {low_priority}: {started:?}"
         );
         drop(worker);
     }
+}
+
+/// ONNX Runtime's pool threads are lowered by the crate's thread manager,
+/// not by inheritance (Apple platforms do not pass QoS on to new threads):
+/// a session loaded on a normal-priority thread still gets low-priority
+/// pool threads, and the loading thread keeps its priority.
+#[test]
+fn pool_threads_are_lowered_even_when_their_creator_is_not() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    use bevy_mono_depth::runtime::{Runtime, RuntimeSearch};
+    use bevy_mono_depth::session::{DepthSession, SessionOptions};
+    let runtime = Runtime::load(&RuntimeSearch::from_env(None)).unwrap();
+    let options = SessionOptions {
+        intra_threads: 3,
+        ..SessionOptions::default()
+    };
+    assert!(options.low_priority);
+    let ((session, loader_nice), started) = started_during(|| {
+        std::thread::Builder::new()
+            .name("mono-depth-load".into())
+            .spawn(move || {
+                let session =
+                    DepthSession::load(&runtime, common::model("closed_form.onnx"), &options);
+                let me: Vec<i32> = all_threads()
+                    .into_values()
+                    .filter(|(name, _)| name == "mono-depth-load")
+                    .map(|(_, nice)| nice)
+                    .collect();
+                (session, me)
+            })
+            .unwrap()
+            .join()
+            .unwrap()
+    });
+    // Kept alive until the threads are counted: dropping it ends the pool.
+    let session = session.unwrap();
+    assert_eq!(loader_nice, [0], "the loading thread keeps its priority");
+    let pool: Vec<i32> = started
+        .iter()
+        .filter(|(name, _)| name == "mono-depth-ort")
+        .map(|&(_, nice)| nice)
+        .collect();
+    assert!(pool.len() >= 2, "ONNX Runtime's pool threads: {started:?}");
+    assert!(pool.iter().all(|&nice| nice == 10), "{started:?}");
+    drop(session);
 }
