@@ -8,6 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::frame::FrameRotation;
 use crate::preprocess::ImageMapping;
 
 /// A typical webcam's vertical field of view, degrees (a Logitech C920:
@@ -91,6 +92,27 @@ impl Intrinsics {
         }
     }
 
+    /// The intrinsics of the same camera for its image turned by `rotation`
+    /// (clockwise), given for a buffer of `size` pixels (width, height).
+    pub fn rotated(&self, rotation: FrameRotation, size: (u32, u32)) -> Self {
+        let (w, h) = (size.0 as f32, size.1 as f32);
+        let (fx, fy, cx, cy) = match rotation {
+            FrameRotation::None => (self.fx, self.fy, self.cx, self.cy),
+            // A buffer point (x, y) shows at (h − y, x).
+            FrameRotation::Clockwise90 => (self.fy, self.fx, h - self.cy, self.cx),
+            FrameRotation::Clockwise180 => (self.fx, self.fy, w - self.cx, h - self.cy),
+            // … at (y, w − x).
+            FrameRotation::Clockwise270 => (self.fy, self.fx, self.cy, w - self.cx),
+        };
+        Self {
+            fx,
+            fy,
+            cx,
+            cy,
+            assumed: self.assumed,
+        }
+    }
+
     /// One focal length for depth-from-size (the geometric mean of `fx` and
     /// `fy`: the scale of an object's apparent area).
     pub fn focal(&self) -> f32 {
@@ -169,6 +191,36 @@ mod tests {
         assert!(k.is_valid());
         assert!(!Intrinsics::new(0.0, 1.0, 0.0, 0.0).is_valid());
         assert!(!Intrinsics::new(f32::NAN, 1.0, 0.0, 0.0).is_valid());
+    }
+
+    #[test]
+    fn rotating_the_image_moves_the_principal_point_with_the_pixels() {
+        // 640×480 buffer, fx ≠ fy and an off-centre principal point.
+        let k = Intrinsics::new(500.0, 520.0, 300.0, 200.0);
+        let size = (640, 480);
+        for r in [
+            FrameRotation::None,
+            FrameRotation::Clockwise90,
+            FrameRotation::Clockwise180,
+            FrameRotation::Clockwise270,
+        ] {
+            let turned = k.rotated(r, size);
+            // The principal point lands where the rotation sends its pixel.
+            let (dw, dh) = r.display_size(size);
+            let [u, v] = r.buffer_to_display([k.cx / 640.0, k.cy / 480.0]);
+            assert!(
+                close(turned.cx, u * dw as f32) && close(turned.cy, v * dh as f32),
+                "{r:?}"
+            );
+            // Focal lengths follow the axes.
+            let (fx, fy) = if r.swaps_axes() {
+                (520.0, 500.0)
+            } else {
+                (500.0, 520.0)
+            };
+            assert!(close(turned.fx, fx) && close(turned.fy, fy), "{r:?}");
+            assert!(close(turned.focal(), k.focal()));
+        }
     }
 
     #[test]

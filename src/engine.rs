@@ -275,12 +275,12 @@ fn focal_correction(
     let Some(train) = spec.focal_px else {
         return FocalCorrection::NoModelFocal;
     };
-    let Some(k) = frame.intrinsics else {
+    let Some(k) = frame.display_intrinsics() else {
         return FocalCorrection::NoIntrinsics;
     };
     let input = k.in_region(
         mapping,
-        (frame.width(), frame.height()),
+        frame.display_size(),
         (spec.input_width, spec.input_height),
     );
     let factor = input.focal() / train;

@@ -52,6 +52,101 @@ impl PixelFormat {
     }
 }
 
+/// How a frame's buffer is turned to appear upright on screen: the
+/// clockwise rotation from the buffer as stored to the image shown.
+///
+/// Phone cameras deliver buffers in the sensor's landscape orientation; an
+/// app held in portrait shows them turned by 90°. The crate rotates while it
+/// preprocesses and while it draws the background, never copying the frame:
+/// depth maps, [`ImageMapping`](crate::preprocess::ImageMapping)s, the
+/// background and the AR projection are all in the upright (display)
+/// orientation. [`CameraFrame::intrinsics`] stay in pixels of the buffer as
+/// given, as cameras report them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum FrameRotation {
+    /// Upright as stored (default).
+    #[default]
+    None,
+    /// Turned a quarter clockwise: the buffer's left column is the top row
+    /// on screen (iOS back camera, app in portrait).
+    Clockwise90,
+    /// Upside down.
+    Clockwise180,
+    /// Turned a quarter anticlockwise: the buffer's right column is the top
+    /// row on screen.
+    Clockwise270,
+}
+
+impl FrameRotation {
+    /// The rotation of `degrees` clockwise (any multiple of 90, negative or
+    /// beyond 360, as AVFoundation's `videoRotationAngle` gives it); `None`
+    /// for other angles.
+    pub fn from_degrees(degrees: i32) -> Option<Self> {
+        if degrees % 90 != 0 {
+            return None;
+        }
+        Some(match degrees.rem_euclid(360) / 90 {
+            0 => FrameRotation::None,
+            1 => FrameRotation::Clockwise90,
+            2 => FrameRotation::Clockwise180,
+            _ => FrameRotation::Clockwise270,
+        })
+    }
+
+    /// Clockwise degrees (0, 90, 180 or 270).
+    pub fn degrees(self) -> u32 {
+        self.quarter_turns() * 90
+    }
+
+    /// Clockwise quarter turns (0 to 3).
+    pub fn quarter_turns(self) -> u32 {
+        match self {
+            FrameRotation::None => 0,
+            FrameRotation::Clockwise90 => 1,
+            FrameRotation::Clockwise180 => 2,
+            FrameRotation::Clockwise270 => 3,
+        }
+    }
+
+    /// Whether width and height trade places on screen.
+    pub fn swaps_axes(self) -> bool {
+        self.quarter_turns() % 2 == 1
+    }
+
+    /// The size on screen of a buffer of `size` (width, height).
+    pub fn display_size(self, size: (u32, u32)) -> (u32, u32) {
+        if self.swaps_axes() {
+            (size.1, size.0)
+        } else {
+            size
+        }
+    }
+
+    /// Where a point of the upright image lies in the buffer, both in
+    /// normalised coordinates (0–1 from the top-left corner).
+    pub fn display_to_buffer(self, uv: [f32; 2]) -> [f32; 2] {
+        let [u, v] = uv;
+        match self {
+            FrameRotation::None => [u, v],
+            FrameRotation::Clockwise90 => [v, 1.0 - u],
+            FrameRotation::Clockwise180 => [1.0 - u, 1.0 - v],
+            FrameRotation::Clockwise270 => [1.0 - v, u],
+        }
+    }
+
+    /// Where a point of the buffer lies in the upright image (the inverse of
+    /// [`Self::display_to_buffer`]).
+    pub fn buffer_to_display(self, uv: [f32; 2]) -> [f32; 2] {
+        let [u, v] = uv;
+        match self {
+            FrameRotation::None => [u, v],
+            FrameRotation::Clockwise90 => [1.0 - v, u],
+            FrameRotation::Clockwise180 => [1.0 - u, 1.0 - v],
+            FrameRotation::Clockwise270 => [v, 1.0 - u],
+        }
+    }
+}
+
 /// Why a frame was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -117,9 +212,12 @@ pub struct CameraFrame {
     pub timestamp: Duration,
     /// When the crate received the frame, for latency measurements.
     pub received_at: Instant,
-    /// The camera's intrinsics in this frame's pixels, when known: metric
-    /// depth is corrected for its focal length.
+    /// The camera's intrinsics in pixels of the buffer as given (before
+    /// `rotation`), when known: metric depth is corrected for its focal
+    /// length. [`Self::display_intrinsics`] gives them for the upright image.
     pub intrinsics: Option<Intrinsics>,
+    /// How the buffer is turned on screen.
+    pub rotation: FrameRotation,
 }
 
 impl CameraFrame {
@@ -144,6 +242,7 @@ impl CameraFrame {
             timestamp: Duration::ZERO,
             received_at: Instant::now(),
             intrinsics: None,
+            rotation: FrameRotation::None,
         })
     }
 
@@ -175,6 +274,23 @@ impl CameraFrame {
     pub fn with_intrinsics(mut self, intrinsics: Option<Intrinsics>) -> Self {
         self.intrinsics = intrinsics.filter(Intrinsics::is_valid);
         self
+    }
+
+    /// Sets how the buffer is turned on screen.
+    pub fn with_rotation(mut self, rotation: FrameRotation) -> Self {
+        self.rotation = rotation;
+        self
+    }
+
+    /// Width and height of the image as shown (after `rotation`).
+    pub fn display_size(&self) -> (u32, u32) {
+        self.rotation.display_size((self.width, self.height))
+    }
+
+    /// The intrinsics in pixels of the image as shown (after `rotation`).
+    pub fn display_intrinsics(&self) -> Option<Intrinsics> {
+        self.intrinsics
+            .map(|k| k.rotated(self.rotation, (self.width, self.height)))
     }
 
     /// Pixel layout.
@@ -335,6 +451,63 @@ mod tests {
             Err(FrameError::TooLarge { .. })
         ));
         assert_eq!(f(4, 4, 20, 80), Ok(()));
+    }
+
+    #[test]
+    fn rotations_map_corners_and_sizes_and_invert() {
+        assert_eq!(
+            FrameRotation::from_degrees(90),
+            Some(FrameRotation::Clockwise90)
+        );
+        assert_eq!(
+            FrameRotation::from_degrees(-90),
+            Some(FrameRotation::Clockwise270)
+        );
+        assert_eq!(
+            FrameRotation::from_degrees(540),
+            Some(FrameRotation::Clockwise180)
+        );
+        assert_eq!(FrameRotation::from_degrees(0), Some(FrameRotation::None));
+        assert_eq!(FrameRotation::from_degrees(45), None);
+        for r in [
+            FrameRotation::None,
+            FrameRotation::Clockwise90,
+            FrameRotation::Clockwise180,
+            FrameRotation::Clockwise270,
+        ] {
+            assert_eq!(FrameRotation::from_degrees(r.degrees() as i32), Some(r));
+            // The screen's top-left corner comes from the buffer corner that
+            // a clockwise turn of `degrees` brings there: bottom-left for
+            // 90, bottom-right for 180, top-right for 270.
+            let want = match r.degrees() {
+                0 => [0.0, 0.0],
+                90 => [0.0, 1.0],
+                180 => [1.0, 1.0],
+                _ => [1.0, 0.0],
+            };
+            assert_eq!(r.display_to_buffer([0.0, 0.0]), want, "{r:?}");
+            for uv in [[0.25, 0.125], [0.9, 0.4], [0.5, 0.5]] {
+                let back = r.buffer_to_display(r.display_to_buffer(uv));
+                assert!(
+                    (back[0] - uv[0]).abs() < 1e-6 && (back[1] - uv[1]).abs() < 1e-6,
+                    "{r:?}"
+                );
+            }
+            assert_eq!(
+                r.display_size((640, 480)),
+                if r.swaps_axes() {
+                    (480, 640)
+                } else {
+                    (640, 480)
+                }
+            );
+        }
+        // Turning a quarter four times is the identity.
+        let mut uv = [0.2, 0.7];
+        for _ in 0..4 {
+            uv = FrameRotation::Clockwise90.buffer_to_display(uv);
+        }
+        assert!((uv[0] - 0.2).abs() < 1e-6 && (uv[1] - 0.7).abs() < 1e-6);
     }
 
     #[test]

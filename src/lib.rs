@@ -82,7 +82,7 @@ pub mod prelude {
     pub use crate::camera::{FocalCorrection, Intrinsics};
     pub use crate::depth::DepthMap;
     pub use crate::engine::{DepthEngine, EngineConfig};
-    pub use crate::frame::{CameraFrame, PixelFormat};
+    pub use crate::frame::{CameraFrame, FrameRotation, PixelFormat};
     #[cfg(feature = "overlay")]
     pub use crate::plugin::MonoDepthOverlayPlugin;
     pub use crate::plugin::{

@@ -13,7 +13,7 @@
 
 use fast_image_resize as fir;
 
-use crate::frame::{CameraFrame, PixelFormat};
+use crate::frame::{CameraFrame, FrameRotation, PixelFormat};
 use crate::model::{ColorOrder, ModelSpec, TensorLayout};
 
 /// How a frame of another aspect ratio is fitted to the model input.
@@ -126,6 +126,31 @@ fn geometry(mode: ResizeMode, frame: (u32, u32), input: (u32, u32)) -> Geometry 
     }
 }
 
+/// The rectangle of a buffer of `buffer` pixels (left, top, width, height)
+/// that shows `rect` of its upright image of `display` pixels.
+fn buffer_rect(
+    rotation: FrameRotation,
+    rect: [f64; 4],
+    display: (u32, u32),
+    buffer: (u32, u32),
+) -> [f64; 4] {
+    if rotation == FrameRotation::None {
+        return rect;
+    }
+    let (dw, dh) = (f64::from(display.0), f64::from(display.1));
+    let (bw, bh) = (f64::from(buffer.0), f64::from(buffer.1));
+    let [l, t, w, h] = rect;
+    // Opposite corners, normalised, through the rotation.
+    let corner = |x: f64, y: f64| {
+        let [u, v] = rotation.display_to_buffer([(x / dw) as f32, (y / dh) as f32]);
+        (f64::from(u), f64::from(v))
+    };
+    let (a, b) = (corner(l, t), corner(l + w, t + h));
+    let (u0, u1) = (a.0.min(b.0).max(0.0), a.0.max(b.0).min(1.0));
+    let (v0, v1) = (a.1.min(b.1).max(0.0), a.1.max(b.1).min(1.0));
+    [u0 * bw, v0 * bh, (u1 - u0) * bw, (v1 - v0) * bh]
+}
+
 /// Errors from preprocessing.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -148,7 +173,7 @@ pub struct Preprocessor {
     packed: Vec<u8>,
     resized: Vec<u8>,
     tensor: Vec<f32>,
-    cached: Option<((u32, u32), Geometry)>,
+    cached: Option<((u32, u32), FrameRotation, Geometry)>,
 }
 
 impl std::fmt::Debug for Preprocessor {
@@ -199,20 +224,26 @@ impl Preprocessor {
         &self.tensor
     }
 
-    /// Where the model's view lies in a frame of `size` (without processing one).
+    /// Where the model's view lies in an upright image of `size` (without
+    /// processing one).
     pub fn mapping_for(&self, size: (u32, u32)) -> ImageMapping {
         geometry(self.mode, size, self.input).mapping
     }
 
-    /// Fills the input tensor from `frame`; returns where the model's view
-    /// lies in the frame.
+    /// Fills the input tensor from `frame`, turned upright by its rotation;
+    /// returns where the model's view lies in the upright image.
     pub fn process(&mut self, frame: &CameraFrame) -> Result<ImageMapping, PreprocessError> {
-        let size = (frame.width(), frame.height());
+        let size = frame.display_size();
+        let rotation = frame.rotation;
         let geometry = match self.cached {
-            Some((cached_size, g)) if cached_size == size => g,
+            Some((cached_size, cached_rotation, g))
+                if cached_size == size && cached_rotation == rotation =>
+            {
+                g
+            }
             _ => {
                 let g = geometry(self.mode, size, self.input);
-                self.cached = Some((size, g));
+                self.cached = Some((size, rotation, g));
                 g
             }
         };
@@ -237,14 +268,22 @@ impl Preprocessor {
             }
             &self.packed
         };
+        // The crop and the resized image in the buffer's own orientation;
+        // `write_tensor` turns the pixels upright.
         let [_, _, w, h] = geometry.inner;
-        self.resized.resize(w as usize * h as usize * bpp, 0);
+        let (rw, rh) = rotation.display_size((w, h));
+        self.resized.resize(rw as usize * rh as usize * bpp, 0);
         let err = |e: &dyn std::fmt::Display| PreprocessError::Resize(e.to_string());
-        let src =
-            fir::images::ImageRef::new(size.0, size.1, source, pixel_type).map_err(|e| err(&e))?;
-        let mut dst = fir::images::Image::from_slice_u8(w, h, &mut self.resized, pixel_type)
+        let src = fir::images::ImageRef::new(frame.width(), frame.height(), source, pixel_type)
             .map_err(|e| err(&e))?;
-        let [left, top, cw, ch] = geometry.crop;
+        let mut dst = fir::images::Image::from_slice_u8(rw, rh, &mut self.resized, pixel_type)
+            .map_err(|e| err(&e))?;
+        let [left, top, cw, ch] = buffer_rect(
+            rotation,
+            geometry.crop,
+            size,
+            (frame.width(), frame.height()),
+        );
         let options = fir::ResizeOptions::new()
             .resize_alg(fir::ResizeAlg::Convolution(fir::FilterType::Bilinear))
             .use_alpha(false)
@@ -252,11 +291,11 @@ impl Preprocessor {
         self.resizer
             .resize(&src, &mut dst, &options)
             .map_err(|e| err(&e))?;
-        self.write_tensor(format, geometry.inner);
+        self.write_tensor(format, geometry.inner, rotation);
         Ok(geometry.mapping)
     }
 
-    fn write_tensor(&mut self, format: PixelFormat, inner: [u32; 4]) {
+    fn write_tensor(&mut self, format: PixelFormat, inner: [u32; 4], rotation: FrameRotation) {
         let (iw, ih) = (self.input.0 as usize, self.input.1 as usize);
         let plane = iw * ih;
         let bpp = format.bytes_per_pixel();
@@ -280,6 +319,35 @@ impl Preprocessor {
                         .for_each(|v| *v = pad),
                 }
             }
+        }
+        if rotation != FrameRotation::None {
+            // Upright pixel (x, y) of the w×h destination is pixel (u, v) of
+            // the resized buffer-oriented image (rw × rh).
+            let (rw, rh) = if rotation.swaps_axes() {
+                (h, w)
+            } else {
+                (w, h)
+            };
+            for y in 0..h {
+                for x in 0..w {
+                    let (u, v) = match rotation {
+                        FrameRotation::Clockwise90 => (y, rh - 1 - x),
+                        FrameRotation::Clockwise180 => (rw - 1 - x, rh - 1 - y),
+                        _ => (rw - 1 - y, x),
+                    };
+                    let at = (v * rw + u) * bpp;
+                    let px = &self.resized[at..at + bpp];
+                    let i = (y0 + y) * iw + x0 + x;
+                    for c in 0..3 {
+                        let value = f32::from(px[src[c]]) * mul[c] + add[c];
+                        match self.layout {
+                            TensorLayout::Nchw => self.tensor[c * plane + i] = value,
+                            TensorLayout::Nhwc => self.tensor[3 * i + c] = value,
+                        }
+                    }
+                }
+            }
+            return;
         }
         for y in 0..h {
             let row = &self.resized[y * w * bpp..(y + 1) * w * bpp];
@@ -334,6 +402,77 @@ mod tests {
             .mapping
             .frame_to_depth(g.mapping.depth_to_frame([0.3, 0.6]));
         assert!(close(back, [0.3, 0.6]));
+    }
+
+    /// The buffer that `rotation` turns into `upright` (RGB, `w`×`h`).
+    fn turned_buffer(upright: &[u8], w: u32, h: u32, rotation: FrameRotation) -> CameraFrame {
+        let (bw, bh) = rotation.display_size((w, h));
+        let mut buffer = vec![0u8; (bw * bh * 3) as usize];
+        for v in 0..bh {
+            for u in 0..bw {
+                // Pixel centres through the rotation, back to pixel indices.
+                let centre = [(u as f32 + 0.5) / bw as f32, (v as f32 + 0.5) / bh as f32];
+                let [x, y] = rotation.buffer_to_display(centre);
+                let (x, y) = ((x * w as f32) as u32, (y * h as f32) as u32);
+                let from = ((y * w + x) * 3) as usize;
+                let to = ((v * bw + u) * 3) as usize;
+                buffer[to..to + 3].copy_from_slice(&upright[from..from + 3]);
+            }
+        }
+        CameraFrame::packed(PixelFormat::Rgb8, bw, bh, buffer)
+            .unwrap()
+            .with_rotation(rotation)
+    }
+
+    #[test]
+    fn a_turned_buffer_gives_the_upright_frames_tensor_and_mapping() {
+        use crate::model::{ModelOverrides, ModelSpec};
+        let spec = |nhwc: bool| {
+            let input: &[usize] = if nhwc { &[1, 6, 8, 3] } else { &[1, 3, 6, 8] };
+            ModelSpec::from_parts(
+                std::path::Path::new("m.onnx"),
+                input,
+                &[1, 1, 6, 8],
+                |_| None,
+                &ModelOverrides::default(),
+            )
+            .unwrap()
+        };
+        // Upright images: exactly the input size, and a wider one that each
+        // mode fits differently. Every pixel distinct in some channel.
+        for (w, h) in [(8u32, 6u32), (20, 12)] {
+            let upright: Vec<u8> = (0..w * h)
+                .flat_map(|i| [(i * 7 % 256) as u8, (i / w * 40) as u8, (i % w * 12) as u8])
+                .collect();
+            let frame = CameraFrame::packed(PixelFormat::Rgb8, w, h, upright.clone()).unwrap();
+            for nhwc in [false, true] {
+                for mode in [ResizeMode::Fill, ResizeMode::Fit, ResizeMode::Stretch] {
+                    let mut pre = Preprocessor::new(&spec(nhwc), mode);
+                    let want_mapping = pre.process(&frame).unwrap();
+                    let want = pre.tensor().to_vec();
+                    for rotation in [
+                        FrameRotation::Clockwise90,
+                        FrameRotation::Clockwise180,
+                        FrameRotation::Clockwise270,
+                    ] {
+                        let turned = turned_buffer(&upright, w, h, rotation);
+                        assert_eq!(turned.display_size(), (w, h));
+                        let mapping = pre.process(&turned).unwrap();
+                        assert_eq!(mapping, want_mapping, "{rotation:?} {mode:?}");
+                        // One grey level of rounding where the resizer
+                        // filters the flipped rows; none at the input size.
+                        let level = pre.scale / pre.std.iter().cloned().fold(f32::MAX, f32::min);
+                        let tolerance = if (w, h) == (8, 6) { 1e-6 } else { 1.01 * level };
+                        for (i, (a, b)) in pre.tensor().iter().zip(&want).enumerate() {
+                            assert!(
+                                (a - b).abs() <= tolerance,
+                                "{rotation:?} {mode:?} nhwc={nhwc} {w}×{h}: value {i}: {a} vs {b}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]

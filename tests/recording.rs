@@ -474,3 +474,38 @@ fn intrinsics_are_recorded_per_frame_and_replayed() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn rotation_is_recorded_per_frame_and_replayed() {
+    use bevy_mono_depth::frame::FrameRotation;
+    let dir = scratch("rotation");
+    let mut recorder = Recorder::create(&dir, "rotation").unwrap();
+    let depth = DepthMap::from_metres(3, 2, vec![1.5; 6], (0.1, 10.0));
+    let turns = [0, 90, 180, 270].map(|d| FrameRotation::from_degrees(d).unwrap());
+    for (n, &rotation) in turns.iter().enumerate() {
+        let frame = CameraFrame::packed(PixelFormat::Rgb8, 6, 4, vec![9; 6 * 4 * 3])
+            .unwrap()
+            .with_sequence(n as u64 + 1)
+            .with_rotation(rotation);
+        recorder.record(&frame, &depth, None).unwrap();
+    }
+    let recording = Recording::open(&dir).unwrap();
+    for (n, &rotation) in turns.iter().enumerate() {
+        let frame = recording.load_frame(n).unwrap();
+        assert_eq!(frame.rotation, rotation, "frame {n}");
+        assert_eq!((frame.width(), frame.height()), (6, 4), "stored as given");
+    }
+    // Unturned frames leave the field out, so older readers see nothing new.
+    let lines = frames_file(&dir);
+    assert!(!lines.lines().next().unwrap().contains("rotation"));
+    // An angle that is not a quarter turn is refused when opened.
+    let damaged = lines.replacen("\"rotation_degrees\":90", "\"rotation_degrees\":45", 1);
+    assert_ne!(damaged, lines);
+    std::fs::write(dir.join("frames.jsonl"), damaged).unwrap();
+    assert!(
+        format_error(&dir).contains("rotation 45°"),
+        "{}",
+        format_error(&dir)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -8,7 +8,7 @@ use bevy::prelude::Resource;
 
 use super::FrameHub;
 use crate::camera::Intrinsics;
-use crate::frame::{CameraFrame, FrameError, PixelFormat};
+use crate::frame::{CameraFrame, FrameError, FrameRotation, PixelFormat};
 
 /// Cloneable, thread-safe handle for pushing camera frames into the plugin.
 /// Get it with `Res<FramePusher>` and clone it into the camera callback.
@@ -27,6 +27,7 @@ use crate::frame::{CameraFrame, FrameError, PixelFormat};
 pub struct FramePusher {
     hub: FrameHub,
     intrinsics: Arc<Mutex<Option<Intrinsics>>>,
+    rotation: Arc<Mutex<FrameRotation>>,
 }
 
 impl FramePusher {
@@ -35,6 +36,7 @@ impl FramePusher {
         Self {
             hub,
             intrinsics: Arc::default(),
+            rotation: Arc::default(),
         }
     }
 
@@ -46,6 +48,15 @@ impl FramePusher {
     /// keep their own.
     pub fn set_intrinsics(&self, intrinsics: Option<Intrinsics>) {
         *self.intrinsics.lock().unwrap_or_else(|e| e.into_inner()) = intrinsics;
+    }
+
+    /// How the buffers that `push_rgb`, `push_rgba` and `push_bgra` receive
+    /// from now on are turned on screen, for all clones of this pusher
+    /// (e.g. [`FrameRotation::Clockwise90`] for a phone's back camera in a
+    /// portrait app; follow the device's orientation as it changes). Frames
+    /// given to [`Self::push`] keep their own.
+    pub fn set_rotation(&self, rotation: FrameRotation) {
+        *self.rotation.lock().unwrap_or_else(|e| e.into_inner()) = rotation;
     }
 
     /// Pushes a frame; numbers it if its sequence is 0. Returns the sequence.
@@ -103,8 +114,12 @@ impl FramePusher {
         let needed = stride.saturating_mul(height as usize).min(pixels.len());
         let frame = CameraFrame::new(format, width, height, stride, &pixels[..needed])?;
         let intrinsics = *self.intrinsics.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(self
-            .hub
-            .push(frame.with_timestamp(timestamp).with_intrinsics(intrinsics)))
+        let rotation = *self.rotation.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(self.hub.push(
+            frame
+                .with_timestamp(timestamp)
+                .with_intrinsics(intrinsics)
+                .with_rotation(rotation),
+        ))
     }
 }

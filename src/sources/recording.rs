@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 use super::{FrameHub, SourceStatus, SourceThread, Stop};
 use crate::depth::DepthMap;
 use crate::engine::{DepthEstimator, EngineError, ModelSummary, StageTimings};
-use crate::frame::{CameraFrame, PixelFormat};
+use crate::frame::{CameraFrame, FrameRotation, PixelFormat};
 use crate::preprocess::ImageMapping;
 
 /// Version of the recording format this crate writes (it also reads 1).
@@ -116,9 +116,17 @@ pub struct RecordedFrame {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mapping_offset: Option<[f32; 2]>,
     /// The camera's intrinsics for this frame, when known (version 2;
-    /// otherwise the index's).
+    /// otherwise the index's), in pixels of the stored image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intrinsics: Option<Intrinsics>,
+    /// How the stored image is turned on screen, clockwise degrees (0, 90,
+    /// 180 or 270; absent for 0).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rotation_degrees: u32,
+}
+
+fn is_zero(degrees: &u32) -> bool {
+    *degrees == 0
 }
 
 /// A recording's index: the `session.json` header and its frames.
@@ -198,11 +206,24 @@ impl RecordedFrame {
         {
             return Err(format!("intrinsics {k:?} are not a camera"));
         }
+        if self.rotation().is_none() {
+            return Err(format!(
+                "rotation {}° is not 0, 90, 180 or 270",
+                self.rotation_degrees
+            ));
+        }
         match (self.mapping_scale, self.mapping_offset) {
             (None, None) => Ok(()),
             (Some(scale), Some(offset)) => check_mapping(scale, offset),
             _ => Err("mapping_scale and mapping_offset come together".into()),
         }
+    }
+
+    fn rotation(&self) -> Option<FrameRotation> {
+        i32::try_from(self.rotation_degrees)
+            .ok()
+            .filter(|d| *d < 360)
+            .and_then(FrameRotation::from_degrees)
     }
 
     fn mapping(&self) -> Option<ImageMapping> {
@@ -301,7 +322,9 @@ impl Recording {
         let (w, h) = image.dimensions();
         let frame = CameraFrame::packed(PixelFormat::Rgb8, w, h, image.into_raw())
             .map_err(|e| io_err(&path, e))?;
-        Ok(frame.with_intrinsics(entry.intrinsics.or(self.index.intrinsics)))
+        Ok(frame
+            .with_intrinsics(entry.intrinsics.or(self.index.intrinsics))
+            .with_rotation(entry.rotation().unwrap_or_default()))
     }
 
     /// Loads frame `i`'s depth in metres (millimetres / 1000; 0 is invalid).
@@ -585,6 +608,7 @@ impl Recorder {
             mapping_scale: Some(depth.mapping.scale),
             mapping_offset: Some(depth.mapping.offset),
             intrinsics: frame.intrinsics,
+            rotation_degrees: frame.rotation.degrees(),
         };
         let path = self.dir.join(FRAMES_FILE);
         let mut line = serde_json::to_vec(&entry).map_err(|e| io_err(&path, e))?;

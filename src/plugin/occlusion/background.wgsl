@@ -1,7 +1,7 @@
 // The camera image behind the scene, and the real depth into the depth
 // buffer: one fullscreen triangle per view, before the opaque pass.
 #import bevy_mono_depth::occlusion::{
-    OcclusionView, frame_uv, inside_unit, real_depth, occluder_metres, depth_ndc,
+    OcclusionView, frame_uv, texture_uv, inside_unit, real_depth, occluder_metres, depth_ndc,
     depth_colour, MODE_OFF, DISPLAY_DEPTH, DISPLAY_MASK,
 }
 
@@ -26,7 +26,7 @@ struct BackgroundOutput {
 @fragment
 fn fragment(@builtin(position) position: vec4<f32>) -> BackgroundOutput {
     let uv = frame_uv(view, position.xy);
-    let sampled = textureSampleLevel(background, background_sampler, uv, 0.0).rgb;
+    let sampled = textureSampleLevel(background, background_sampler, texture_uv(view, uv), 0.0).rgb;
     let shows_image = view.flags.w != 0u && inside_unit(uv);
     var colour = select(vec3<f32>(0.0), sampled, shows_image);
     let real = real_depth(view, depth, uv);

@@ -46,6 +46,8 @@ use bevy::render::view::{ExtractedView, ViewDepthTexture, ViewTarget};
 use bevy::render::{Render, RenderApp, RenderStartup, RenderSystems};
 use bevy::shader::{Shader, ShaderRef, load_shader_library};
 
+use crate::frame::FrameRotation;
+
 mod projection;
 
 pub use projection::ArProjection;
@@ -158,6 +160,25 @@ pub struct OcclusionView {
     /// Occlusion mode (0 off, 1 hard, 2 soft), display (0 camera, 1 depth,
     /// 2 mask), has depth (0/1), has a camera image (0/1).
     pub flags: UVec4,
+    /// Background-texture u of a camera-image uv: `dot(xy, uv) + z` (the
+    /// frame's rotation; w unused).
+    pub texture_u: Vec4,
+    /// Background-texture v of a camera-image uv, as above.
+    pub texture_v: Vec4,
+}
+
+/// The affine map from upright camera-image uv to uv in the frame's buffer
+/// (the background texture), as `(u row, v row)`: `dot(row.xy, uv) + row.z`.
+pub fn frame_to_texture(rotation: FrameRotation) -> (Vec4, Vec4) {
+    // Each row from where the map sends the origin and the two unit axes.
+    let at = |uv: [f32; 2]| Vec2::from(rotation.display_to_buffer(uv));
+    let origin = at([0.0, 0.0]);
+    let du = at([1.0, 0.0]) - origin;
+    let dv = at([0.0, 1.0]) - origin;
+    (
+        Vec4::new(du.x, dv.x, origin.x, 0.0),
+        Vec4::new(du.y, dv.y, origin.y, 0.0),
+    )
 }
 
 /// The affine map (x, y scale; z, w offset) from framebuffer pixel positions
@@ -198,15 +219,19 @@ pub fn frame_to_depth(mapping: &ImageMapping) -> Vec4 {
 
 impl OcclusionView {
     /// The view of `settings` for a camera with `viewport` (physical pixels)
-    /// and projection `clip_from_view`, showing a `frame`-sized image (`None`
-    /// before the first frame) with `depth` (`None` before the first depth).
+    /// and projection `clip_from_view`, showing a camera image `frame`
+    /// pixels in size upright, its buffer turned by `rotation` (`None`
+    /// before the first frame), with `depth` (`None` before the first depth).
     pub fn new(
         settings: &MonoDepthCamera,
         viewport: URect,
         clip_from_view: Mat4,
-        frame: Option<UVec2>,
+        frame: Option<(UVec2, FrameRotation)>,
         depth: Option<(&ImageMapping, (f32, f32))>,
     ) -> Self {
+        let (texture_u, texture_v) =
+            frame_to_texture(frame.map_or(FrameRotation::None, |(_, r)| r));
+        let frame = frame.map(|(size, _)| size);
         let (to_depth, (near, far)) = match depth {
             Some((mapping, range)) => (frame_to_depth(mapping), range),
             None => (frame_to_depth(&ImageMapping::IDENTITY), (0.0, 1.0)),
@@ -241,6 +266,8 @@ impl OcclusionView {
                 u32::from(depth.is_some()),
                 u32::from(frame.is_some()),
             ),
+            texture_u,
+            texture_v,
         }
     }
 }
@@ -377,7 +404,9 @@ fn update_views(
     for entity in &stale {
         commands.entity(entity).remove::<OcclusionView>();
     }
-    let frame = textures.as_ref().and_then(|t| t.background_size);
+    let frame = textures
+        .as_ref()
+        .and_then(|t| Some((t.background_size?, t.background_rotation)));
     let depth = textures
         .as_ref()
         .filter(|t| t.depth_sequence.is_some())
@@ -658,6 +687,26 @@ mod tests {
     }
 
     #[test]
+    fn the_background_texture_is_sampled_through_the_frames_rotation() {
+        for degrees in [0, 90, 180, 270] {
+            let rotation = FrameRotation::from_degrees(degrees).unwrap();
+            let (u, v) = frame_to_texture(rotation);
+            for uv in [[0.0, 0.0], [1.0, 0.0], [0.25, 0.75], [0.6, 0.1]] {
+                let p = Vec2::from(uv);
+                let got = Vec2::new(
+                    u.truncate().truncate().dot(p) + u.z,
+                    v.truncate().truncate().dot(p) + v.z,
+                );
+                let want = Vec2::from(rotation.display_to_buffer(uv));
+                assert!(
+                    got.abs_diff_eq(want, 1e-6),
+                    "{degrees}° {uv:?}: {got} vs {want}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn frame_to_depth_inverts_the_preprocessing_mapping() {
         let mapping = ImageMapping {
             scale: [0.8, 1.0],
@@ -687,7 +736,7 @@ mod tests {
             },
             rect,
             projection,
-            Some(UVec2::new(64, 48)),
+            Some((UVec2::new(64, 48), FrameRotation::None)),
             Some((&mapping, (1.0, 3.0))),
         );
         assert_eq!(view.flags, UVec4::new(2, 2, 1, 1));

@@ -16,6 +16,10 @@ struct OcclusionView {
     params: vec4<f32>,
     // Occlusion mode, display, has depth (0/1), has a camera image (0/1).
     flags: vec4<u32>,
+    // Background-texture u and v of a camera-image uv: dot(xy, uv) + z (the
+    // frame buffer's rotation).
+    texture_u: vec4<f32>,
+    texture_v: vec4<f32>,
 }
 
 const MODE_OFF: u32 = 0u;
@@ -28,6 +32,15 @@ const DISPLAY_MASK: u32 = 2u;
 
 fn frame_uv(view: OcclusionView, frag_xy: vec2<f32>) -> vec2<f32> {
     return frag_xy * view.screen_to_frame.xy + view.screen_to_frame.zw;
+}
+
+// Where an (upright) camera-image uv lies in the background texture, which
+// holds the frame's buffer as it came.
+fn texture_uv(view: OcclusionView, uv: vec2<f32>) -> vec2<f32> {
+    return vec2<f32>(
+        dot(view.texture_u.xy, uv) + view.texture_u.z,
+        dot(view.texture_v.xy, uv) + view.texture_v.z,
+    );
 }
 
 fn inside_unit(uv: vec2<f32>) -> bool {

@@ -28,7 +28,7 @@ use bevy::render::renderer::RenderDevice;
 
 use crate::camera::Intrinsics;
 use crate::depth::DepthMap;
-use crate::frame::{CameraFrame, PixelFormat};
+use crate::frame::{CameraFrame, FrameRotation, PixelFormat};
 
 /// Handles of the plugin's textures (present when the app has `Assets<Image>`,
 /// i.e. `AssetPlugin` and `ImagePlugin`, as with `DefaultPlugins`).
@@ -42,7 +42,8 @@ pub struct DepthTextures {
     /// Read it with `textureLoad` (R32Float is not filterable everywhere).
     pub depth: Handle<Image>,
     /// The camera image, sRGB (`Rgba8UnormSrgb`, or `Bgra8UnormSrgb` for
-    /// BGRA frames), the frame's size.
+    /// BGRA frames), the frame's buffer as given: turned by
+    /// [`Self::background_rotation`] on screen.
     pub background: Handle<Image>,
     /// Sequence number of the frame whose depth the depth texture holds.
     pub depth_sequence: Option<u64>,
@@ -50,10 +51,13 @@ pub struct DepthTextures {
     pub background_sequence: Option<u64>,
     /// Size of the depth texture's content, once depth has arrived.
     pub depth_size: Option<UVec2>,
-    /// Size of the background texture's content, once a frame has arrived.
+    /// Size of the camera image as shown (upright, after
+    /// [`Self::background_rotation`]), once a frame has arrived.
     pub background_size: Option<UVec2>,
+    /// How the background texture is turned to show upright.
+    pub background_rotation: FrameRotation,
     /// The camera intrinsics of the frame the background shows, if it had
-    /// any (in pixels of that frame).
+    /// any (in pixels of the upright image).
     pub background_intrinsics: Option<Intrinsics>,
     uploads: Uploads,
 }
@@ -134,6 +138,7 @@ pub(super) fn build(app: &mut App) {
         background_sequence: None,
         depth_size: None,
         background_size: None,
+        background_rotation: FrameRotation::None,
         background_intrinsics: None,
         uploads: Uploads::default(),
     });
@@ -243,8 +248,9 @@ impl DepthTextures {
             format,
         });
         self.background_sequence = Some(frame.sequence);
-        self.background_size = Some(size);
-        self.background_intrinsics = frame.intrinsics;
+        self.background_size = Some(frame.display_size().into());
+        self.background_rotation = frame.rotation;
+        self.background_intrinsics = frame.display_intrinsics();
         Ok(())
     }
 }
@@ -261,6 +267,7 @@ mod tests {
             background_sequence: None,
             depth_size: None,
             background_size: None,
+            background_rotation: FrameRotation::None,
             background_intrinsics: None,
             uploads: Uploads::default(),
         }
