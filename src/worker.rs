@@ -288,8 +288,9 @@ impl Drop for DepthWorker {
 
 fn engine_factory(config: EngineConfig) -> EstimatorFactory {
     Box::new(move || {
-        // On the worker thread, before ONNX Runtime starts its threads
-        // (which inherit the priority).
+        // The worker thread itself; ONNX Runtime's pool threads are lowered
+        // as the session creates them (see `session::threads`), since on
+        // Apple platforms they would not inherit it.
         if config.session.low_priority {
             lower_thread_priority();
         }

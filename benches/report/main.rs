@@ -47,6 +47,7 @@ fn main() {
     // `cargo bench` passes `--bench`; the report takes only its own flags.
     let smoke = args.iter().any(|a| a == "--smoke");
     let skip_render = args.iter().any(|a| a == "--no-render");
+    let render_only = args.iter().any(|a| a == "--render-only");
     let plan = if smoke {
         Plan {
             smoke,
@@ -64,7 +65,12 @@ fn main() {
             render_frames: 240,
         }
     };
-    if let Err(e) = report(plan, skip_render) {
+    let result = if render_only {
+        render_report(plan)
+    } else {
+        report(plan, skip_render)
+    };
+    if let Err(e) = result {
         eprintln!("performance report failed: {e}");
         std::process::exit(1);
     }
@@ -331,6 +337,28 @@ fn report(plan: Plan, skip_render: bool) -> Fallible<()> {
         }
     }
 
+    table.print();
+    Ok(())
+}
+
+/// Only the render rows (`--render-only`): frame times with inference
+/// running and paused, per thread count, priority and spinning.
+fn render_report(plan: Plan) -> Fallible<()> {
+    let model = if plan.smoke {
+        models_dir().join("fcrn_random_small.onnx")
+    } else {
+        models_dir().join("fcrn_random_full.onnx")
+    };
+    println!("# bevy_mono_depth render frame times");
+    println!("machine: {}", machine());
+    println!("model: {}\n", model.display());
+    let mut table = Table {
+        rows: Vec::new(),
+        smoke: plan.smoke,
+    };
+    for row in render::measure(&model, plan.render_frames, plan.smoke)? {
+        table.row(&row.0, row.1, &row.2, row.3);
+    }
     table.print();
     Ok(())
 }

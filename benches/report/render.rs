@@ -61,7 +61,7 @@ fn push_frames(mut source: ResMut<Source>, pusher: Res<FramePusher>) {
     }
 }
 
-fn app(model: &Path, threads: usize, low_priority: bool) -> App {
+fn app(model: &Path, setting: Setting) -> App {
     let mut app = App::new();
     let plugins = DefaultPlugins
         .set(WindowPlugin {
@@ -75,8 +75,9 @@ fn app(model: &Path, threads: usize, low_priority: bool) -> App {
     app.add_plugins(plugins).add_plugins(MonoDepthPlugin {
         model: Some(model.to_path_buf()),
         session: SessionOptions {
-            intra_threads: threads,
-            low_priority,
+            intra_threads: setting.threads,
+            low_priority: setting.low_priority,
+            spinning: setting.spinning,
             ..default()
         },
         source: FrameSource::Pushed,
@@ -155,8 +156,16 @@ struct Run {
     depth_fps: f64,
 }
 
-fn run(model: &Path, threads: usize, low_priority: bool, frames: usize) -> Fallible<Run> {
-    let mut app = app(model, threads, low_priority);
+/// One session set-up of the render measurement.
+#[derive(Clone, Copy)]
+struct Setting {
+    threads: usize,
+    low_priority: bool,
+    spinning: bool,
+}
+
+fn run(model: &Path, setting: Setting, frames: usize) -> Fallible<Run> {
+    let mut app = app(model, setting);
     // Until depth flows and the pipelines have compiled.
     let deadline = Instant::now() + Duration::from_secs(180);
     while app.world().resource::<CurrentDepth>().map.is_none() {
@@ -206,21 +215,39 @@ fn p50_p99(xs: &[f64]) -> (f64, f64) {
 }
 
 pub fn measure(model: &Path, frames: usize, smoke: bool) -> Fallible<Vec<Row>> {
-    // (intra-op threads, inference below normal priority)
-    let configs: &[(usize, bool)] = if smoke {
-        &[(1, true)]
+    // (intra-op threads, inference below normal priority, spinning)
+    let configs: &[(usize, bool, bool)] = if smoke {
+        &[(1, true, false), (2, true, true)]
     } else {
-        &[(1, true), (1, false), (2, true)]
+        &[
+            (1, true, false),
+            (1, false, false),
+            (2, true, false),
+            (2, true, true),
+            (2, false, false),
+            (2, false, true),
+        ]
     };
     let mut rows = Vec::new();
-    for &(threads, low_priority) in configs {
-        let run = run(model, threads, low_priority, frames)?;
+    for &(threads, low_priority, spinning) in configs {
+        let setting = Setting {
+            threads,
+            low_priority,
+            spinning,
+        };
+        let run = run(model, setting, frames)?;
         let priority = if low_priority {
             "low priority"
         } else {
             "normal priority"
         };
-        let setting = format!("{threads} ONNX Runtime thread(s), {priority}");
+        // Spinning only exists with a pool (more than one thread).
+        let spin = match (threads, spinning) {
+            (1, _) => "",
+            (_, true) => ", spinning",
+            (_, false) => ", no spinning",
+        };
+        let setting = format!("{threads} ONNX Runtime thread(s), {priority}{spin}");
         let (run50, run99) = p50_p99(&run.running);
         let (pause50, pause99) = p50_p99(&run.paused);
         println!(

@@ -23,7 +23,8 @@ commands:
                      (benches/report: overhead, pre/post, Python alternative,
                      pipelining, render frame times, memory, precisions) as a
                      table; --smoke for a quick check, --no-render to skip the
-                     render part, --criterion [FILTER] for the criterion
+                     render part, --render-only for only the render frame
+                     times, --criterion [FILTER] for the criterion
                      micro-benchmarks (benches/pipeline.rs) instead;
                      MONO_DEPTH_BENCH_THREADS sets ONNX Runtime's thread count
   fetch-model [..]   download the official FCRN weights, convert them and install
