@@ -45,7 +45,7 @@ pub struct EngineConfig {
 }
 
 impl EngineConfig {
-    /// Defaults for `model`: CPU, fill mode, warm-up on.
+    /// Defaults for `model`: `SessionOptions::default()` (the `Auto` provider), fill mode, warm-up on.
     pub fn new(model: impl Into<PathBuf>) -> Self {
         Self {
             model: model.into(),

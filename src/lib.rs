@@ -94,7 +94,8 @@ pub mod prelude {
     pub use crate::preprocess::ResizeMode;
     pub use crate::proximity::{ProximityEvent, ProximitySettings};
     pub use crate::session::{
-        CoreMlComputeUnits, CoreMlFormat, CoreMlOptions, ExecutionProvider, SessionOptions,
+        CoreMlComputeUnits, CoreMlFormat, CoreMlOptions, ExecutionProvider, InferencePrecision,
+        SessionOptions,
     };
     pub use crate::sources::FramePusher;
     pub use crate::worker::{DepthWorker, FrameSender, WorkerEvent};

@@ -26,6 +26,10 @@ use std::sync::{Mutex, OnceLock};
 /// Environment variable that points at the ONNX Runtime library (or its folder).
 pub const ORT_DYLIB_ENV: &str = "ORT_DYLIB_PATH";
 
+/// Environment variable listing more folders (separated as `PATH` is) that
+/// hold execution-provider plugin libraries.
+pub const EP_PATH_ENV: &str = "MONO_DEPTH_EP_PATH";
+
 /// The ONNX Runtime version the crate is built and tested against.
 pub const ORT_VERSION: &str = "1.31.1";
 
@@ -133,6 +137,9 @@ pub struct RuntimeSearch {
     pub env_var: Option<PathBuf>,
     /// Folder of the running executable.
     pub exe_dir: Option<PathBuf>,
+    /// More folders holding execution-provider plugin libraries (from
+    /// [`EP_PATH_ENV`]), besides the `providers` folder beside the library.
+    pub provider_dirs: Vec<PathBuf>,
 }
 
 impl RuntimeSearch {
@@ -145,10 +152,14 @@ impl RuntimeSearch {
         let exe_dir = std::env::current_exe()
             .ok()
             .and_then(|exe| exe.parent().map(Path::to_path_buf));
+        let provider_dirs = std::env::var_os(EP_PATH_ENV)
+            .map(|v| std::env::split_paths(&v).collect())
+            .unwrap_or_default();
         Self {
             explicit,
             env_var,
             exe_dir,
+            provider_dirs,
         }
     }
 
@@ -211,13 +222,82 @@ fn library_in(path: &Path, folder_only: bool) -> Result<PathBuf, String> {
     }
 }
 
-/// A loaded ONNX Runtime: the file it came from and the `ort` environment.
+/// A loaded ONNX Runtime: the file it came from, the `ort` environment and
+/// the execution-provider plugins offered to it.
 #[derive(Debug, Clone)]
 pub struct Runtime {
     /// The library file that was loaded (`None` when linked statically).
     pub library: Option<PathBuf>,
     /// The `ort` environment sessions are created in.
     pub environment: ort::environment::Environment,
+    /// Execution-provider plugin libraries found and registered (or not).
+    pub plugins: Vec<ProviderPlugin>,
+}
+
+/// An execution-provider plugin library (ONNX Runtime 1.23+ loads these at
+/// run time: `libonnxruntime_providers_<name>_plugin.so`, `.dylib`, or
+/// `onnxruntime_providers_<name>_plugin.dll`) that was found and offered to
+/// the environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderPlugin {
+    /// `<name>` from the file name (e.g. `openvino`).
+    pub name: String,
+    /// The library file.
+    pub path: PathBuf,
+    /// Whether ONNX Runtime accepted it, and why not.
+    pub registered: Result<(), String>,
+}
+
+/// Plugin libraries in `dirs` and their immediate subfolders, by name (the
+/// first file of a name wins), in a stable order.
+pub fn find_provider_plugins(dirs: &[PathBuf]) -> Vec<(String, PathBuf)> {
+    let mut found: Vec<(String, PathBuf)> = Vec::new();
+    let mut add = |path: PathBuf| {
+        let Some(name) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(plugin_name)
+        else {
+            return;
+        };
+        if path.is_file() && !found.iter().any(|(n, _)| *n == name) {
+            found.push((name, path));
+        }
+    };
+    for dir in dirs {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        let mut entries: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+        entries.sort();
+        for path in entries {
+            if path.is_dir() {
+                let Ok(inner) = std::fs::read_dir(&path) else {
+                    continue;
+                };
+                let mut inner: Vec<PathBuf> = inner.flatten().map(|e| e.path()).collect();
+                inner.sort();
+                inner.into_iter().for_each(&mut add);
+            } else {
+                add(path);
+            }
+        }
+    }
+    found
+}
+
+/// `<name>` of a plugin library file name, for this platform's naming.
+fn plugin_name(file: &str) -> Option<String> {
+    let (prefix, suffix) = if cfg!(target_os = "windows") {
+        ("onnxruntime_providers_", "_plugin.dll")
+    } else if cfg!(target_vendor = "apple") {
+        ("libonnxruntime_providers_", "_plugin.dylib")
+    } else {
+        ("libonnxruntime_providers_", "_plugin.so")
+    };
+    let name = file.strip_prefix(prefix)?.strip_suffix(suffix)?;
+    (!name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        .then(|| name.to_owned())
 }
 
 /// The runtime of this process, once loaded: `ort` allows one library and
@@ -251,9 +331,40 @@ impl Runtime {
             .with_name("bevy_mono_depth")
             .build()
             .map_err(|e| RuntimeError::Environment(e.to_string()))?;
+        // Plugins in `providers/` beside the library, then the configured folders.
+        let mut dirs: Vec<PathBuf> = library
+            .as_ref()
+            .and_then(|l| l.parent())
+            .map(|d| d.join("providers"))
+            .into_iter()
+            .collect();
+        dirs.extend(search.provider_dirs.iter().cloned());
+        let plugins = find_provider_plugins(&dirs)
+            .into_iter()
+            .map(|(name, path)| {
+                let registered = environment
+                    .register_ep_library(&name, &path)
+                    .map_err(|e| e.to_string());
+                match &registered {
+                    Ok(()) => {
+                        tracing::info!("execution provider plugin {name} from {}", path.display())
+                    }
+                    Err(e) => tracing::warn!(
+                        "execution provider plugin {} could not be registered: {e}",
+                        path.display()
+                    ),
+                }
+                ProviderPlugin {
+                    name,
+                    path,
+                    registered,
+                }
+            })
+            .collect();
         let runtime = Self {
             library,
             environment,
+            plugins,
         };
         // Only this function sets it, under the lock, after checking it is empty.
         let _ = LOADED.set(runtime.clone());
@@ -292,6 +403,49 @@ fn load_library(_search: &RuntimeSearch) -> Result<Option<PathBuf>, RuntimeError
 mod tests {
     use super::*;
 
+    #[test]
+    fn plugin_libraries_are_found_by_name_in_folders_and_subfolders() {
+        let dir = temp_dir("plugins");
+        let ext = if cfg!(target_os = "windows") {
+            "dll"
+        } else if cfg!(target_vendor = "apple") {
+            "dylib"
+        } else {
+            "so"
+        };
+        let lib = if cfg!(target_os = "windows") {
+            ""
+        } else {
+            "lib"
+        };
+        let file = |name: &str| format!("{lib}onnxruntime_providers_{name}_plugin.{ext}");
+        std::fs::create_dir_all(dir.join("openvino")).unwrap();
+        std::fs::create_dir_all(dir.join("webgpu")).unwrap();
+        std::fs::write(dir.join("openvino").join(file("openvino")), b"x").unwrap();
+        std::fs::write(dir.join("webgpu").join(file("webgpu")), b"x").unwrap();
+        // Versioned copies, other libraries and odd names are not plugins.
+        std::fs::write(
+            dir.join("openvino").join(format!("{}.1", file("openvino"))),
+            b"x",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("openvino").join(format!("{lib}openvino.{ext}")),
+            b"x",
+        )
+        .unwrap();
+        std::fs::write(dir.join(file("bad name")), b"x").unwrap();
+        // A second folder with another openvino: the first one wins.
+        let other = temp_dir("plugins_other");
+        std::fs::write(other.join(file("openvino")), b"x").unwrap();
+        let found = find_provider_plugins(&[dir.clone(), other.clone(), dir.join("gone")]);
+        let names: Vec<&str> = found.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["openvino", "webgpu"]);
+        assert_eq!(found[0].1, dir.join("openvino").join(file("openvino")));
+        let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::remove_dir_all(&other);
+    }
+
     fn temp_dir(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!(
             "bevy_mono_depth_runtime_{name}_{}",
@@ -312,6 +466,7 @@ mod tests {
             explicit: Some(explicit.clone()),
             env_var: Some(env_lib.clone()),
             exe_dir: Some(dir.clone()),
+            provider_dirs: Vec::new(),
         };
         assert_eq!(search.locate().unwrap(), (explicit, PlaceKind::Explicit));
         let search = RuntimeSearch {
@@ -330,6 +485,7 @@ mod tests {
             explicit: None,
             env_var: Some(dir.clone()),
             exe_dir: None,
+            provider_dirs: Vec::new(),
         };
         assert_eq!(search.locate().unwrap(), (lib, PlaceKind::EnvVar));
     }
@@ -343,6 +499,7 @@ mod tests {
             explicit: Some(dir.join("missing.so")),
             env_var: Some(dir.join("also-missing")),
             exe_dir: Some(dir.clone()),
+            provider_dirs: Vec::new(),
         };
         assert_eq!(search.locate().unwrap(), (lib, PlaceKind::BesideExecutable));
     }
@@ -354,6 +511,7 @@ mod tests {
             explicit: None,
             env_var: Some(dir.join("wrong/libonnxruntime.so")),
             exe_dir: Some(dir.clone()),
+            provider_dirs: Vec::new(),
         };
         let err = search.locate().unwrap_err();
         let RuntimeError::NotFound { searched } = &err else {

@@ -65,14 +65,26 @@ pub enum ModelError {
 
 /// Where ONNX Runtime runs the model.
 ///
-/// Accelerated providers need the crate feature of the same name and an ONNX
-/// Runtime build that has them; when either is missing the session runs on
-/// the CPU and [`DepthSession::provider`] says why.
+/// Built-in accelerated providers need the crate feature of the same name
+/// (Core ML is built in on iOS and macOS) and an ONNX Runtime build that has
+/// them; plugin providers (OpenVINO) need their plugin library beside ONNX
+/// Runtime (see [`crate::runtime::Runtime::plugins`]). When the one asked
+/// for is missing or refuses the model, the session runs on the CPU and
+/// [`DepthSession::provider`] says why.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub enum ExecutionProvider {
-    /// ONNX Runtime's own CPU kernels (always available).
+    /// The fastest that works (default): a compiled-in GPU or NPU provider
+    /// (Core ML, CUDA, DirectML), then OpenVINO's GPU, NPU and CPU devices,
+    /// then ONNX Runtime's CPU kernels; each one that is missing or refuses
+    /// the model is skipped, with the reason in [`DepthSession::provider`].
     #[default]
+    Auto,
+    /// ONNX Runtime's own CPU kernels (always available).
     Cpu,
+    /// Intel's OpenVINO on its CPU device (plugin library
+    /// `libonnxruntime_providers_openvino_plugin.so`; `cargo xtask setup`
+    /// installs it on x86_64 Linux).
+    OpenVino,
     /// Apple's Core ML (built in on iOS and macOS; elsewhere feature `coreml`).
     CoreMl,
     /// NVIDIA CUDA (feature `cuda`; needs the GPU build of ONNX Runtime).
@@ -81,6 +93,56 @@ pub enum ExecutionProvider {
     DirectMl,
     /// XNNPACK CPU kernels (feature `xnnpack`; mobile CPUs).
     XnnPack,
+}
+
+/// Environment variable that sets `SessionOptions::default()`'s provider
+/// (`auto`, `cpu`, `openvino`, `coreml`, `cuda`, `directml`, `xnnpack`): to
+/// compare providers without changing code, or to pin tests to the CPU.
+pub const PROVIDER_ENV: &str = "MONO_DEPTH_PROVIDER";
+
+impl ExecutionProvider {
+    /// The provider of a lower-case name (see [`PROVIDER_ENV`]).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name.trim().to_ascii_lowercase().as_str() {
+            "auto" => Self::Auto,
+            "cpu" => Self::Cpu,
+            "openvino" => Self::OpenVino,
+            "coreml" => Self::CoreMl,
+            "cuda" => Self::Cuda,
+            "directml" => Self::DirectMl,
+            "xnnpack" => Self::XnnPack,
+            _ => return None,
+        })
+    }
+
+    /// [`PROVIDER_ENV`]'s provider, or [`Self::Auto`] (an unknown name is
+    /// logged and ignored).
+    pub fn from_env() -> Self {
+        let Some(value) = std::env::var_os(PROVIDER_ENV) else {
+            return Self::Auto;
+        };
+        let value = value.to_string_lossy();
+        Self::from_name(&value).unwrap_or_else(|| {
+            tracing::warn!("{PROVIDER_ENV}={value:?} names no execution provider; using Auto");
+            Self::Auto
+        })
+    }
+}
+
+/// The precision a provider computes in, where it has a choice.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum InferencePrecision {
+    /// What the provider does by itself (default): OpenVINO computes in
+    /// BF16 on CPUs that have it (AMX, AVX-512 BF16) and FP16 on GPUs,
+    /// ONNX Runtime's CPU kernels in the model's own precision.
+    #[default]
+    ProviderDefault,
+    /// Exact FP32 wherever the provider allows it.
+    Fp32,
+    /// BF16 where the provider supports it.
+    Bf16,
+    /// FP16 where the provider supports it.
+    Fp16,
 }
 
 /// How a session is set up.
@@ -92,8 +154,13 @@ pub struct SessionOptions {
     pub intra_threads: usize,
     /// Run ONNX Runtime's full graph optimisations (recommended).
     pub optimize: bool,
-    /// Where to run the model.
+    /// Where to run the model; the default is [`ExecutionProvider::Auto`],
+    /// or the one [`PROVIDER_ENV`] names.
     pub provider: ExecutionProvider,
+    /// The precision to compute in, where the provider has a choice
+    /// (OpenVINO's `INFERENCE_PRECISION_HINT`); model files may also be FP16
+    /// or INT8 themselves.
+    pub precision: InferencePrecision,
     /// Run inference below normal scheduling priority (default `true`):
     /// [`DepthWorker`](crate::worker::DepthWorker) lowers its own thread,
     /// and every thread ONNX Runtime starts for the session is created by
@@ -117,7 +184,8 @@ impl Default for SessionOptions {
         Self {
             intra_threads: 0,
             optimize: true,
-            provider: ExecutionProvider::Cpu,
+            provider: ExecutionProvider::from_env(),
+            precision: InferencePrecision::ProviderDefault,
             low_priority: true,
             spinning: false,
             coreml: CoreMlOptions::default(),
@@ -304,31 +372,40 @@ impl DepthSession {
                 });
             }
         }
-        let level = if options.optimize {
-            GraphOptimizationLevel::All
-        } else {
-            GraphOptimizationLevel::Disable
+        let (choices, mut notes) = providers::plan(runtime, options.provider);
+        let mut loaded = None;
+        for choice in choices {
+            let builder = base_builder(runtime, options)?;
+            let mut builder = match providers::register(builder, choice, runtime, options, &path) {
+                Ok(builder) => builder,
+                Err(reason) => {
+                    notes.push(format!("{}: {reason}", choice.name()));
+                    continue;
+                }
+            };
+            match builder.commit_from_file(&path) {
+                Ok(session) => {
+                    loaded = Some((session, choice));
+                    break;
+                }
+                Err(e) if choice != providers::Choice::Cpu => {
+                    notes.push(format!("{} refused this model: {e}", choice.name()));
+                }
+                Err(e) => {
+                    return Err(ModelError::Invalid {
+                        path: path.clone(),
+                        reason: e.to_string(),
+                    });
+                }
+            }
+        }
+        let Some((session, choice)) = loaded else {
+            return Err(ModelError::Runtime(
+                "no execution provider could be set up".into(),
+            ));
         };
-        let builder = Session::builder(&runtime.environment)
-            .map_err(ort_err)?
-            .with_optimization_level(level)
-            .map_err(ort_err)?
-            .with_intra_threads(options.resolved_threads())
-            .map_err(ort_err)?
-            .with_intra_op_spinning(options.spinning)
-            .map_err(ort_err)?
-            .with_thread_manager(threads::PoolThreads {
-                low_priority: options.low_priority,
-            })
-            .map_err(ort_err)?;
-        let (mut builder, mut provider) = providers::register(builder, options, &path);
-        let session = builder
-            .commit_from_file(&path)
-            .map_err(|e| ModelError::Invalid {
-                path: path.clone(),
-                reason: e.to_string(),
-            })?;
         let (input, output) = check_signature(&session, &path)?;
+        let mut provider = providers::describe(choice, options, &notes, &path);
         let precision = session
             .metadata()
             .ok()
@@ -395,59 +472,350 @@ impl DepthSession {
     }
 }
 
+/// A session builder with `options`' threads, optimisation and priority,
+/// and no execution provider yet.
+fn base_builder(
+    runtime: &Runtime,
+    options: &SessionOptions,
+) -> Result<ort::session::builder::SessionBuilder, ModelError> {
+    let level = if options.optimize {
+        GraphOptimizationLevel::All
+    } else {
+        GraphOptimizationLevel::Disable
+    };
+    Session::builder(&runtime.environment)
+        .map_err(ort_err)?
+        .with_optimization_level(level)
+        .map_err(ort_err)?
+        .with_intra_threads(options.resolved_threads())
+        .map_err(ort_err)?
+        .with_intra_op_spinning(options.spinning)
+        .map_err(ort_err)?
+        .with_thread_manager(threads::PoolThreads {
+            low_priority: options.low_priority,
+        })
+        .map_err(ort_err)
+}
+
 mod providers {
     use std::path::Path;
 
+    use ort::memory::DeviceType;
     use ort::session::builder::SessionBuilder;
 
-    use super::{ExecutionProvider, SessionOptions};
+    use super::{ExecutionProvider, InferencePrecision, SessionOptions};
+    use crate::runtime::Runtime;
 
-    /// Registers the provider `options` ask for, falling back to the CPU
-    /// with the reason.
+    /// ONNX Runtime's name for OpenVINO's devices.
+    const OPENVINO: &str = "OpenVINOExecutionProvider";
+    /// ONNX Runtime's name for its own CPU kernels' device.
+    const CPU: &str = "CPUExecutionProvider";
+
+    /// One way to run the model, tried in order until one works.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub(super) enum Choice {
+        /// ONNX Runtime's CPU kernels: always last.
+        Cpu,
+        /// A provider compiled into ONNX Runtime (Core ML, CUDA, …).
+        Builtin(ExecutionProvider),
+        /// OpenVINO's plugin on one of its devices.
+        OpenVino(DeviceType),
+    }
+
+    impl Choice {
+        pub(super) fn name(self) -> String {
+            match self {
+                Choice::Cpu => "CPU".to_owned(),
+                Choice::Builtin(ExecutionProvider::CoreMl) => "CoreML".to_owned(),
+                Choice::Builtin(ExecutionProvider::Cuda) => "CUDA".to_owned(),
+                Choice::Builtin(ExecutionProvider::DirectMl) => "DirectML".to_owned(),
+                Choice::Builtin(ExecutionProvider::XnnPack) => "XNNPACK".to_owned(),
+                Choice::Builtin(other) => format!("{other:?}"),
+                Choice::OpenVino(device) => format!("OpenVINO {}", device_name(device)),
+            }
+        }
+    }
+
+    fn device_name(device: DeviceType) -> &'static str {
+        match device {
+            DeviceType::CPU => "CPU",
+            DeviceType::GPU => "GPU",
+            DeviceType::NPU => "NPU",
+            DeviceType::FPGA => "FPGA",
+        }
+    }
+
+    /// Whether this build registers `provider` (its feature, or Apple's
+    /// built-in Core ML).
+    fn compiled_in(provider: ExecutionProvider) -> bool {
+        match provider {
+            ExecutionProvider::CoreMl => {
+                cfg!(any(
+                    feature = "coreml",
+                    target_os = "ios",
+                    target_os = "macos"
+                ))
+            }
+            ExecutionProvider::Cuda => cfg!(feature = "cuda"),
+            ExecutionProvider::DirectMl => cfg!(feature = "directml"),
+            ExecutionProvider::XnnPack => cfg!(feature = "xnnpack"),
+            ExecutionProvider::Auto | ExecutionProvider::Cpu | ExecutionProvider::OpenVino => false,
+        }
+    }
+
+    /// OpenVINO's device types registered with the environment, or why
+    /// there are none.
+    fn openvino_devices(runtime: &Runtime) -> Result<Vec<DeviceType>, String> {
+        let plugin = runtime.plugins.iter().find(|p| p.name == "openvino");
+        match plugin.map(|p| &p.registered) {
+            None => {
+                return Err(
+                    "plugin not found beside ONNX Runtime (cargo xtask setup installs it on x86_64 Linux; or set MONO_DEPTH_EP_PATH)"
+                        .to_owned(),
+                );
+            }
+            Some(Err(e)) => return Err(format!("plugin did not register: {e}")),
+            Some(Ok(())) => {}
+        }
+        let devices: Vec<DeviceType> = runtime
+            .environment
+            .devices()
+            .filter(|d| d.ep().ok() == Some(OPENVINO))
+            .map(|d| d.hardware_device().ty())
+            .collect();
+        if devices.is_empty() {
+            Err("plugin registered but offers no device".to_owned())
+        } else {
+            Ok(devices)
+        }
+    }
+
+    /// The choices to try for `requested`, in order (always ending with the
+    /// CPU), and notes on what was left out and why.
+    pub(super) fn plan(
+        runtime: &Runtime,
+        requested: ExecutionProvider,
+    ) -> (Vec<Choice>, Vec<String>) {
+        choices(requested, openvino_devices(runtime), compiled_in)
+    }
+
+    /// [`plan`] from what the machine offers: OpenVINO's devices (or why
+    /// none) and which built-in providers are compiled in.
+    pub(super) fn choices(
+        requested: ExecutionProvider,
+        openvino: Result<Vec<DeviceType>, String>,
+        compiled_in: impl Fn(ExecutionProvider) -> bool,
+    ) -> (Vec<Choice>, Vec<String>) {
+        let mut choices = Vec::new();
+        let mut notes = Vec::new();
+        match requested {
+            ExecutionProvider::Cpu => {}
+            ExecutionProvider::Auto => {
+                for builtin in [
+                    ExecutionProvider::CoreMl,
+                    ExecutionProvider::Cuda,
+                    ExecutionProvider::DirectMl,
+                ] {
+                    if compiled_in(builtin) {
+                        choices.push(Choice::Builtin(builtin));
+                    }
+                }
+                match openvino {
+                    Ok(devices) => {
+                        for ty in [DeviceType::GPU, DeviceType::NPU, DeviceType::CPU] {
+                            if devices.contains(&ty) {
+                                choices.push(Choice::OpenVino(ty));
+                            }
+                        }
+                    }
+                    Err(why) => notes.push(format!("OpenVINO: {why}")),
+                }
+                if choices.is_empty() {
+                    notes.push(
+                        "no GPU, NPU or accelerated CPU provider in this build (features coreml, cuda, directml)"
+                            .to_owned(),
+                    );
+                }
+            }
+            ExecutionProvider::OpenVino => match openvino {
+                Ok(devices) if devices.contains(&DeviceType::CPU) => {
+                    choices.push(Choice::OpenVino(DeviceType::CPU));
+                }
+                Ok(_) => notes.push("OpenVINO: no CPU device".to_owned()),
+                Err(why) => notes.push(format!("OpenVINO: {why}")),
+            },
+            builtin => {
+                if compiled_in(builtin) {
+                    choices.push(Choice::Builtin(builtin));
+                } else {
+                    notes.push(format!(
+                        "{builtin:?} is not compiled in: enable this crate's feature of that name"
+                    ));
+                }
+            }
+        }
+        choices.push(Choice::Cpu);
+        (choices, notes)
+    }
+
+    /// What runs, and why not what was asked for, for the status.
+    pub(super) fn describe(
+        choice: Choice,
+        options: &SessionOptions,
+        notes: &[String],
+        model: &Path,
+    ) -> String {
+        let mut text = choice.name();
+        let mut details: Vec<String> = Vec::new();
+        match choice {
+            Choice::Cpu => {
+                if !matches!(
+                    options.precision,
+                    InferencePrecision::ProviderDefault | InferencePrecision::Fp32
+                ) {
+                    details.push(format!(
+                        "{:?} asked for: ONNX Runtime's CPU kernels compute in the model's own precision",
+                        options.precision
+                    ));
+                }
+            }
+            Choice::OpenVino(_) => details.push(match options.precision {
+                InferencePrecision::ProviderDefault => {
+                    "OpenVINO's default precision: BF16 on CPUs that have it, FP16 on GPUs"
+                        .to_owned()
+                }
+                other => format!("inference precision {other:?}"),
+            }),
+            Choice::Builtin(_) => {
+                details.push("registered; operators it cannot run fall back to CPU".to_owned())
+            }
+        }
+        #[cfg(any(feature = "coreml", target_os = "ios", target_os = "macos"))]
+        if choice == Choice::Builtin(ExecutionProvider::CoreMl) {
+            details.push(coreml_cache_note(&options.coreml, model));
+        }
+        let _ = model;
+        let asked = options.provider;
+        if asked == ExecutionProvider::Auto {
+            details.push(if notes.is_empty() {
+                "chosen by Auto".to_owned()
+            } else {
+                format!("chosen by Auto; skipped: {}", notes.join("; "))
+            });
+        } else if !notes.is_empty() {
+            details.push(notes.join("; "));
+        }
+        if !details.is_empty() {
+            text = format!("{text} ({})", details.join("; "));
+        }
+        text
+    }
+
+    /// Adds `choice` to `builder`.
     pub(super) fn register(
         builder: SessionBuilder,
+        choice: Choice,
+        runtime: &Runtime,
         options: &SessionOptions,
         model: &Path,
-    ) -> (SessionBuilder, String) {
-        let _ = model;
-        match options.provider {
-            ExecutionProvider::Cpu => (builder, "CPU".to_owned()),
+    ) -> Result<SessionBuilder, String> {
+        match choice {
+            // Named explicitly: `ort` turns on ONNX Runtime's automatic
+            // device selection, which would otherwise hand the session to a
+            // registered plugin (OpenVINO) on its own.
+            Choice::Cpu => match runtime
+                .environment
+                .devices()
+                .find(|d| d.ep().ok() == Some(CPU))
+            {
+                Some(device) => builder
+                    .with_devices([device], None)
+                    .map_err(|e| e.to_string()),
+                None => Ok(builder),
+            },
+            Choice::OpenVino(ty) => {
+                let device = runtime
+                    .environment
+                    .devices()
+                    .find(|d| d.ep().ok() == Some(OPENVINO) && d.hardware_device().ty() == ty)
+                    .ok_or_else(|| format!("no OpenVINO {} device", device_name(ty)))?;
+                let config = openvino_config(ty, options.precision, options.resolved_threads());
+                let entries = [(format!("{OPENVINO}.load_config"), config)];
+                builder
+                    .with_devices([device], Some(&entries))
+                    .map_err(|e| e.to_string())
+            }
+            Choice::Builtin(provider) => builtin(builder, provider, options, model),
+        }
+    }
+
+    /// OpenVINO's `load_config`: properties for the device (`CPU`, `GPU`,
+    /// `NPU`): the precision asked for and, on the CPU, the thread count.
+    pub(super) fn openvino_config(
+        device: DeviceType,
+        precision: InferencePrecision,
+        threads: usize,
+    ) -> String {
+        let mut properties = Vec::new();
+        if device == DeviceType::CPU {
+            properties.push(format!("\"INFERENCE_NUM_THREADS\": \"{threads}\""));
+        }
+        let hint = match precision {
+            InferencePrecision::ProviderDefault => None,
+            InferencePrecision::Fp32 => Some("f32"),
+            InferencePrecision::Bf16 => Some("bf16"),
+            InferencePrecision::Fp16 => Some("f16"),
+        };
+        if let Some(hint) = hint {
+            properties.push(format!("\"INFERENCE_PRECISION_HINT\": \"{hint}\""));
+        }
+        format!(
+            "{{\"{}\": {{{}}}}}",
+            device_name(device),
+            properties.join(", ")
+        )
+    }
+
+    /// Registers a built-in provider; an error says why it could not be.
+    fn builtin(
+        builder: SessionBuilder,
+        provider: ExecutionProvider,
+        options: &SessionOptions,
+        model: &Path,
+    ) -> Result<SessionBuilder, String> {
+        let ep = builtin_provider(provider, options, model)
+            .ok_or_else(|| format!("{provider:?} is not compiled in"))?;
+        builder
+            .with_execution_providers([ep.error_on_failure()])
+            .map_err(|e| format!("unavailable: {e}"))
+    }
+
+    /// The built-in provider, when this build has it.
+    fn builtin_provider(
+        provider: ExecutionProvider,
+        options: &SessionOptions,
+        model: &Path,
+    ) -> Option<ort::ep::ExecutionProviderDispatch> {
+        let _ = (options, model);
+        match provider {
             // Core ML is compiled in on Apple targets without a feature
             // (Cargo.toml gives ort `coreml` there); `cargo xtask test`
             // checks this cfg and Cargo.toml agree.
             #[cfg(any(feature = "coreml", target_os = "ios", target_os = "macos"))]
-            ExecutionProvider::CoreMl => {
-                let (ep, note) = coreml(&options.coreml, model);
-                let (builder, mut text) = try_register(builder, ep.build(), "CoreML");
-                text.push_str(&note);
-                (builder, text)
-            }
+            ExecutionProvider::CoreMl => Some(coreml(&options.coreml, model).build()),
             #[cfg(feature = "cuda")]
-            ExecutionProvider::Cuda => {
-                try_register(builder, ort::ep::CUDA::default().build(), "CUDA")
-            }
+            ExecutionProvider::Cuda => Some(ort::ep::CUDA::default().build()),
             #[cfg(feature = "directml")]
-            ExecutionProvider::DirectMl => {
-                try_register(builder, ort::ep::DirectML::default().build(), "DirectML")
-            }
+            ExecutionProvider::DirectMl => Some(ort::ep::DirectML::default().build()),
             #[cfg(feature = "xnnpack")]
-            ExecutionProvider::XnnPack => {
-                try_register(builder, ort::ep::XNNPACK::default().build(), "XNNPACK")
-            }
-            #[allow(unreachable_patterns)]
-            other => (
-                builder,
-                format!(
-                    "CPU ({other:?} is not compiled in: enable this crate's feature of that name)"
-                ),
-            ),
+            ExecutionProvider::XnnPack => Some(ort::ep::XNNPACK::default().build()),
+            _ => None,
         }
     }
 
-    /// The Core ML provider for `options`, and a note on its cache for the
-    /// status text.
+    /// The Core ML provider for `options`, cached per model file when asked.
     #[cfg(any(feature = "coreml", target_os = "ios", target_os = "macos"))]
-    fn coreml(options: &super::CoreMlOptions, model: &Path) -> (ort::ep::CoreML, String) {
+    fn coreml(options: &super::CoreMlOptions, model: &Path) -> ort::ep::CoreML {
         use ort::ep::coreml::{ComputeUnits, ModelFormat};
 
         use super::{CoreMlComputeUnits, CoreMlFormat};
@@ -463,22 +831,34 @@ mod providers {
                 CoreMlComputeUnits::CpuAndGpu => ComputeUnits::CPUAndGPU,
                 CoreMlComputeUnits::CpuOnly => ComputeUnits::CPUOnly,
             });
-        let Some(dir) = &options.cache_dir else {
-            return (
-                ep,
-                ", compiled at every load: set CoreMlOptions::cache_dir".to_owned(),
-            );
-        };
-        match super::coreml_cache_folder(dir, model, options.format)
-            .and_then(|folder| std::fs::create_dir_all(&folder).map(|()| folder))
-        {
-            Ok(folder) => {
-                let note = format!(", compiled model cached in {}", folder.display());
-                (ep.with_model_cache_dir(folder.display()), note)
-            }
-            Err(e) => {
-                tracing::warn!("Core ML cache folder in {} unusable: {e}", dir.display());
-                (ep, format!(", not cached ({}: {e})", dir.display()))
+        match cache_folder(options, model) {
+            Some(Ok(folder)) => ep.with_model_cache_dir(folder.display()),
+            _ => ep,
+        }
+    }
+
+    /// The Core ML cache folder for `model`, created (`None`: no cache asked for).
+    #[cfg(any(feature = "coreml", target_os = "ios", target_os = "macos"))]
+    fn cache_folder(
+        options: &super::CoreMlOptions,
+        model: &Path,
+    ) -> Option<std::io::Result<std::path::PathBuf>> {
+        let dir = options.cache_dir.as_ref()?;
+        Some(
+            super::coreml_cache_folder(dir, model, options.format)
+                .and_then(|folder| std::fs::create_dir_all(&folder).map(|()| folder)),
+        )
+    }
+
+    /// Where Core ML's compiled model is kept, for the status.
+    #[cfg(any(feature = "coreml", target_os = "ios", target_os = "macos"))]
+    fn coreml_cache_note(options: &super::CoreMlOptions, model: &Path) -> String {
+        match cache_folder(options, model) {
+            None => "compiled at every load: set CoreMlOptions::cache_dir".to_owned(),
+            Some(Ok(folder)) => format!("compiled model cached in {}", folder.display()),
+            Some(Err(e)) => {
+                tracing::warn!("Core ML cache folder unusable: {e}");
+                format!("not cached: {e}")
             }
         }
     }
@@ -492,24 +872,6 @@ mod providers {
             "this INT8 (QDQ) model runs mostly on the CPU under Core ML: use the FP16 or FP32 file"
                 .to_owned()
         })
-    }
-
-    #[allow(dead_code)]
-    fn try_register(
-        builder: SessionBuilder,
-        ep: ort::ep::ExecutionProviderDispatch,
-        name: &str,
-    ) -> (SessionBuilder, String) {
-        match builder.with_execution_providers([ep.error_on_failure()]) {
-            Ok(builder) => (
-                builder,
-                format!("{name} (registered; operators it cannot run fall back to CPU)"),
-            ),
-            Err(e) => {
-                let reason = e.to_string();
-                (e.recover(), format!("CPU ({name} unavailable: {reason})"))
-            }
-        }
     }
 }
 
@@ -710,9 +1072,99 @@ mod tests {
     }
 
     #[test]
+    fn auto_takes_the_fastest_provider_present_and_says_why_it_skipped_others() {
+        use ort::memory::DeviceType;
+        use providers::{Choice, choices};
+        let none = |_| false;
+        // Only the CPU: the CPU, with the reasons.
+        let missing = Err("plugin not found beside ONNX Runtime".to_owned());
+        let (order, notes) = choices(ExecutionProvider::Auto, missing.clone(), none);
+        assert_eq!(order, [Choice::Cpu]);
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.contains("OpenVINO: plugin not found")),
+            "{notes:?}"
+        );
+        assert!(notes.iter().any(|n| n.contains("no GPU, NPU")), "{notes:?}");
+        // OpenVINO on the CPU and a GPU: GPU, then its CPU device, then ONNX Runtime's CPU.
+        let both = Ok(vec![DeviceType::CPU, DeviceType::GPU]);
+        let (order, notes) = choices(ExecutionProvider::Auto, both.clone(), none);
+        assert_eq!(
+            order,
+            [
+                Choice::OpenVino(DeviceType::GPU),
+                Choice::OpenVino(DeviceType::CPU),
+                Choice::Cpu
+            ]
+        );
+        assert!(notes.is_empty(), "{notes:?}");
+        // A compiled-in accelerator comes first.
+        let cuda = |p| p == ExecutionProvider::Cuda;
+        let (order, _) = choices(ExecutionProvider::Auto, both.clone(), cuda);
+        assert_eq!(order[0], Choice::Builtin(ExecutionProvider::Cuda));
+        assert_eq!(order.last(), Some(&Choice::Cpu));
+        // Explicit choices: only that one, then the CPU.
+        let (order, _) = choices(ExecutionProvider::OpenVino, both, none);
+        assert_eq!(order, [Choice::OpenVino(DeviceType::CPU), Choice::Cpu]);
+        let (order, notes) = choices(ExecutionProvider::OpenVino, missing, none);
+        assert_eq!(order, [Choice::Cpu]);
+        assert!(
+            notes[0].starts_with("OpenVINO: plugin not found"),
+            "{notes:?}"
+        );
+        let (order, notes) = choices(ExecutionProvider::Cuda, Ok(vec![]), none);
+        assert_eq!(order, [Choice::Cpu]);
+        assert!(notes[0].contains("Cuda is not compiled in"), "{notes:?}");
+        let (order, notes) = choices(ExecutionProvider::Cpu, Ok(vec![DeviceType::CPU]), cuda);
+        assert_eq!((order, notes), (vec![Choice::Cpu], vec![]));
+    }
+
+    #[test]
+    fn openvino_gets_the_precision_and_thread_count_asked_for() {
+        use ort::memory::DeviceType;
+        let config = |device, precision| providers::openvino_config(device, precision, 2);
+        assert_eq!(
+            config(DeviceType::CPU, InferencePrecision::ProviderDefault),
+            r#"{"CPU": {"INFERENCE_NUM_THREADS": "2"}}"#
+        );
+        assert_eq!(
+            config(DeviceType::CPU, InferencePrecision::Fp32),
+            r#"{"CPU": {"INFERENCE_NUM_THREADS": "2", "INFERENCE_PRECISION_HINT": "f32"}}"#
+        );
+        assert_eq!(
+            config(DeviceType::GPU, InferencePrecision::Fp16),
+            r#"{"GPU": {"INFERENCE_PRECISION_HINT": "f16"}}"#
+        );
+    }
+
+    #[test]
+    fn providers_have_names_for_the_environment_variable() {
+        for p in [
+            ExecutionProvider::Auto,
+            ExecutionProvider::Cpu,
+            ExecutionProvider::OpenVino,
+            ExecutionProvider::CoreMl,
+            ExecutionProvider::Cuda,
+            ExecutionProvider::DirectMl,
+            ExecutionProvider::XnnPack,
+        ] {
+            let name = format!("{p:?}").to_lowercase();
+            assert_eq!(ExecutionProvider::from_name(&name), Some(p));
+        }
+        assert_eq!(
+            ExecutionProvider::from_name(" CPU "),
+            Some(ExecutionProvider::Cpu)
+        );
+        assert_eq!(ExecutionProvider::from_name("tpu"), None);
+    }
+
+    #[test]
     fn spinning_is_off_and_priority_low_by_default() {
         let options = SessionOptions::default();
         assert!(!options.spinning && options.low_priority);
+        assert_eq!(options.precision, InferencePrecision::ProviderDefault);
+        assert_eq!(options.provider, ExecutionProvider::from_env());
         assert_eq!(options.coreml.format, CoreMlFormat::MlProgram);
         assert_eq!(options.coreml.compute_units, CoreMlComputeUnits::All);
         assert_eq!(options.coreml.cache_dir, None);

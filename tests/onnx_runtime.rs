@@ -206,12 +206,11 @@ fn plugin_keeps_running_without_a_model() {
 #[test]
 fn an_unavailable_execution_provider_falls_back_to_the_cpu_and_says_why() {
     let runtime = runtime();
-    let cpu = DepthSession::load(
-        &runtime,
-        model("closed_form.onnx"),
-        &SessionOptions::default(),
-    )
-    .unwrap();
+    let cpu_only = SessionOptions {
+        provider: ExecutionProvider::Cpu,
+        ..SessionOptions::default()
+    };
+    let cpu = DepthSession::load(&runtime, model("closed_form.onnx"), &cpu_only).unwrap();
     assert_eq!(cpu.provider(), "CPU");
     // The ONNX Runtime that `cargo xtask setup` provides is the CPU-only build.
     for provider in [ExecutionProvider::Cuda, ExecutionProvider::DirectMl] {

@@ -52,6 +52,7 @@ fn wrong_or_missing_runtime_is_an_error_not_a_panic() {
         explicit: Some(not_a_library.clone()),
         env_var: None,
         exe_dir: None,
+        provider_dirs: Vec::new(),
     })
     .unwrap_err();
     let RuntimeError::LoadFailed { path, origin, .. } = &err else {

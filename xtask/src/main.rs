@@ -1,6 +1,7 @@
 //! Repository tooling for bevy_mono_depth: `cargo xtask <command>`.
 
 mod onnxruntime;
+mod providers;
 mod python;
 mod system;
 mod util;
@@ -77,6 +78,7 @@ fn setup(args: &[String]) -> Result<(), Fail> {
         system::ensure_packages()?;
     }
     onnxruntime::ensure()?;
+    providers::ensure();
     python::ensure_venv()?;
     python::build_test_models(false)?;
     println!("== setup done");

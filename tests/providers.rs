@@ -1,0 +1,138 @@
+//! Execution providers chosen at run time: `Auto`, the OpenVINO plugin, and
+//! plugin libraries that are broken.
+//!
+//! Every test loads ONNX Runtime with the same search, whose extra provider
+//! folder holds a file named like a plugin that is not a library: ONNX
+//! Runtime is loaded once per process, so whichever test loads it first
+//! registers the plugins for all.
+
+mod common;
+
+use std::path::PathBuf;
+
+use bevy_mono_depth::runtime::{Runtime, RuntimeSearch};
+use bevy_mono_depth::session::{
+    DepthSession, ExecutionProvider, InferencePrecision, SessionOptions,
+};
+use common::model;
+
+/// A folder with a broken plugin library in it.
+fn broken_plugin_dir() -> PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("bevy_mono_depth_providers_{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let name = if cfg!(target_os = "windows") {
+        "onnxruntime_providers_broken_plugin.dll"
+    } else if cfg!(target_vendor = "apple") {
+        "libonnxruntime_providers_broken_plugin.dylib"
+    } else {
+        "libonnxruntime_providers_broken_plugin.so"
+    };
+    std::fs::write(dir.join(name), b"not a shared library").unwrap();
+    dir
+}
+
+fn runtime() -> Runtime {
+    let search = RuntimeSearch {
+        provider_dirs: vec![broken_plugin_dir()],
+        ..RuntimeSearch::from_env(None)
+    };
+    Runtime::load(&search).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn openvino_installed(runtime: &Runtime) -> bool {
+    runtime
+        .plugins
+        .iter()
+        .any(|p| p.name == "openvino" && p.registered.is_ok())
+}
+
+fn run(session: &mut DepthSession) -> Vec<f32> {
+    // A horizontal gradient, so the output has structure to compare.
+    let (h, w) = (session.input.shape[2], session.input.shape[3]);
+    let input: Vec<f32> = (0..session.input.len())
+        .map(|i| ((i % w) as f32 / w as f32) * 255.0 * (1.0 + ((i / w) % h) as f32 / h as f32))
+        .collect();
+    let mut out = Vec::new();
+    session.run(&input, &mut out).unwrap();
+    out
+}
+
+#[test]
+fn a_broken_plugin_library_is_reported_and_sessions_still_load() {
+    let runtime = runtime();
+    let broken = runtime
+        .plugins
+        .iter()
+        .find(|p| p.name == "broken")
+        .expect("the broken plugin was found");
+    let reason = broken.registered.as_ref().unwrap_err();
+    assert!(!reason.is_empty());
+    let options = SessionOptions {
+        provider: ExecutionProvider::Auto,
+        ..SessionOptions::default()
+    };
+    let mut session = DepthSession::load(&runtime, model("closed_form.onnx"), &options)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        session.provider().contains("chosen by Auto"),
+        "{}",
+        session.provider()
+    );
+    assert_eq!(run(&mut session).len(), 128 * 160);
+}
+
+/// With the OpenVINO plugin installed (`cargo xtask setup` does on x86_64
+/// Linux), `Auto` runs FCRN on it, exact in FP32 and close in the
+/// provider's own precision; without it, `Auto` runs on the CPU and names
+/// the missing plugin. Both are what a user of that machine gets.
+#[test]
+fn auto_picks_openvino_when_installed_and_the_cpu_otherwise() {
+    let runtime = runtime();
+    let path = model("fcrn_random_small.onnx");
+    let cpu = SessionOptions {
+        provider: ExecutionProvider::Cpu,
+        ..SessionOptions::default()
+    };
+    let reference = run(&mut DepthSession::load(&runtime, &path, &cpu).unwrap());
+    let auto = |precision| SessionOptions {
+        provider: ExecutionProvider::Auto,
+        precision,
+        ..SessionOptions::default()
+    };
+    let mut exact = DepthSession::load(&runtime, &path, &auto(InferencePrecision::Fp32)).unwrap();
+    let said = exact.provider().to_owned();
+    if !openvino_installed(&runtime) {
+        assert!(
+            said.starts_with("CPU (") && said.contains("OpenVINO: plugin not found"),
+            "{said}"
+        );
+        assert_eq!(run(&mut exact), reference);
+        return;
+    }
+    assert!(said.starts_with("OpenVINO "), "{said}");
+    assert!(said.contains("chosen by Auto"), "{said}");
+    let mean = |v: &[f32]| v.iter().map(|x| x.abs()).sum::<f32>() / v.len() as f32;
+    let deviation = |out: &[f32]| {
+        let diff: Vec<f32> = out.iter().zip(&reference).map(|(a, b)| a - b).collect();
+        mean(&diff) / mean(&reference)
+    };
+    let fp32 = deviation(&run(&mut exact));
+    assert!(fp32 < 1e-4, "OpenVINO FP32 deviates by {fp32}");
+    let mut fast =
+        DepthSession::load(&runtime, &path, &auto(InferencePrecision::ProviderDefault)).unwrap();
+    let own = deviation(&run(&mut fast));
+    // BF16 keeps 8 bits of mantissa: a few per cent through 50 layers.
+    assert!(own < 0.1, "OpenVINO in its own precision deviates by {own}");
+    // Explicitly, too.
+    let explicit = SessionOptions {
+        provider: ExecutionProvider::OpenVino,
+        ..SessionOptions::default()
+    };
+    let session = DepthSession::load(&runtime, &path, &explicit).unwrap();
+    assert!(
+        session.provider().starts_with("OpenVINO CPU"),
+        "{}",
+        session.provider()
+    );
+}
