@@ -136,3 +136,32 @@ fn auto_picks_openvino_when_installed_and_the_cpu_otherwise() {
         session.provider()
     );
 }
+
+/// OpenVINO cannot compile a QDQ-quantised FCRN (its low-precision pass
+/// fails on the up-projection): asked for OpenVINO, or left to `Auto`, the
+/// session runs on the CPU and says why. Without the plugin the same model
+/// runs on the CPU and the reason is the missing plugin.
+#[test]
+fn a_model_openvino_refuses_falls_back_to_the_cpu_with_the_reason() {
+    let runtime = runtime();
+    let path = model("fcrn_random_small_int8.onnx");
+    for provider in [ExecutionProvider::OpenVino, ExecutionProvider::Auto] {
+        let options = SessionOptions {
+            provider,
+            ..SessionOptions::default()
+        };
+        let mut session =
+            DepthSession::load(&runtime, &path, &options).unwrap_or_else(|e| panic!("{e}"));
+        let said = session.provider().to_owned();
+        assert!(said.starts_with("CPU ("), "{provider:?}: {said}");
+        if openvino_installed(&runtime) {
+            assert!(said.contains("OpenVINO CPU refused this model"), "{said}");
+        } else {
+            assert!(said.contains("OpenVINO: plugin not found"), "{said}");
+        }
+        if provider == ExecutionProvider::Auto {
+            assert!(said.contains("chosen by Auto; skipped:"), "{said}");
+        }
+        assert_eq!(run(&mut session).len(), 128 * 160);
+    }
+}

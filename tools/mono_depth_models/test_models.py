@@ -27,6 +27,7 @@ LUMA = (0.02, 0.01, 0.005)
 CLOSED_FORM_TEXT = "0.5 + avg2x2(0.02*R + 0.01*G + 0.005*B)"
 INVERSE_TEXT = "0.1 + avg2x2((R + G + B) / 765)"
 SMALL_WIDTH_DIV = 8
+SMALL_INT8_NAME = "fcrn_random_small_int8.onnx"
 # closed_form.onnx with its initializers in an external-data file beside it
 EXTERNAL_NAME = "external/closed_form.onnx"
 EXTERNAL_DATA_NAME = "external/closed_form.data"
@@ -175,6 +176,18 @@ def build_all(out_dir, log=print) -> dict:
         "128x160 output, seeded random weights (seed 1), fp32; for fast tests")
     put("fcrn_random_small_fp16.onnx", random_fcrn(1, SMALL_WIDTH_DIV, fp16=True),
         "the small random FCRN with weights stored as float16 (Cast to float32 inside; float32 I/O)")
+    # The small FCRN quantised as the INT8 bench model is (static QDQ),
+    # calibrated on 2 sample frames: a model OpenVINO refuses to compile,
+    # for the provider-fallback tests.
+    from .bench_models import calibration_frames, frame_paths, quantize_int8
+    t = time.monotonic()
+    quantize_int8(out / "fcrn_random_small.onnx", out / SMALL_INT8_NAME,
+                  calibration_frames(frame_paths(count=2)),
+                  source="2 frames of assets/samples/room, centre-cropped to 304x228")
+    manifest[SMALL_INT8_NAME] = ("the small random FCRN quantised to INT8 (static QDQ, as the bench's INT8 model); "
+                                 "OpenVINO's CPU plugin refuses to compile it")
+    log(f"  {SMALL_INT8_NAME:30s} {(out / SMALL_INT8_NAME).stat().st_size / 1e6:9.2f} MB  "
+        f"{time.monotonic() - t:5.1f} s")
     put("closed_form.onnx", closed_form("NCHW"),
         f"input image [1,3,256,320] NCHW RGB 0-255, depth[i,j] = {CLOSED_FORM_TEXT} in metres")
     put("closed_form_nhwc.onnx", closed_form("NHWC"),

@@ -21,6 +21,7 @@ VALID = [
     "broken_huge_input.onnx",
 ]
 UNPARSEABLE = ["broken_truncated.onnx", "broken_not_onnx.onnx"]
+QUANTIZED = ["fcrn_random_small_int8.onnx"]
 PUBLISHED_PARAMS = 63.6e6
 PUBLISHED_MACS = 17e9
 
@@ -57,7 +58,7 @@ class TestModelsTest(unittest.TestCase):
     def test_command_and_manifest(self):
         self.assertEqual(self.result.returncode, 0, self.result.stderr)
         manifest = json.loads((self.dir / "manifest.json").read_text(encoding="utf-8"))
-        self.assertEqual(set(manifest), set(VALID + UNPARSEABLE))
+        self.assertEqual(set(manifest), set(VALID + UNPARSEABLE + QUANTIZED))
         for name, desc in manifest.items():
             self.assertTrue((self.dir / name).is_file(), name)
             self.assertIsInstance(desc, str)
@@ -103,6 +104,18 @@ class TestModelsTest(unittest.TestCase):
             self.assertTrue(np.isfinite(out).all(), name)
             self.assertGreaterEqual(out.min(), 0.0, name)
             self.assertGreater(out.max(), 0.0, name)
+
+    def test_small_int8_model_is_qdq_with_int8_metadata_and_runs(self):
+        model = self.load("fcrn_random_small_int8.onnx")
+        ops = {n.op_type for n in model.graph.node}
+        self.assertIn("QuantizeLinear", ops)
+        self.assertIn("DequantizeLinear", ops)
+        meta = metadata.read(model)
+        self.assertEqual(meta["mono_depth.precision"], "int8")
+        self.assertEqual(meta["mono_depth.model"], "fcrn_resnet50_upproj")
+        out = run_ort(self.dir / "fcrn_random_small_int8.onnx", test_image(3))
+        self.assertEqual(out.shape, (1, 1, 128, 160))
+        self.assertTrue(np.isfinite(out).all())
 
     def test_full_model_cost_matches_the_paper(self):
         c = count(self.load("fcrn_random_full.onnx"))
