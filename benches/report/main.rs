@@ -23,7 +23,9 @@ use bevy_mono_depth::frame::{CameraFrame, PixelFormat};
 use bevy_mono_depth::model::DepthUnits;
 use bevy_mono_depth::preprocess::{Preprocessor, ResizeMode};
 use bevy_mono_depth::runtime::{Runtime, RuntimeSearch};
-use bevy_mono_depth::session::{DepthSession, SessionOptions};
+use bevy_mono_depth::session::{
+    DepthSession, ExecutionProvider, InferencePrecision, SessionOptions,
+};
 use bevy_mono_depth::worker::{DepthWorker, WorkerEvent};
 
 mod render;
@@ -329,6 +331,9 @@ fn report(plan: Plan, skip_render: bool) -> Fallible<()> {
 
     // 7. Smaller models.
     precision(plan, &runtime, &options, &dir, &mut table)?;
+
+    // 8. Execution providers × precision.
+    providers(plan, &runtime, &options, &dir, &mut table)?;
 
     // 5. The game is not slowed.
     if !skip_render {
@@ -707,6 +712,135 @@ fn precision(
 
 /// Frame 1 of the sample recording, through the crate's preprocessing for
 /// `session`'s input.
+/// Every execution provider and precision this machine has, against ONNX
+/// Runtime's CPU kernels on the FP32 model, timed alternately in one loop:
+/// median ms, speed-up, and how far the output moves (random weights:
+/// fidelity to the FP32 graph, not accuracy).
+fn providers(
+    plan: Plan,
+    runtime: &Runtime,
+    options: &SessionOptions,
+    dir: &Path,
+    table: &mut Table,
+) -> Fallible<()> {
+    let (fp32, int8) = if plan.smoke {
+        (
+            dir.join("fcrn_random_small.onnx"),
+            dir.join("fcrn_random_small_int8.onnx"),
+        )
+    } else {
+        (
+            dir.join("fcrn_random_full.onnx"),
+            dir.join("fcrn_random_full_int8.onnx"),
+        )
+    };
+    let threads = options.resolved_threads();
+    let with = |provider, precision, intra_threads| SessionOptions {
+        provider,
+        precision,
+        intra_threads,
+        ..options.clone()
+    };
+    use ExecutionProvider::{Auto, Cpu, OpenVino};
+    use InferencePrecision::{Fp32, ProviderDefault};
+    let mut setups: Vec<(String, PathBuf, SessionOptions)> = vec![
+        (
+            "CPU, FP32 model".into(),
+            fp32.clone(),
+            with(Cpu, ProviderDefault, threads),
+        ),
+        (
+            "OpenVINO CPU, its default precision (BF16 where the CPU has it)".into(),
+            fp32.clone(),
+            with(OpenVino, ProviderDefault, threads),
+        ),
+        (
+            "OpenVINO CPU, FP32".into(),
+            fp32.clone(),
+            with(OpenVino, Fp32, threads),
+        ),
+        (
+            "CPU, INT8 model".into(),
+            int8.clone(),
+            with(Cpu, ProviderDefault, threads),
+        ),
+        (
+            "OpenVINO CPU, INT8 model".into(),
+            int8,
+            with(OpenVino, ProviderDefault, threads),
+        ),
+        (
+            "Auto (default settings)".into(),
+            fp32.clone(),
+            with(Auto, ProviderDefault, threads),
+        ),
+    ];
+    // The thread count matters more to OpenVINO than to ONNX Runtime's kernels.
+    let other = if threads == 1 { 2 } else { 1 };
+    setups.push((
+        "OpenVINO CPU, its default precision".to_owned(),
+        fp32,
+        with(OpenVino, ProviderDefault, other),
+    ));
+    let mut sessions = Vec::new();
+    for (name, path, setup) in setups {
+        if !path.is_file() {
+            table.row(
+                &format!("provider: {name}"),
+                format!("not measured: {} is missing", path.display()),
+                "(report)",
+                String::new(),
+            );
+            continue;
+        }
+        let session = DepthSession::load(runtime, &path, &setup)?;
+        sessions.push((name, setup.intra_threads, session));
+    }
+    let Some(reference) = sessions.first() else {
+        return Ok(());
+    };
+    let input = sample_input(&reference.2)?;
+    let mut outputs = Vec::new();
+    for (_, _, session) in &mut sessions {
+        let mut out = Vec::new();
+        session.run(&input, &mut out)?;
+        outputs.push(out);
+    }
+    let mut times = vec![Vec::new(); sessions.len()];
+    for _ in 0..plan.runs {
+        for (i, (_, _, session)) in sessions.iter_mut().enumerate() {
+            let start = Instant::now();
+            session.run_with(&input, |_| ())?;
+            times[i].push(ms(start.elapsed()));
+        }
+    }
+    let want = &outputs[0];
+    let scale: f64 = want.iter().map(|b| f64::from(b.abs())).sum();
+    let base_ms = median(times[0].clone());
+    for (i, (name, intra, session)) in sessions.iter().enumerate() {
+        let run_ms = median(times[i].clone());
+        let diff: f64 = outputs[i]
+            .iter()
+            .zip(want)
+            .map(|(a, b)| f64::from((a - b).abs()))
+            .sum();
+        // What actually ran, without the list of skipped providers.
+        let ran = session.provider().split(" (").next().unwrap_or_default();
+        table.row(
+            &format!("provider: {name}, {intra} thread(s)"),
+            format!(
+                "ran on {ran}: {run_ms:.1} ms ({:.1} fps), {:.2}× CPU FP32; mean |diff| / mean |CPU FP32| {:.2e}",
+                1000.0 / run_ms,
+                base_ms / run_ms,
+                diff / scale.max(f64::MIN_POSITIVE)
+            ),
+            "(report)",
+            String::new(),
+        );
+    }
+    Ok(())
+}
+
 fn sample_input(session: &DepthSession) -> Fallible<Vec<f32>> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/samples/room/rgb/000001.png");
     let image = image::open(&path)?.to_rgb8();

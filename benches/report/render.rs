@@ -78,6 +78,7 @@ fn app(model: &Path, setting: Setting) -> App {
             intra_threads: setting.threads,
             low_priority: setting.low_priority,
             spinning: setting.spinning,
+            provider: setting.provider,
             ..default()
         },
         source: FrameSource::Pushed,
@@ -162,6 +163,7 @@ struct Setting {
     threads: usize,
     low_priority: bool,
     spinning: bool,
+    provider: ExecutionProvider,
 }
 
 fn run(model: &Path, setting: Setting, frames: usize) -> Fallible<Run> {
@@ -215,25 +217,29 @@ fn p50_p99(xs: &[f64]) -> (f64, f64) {
 }
 
 pub fn measure(model: &Path, frames: usize, smoke: bool) -> Fallible<Vec<Row>> {
-    // (intra-op threads, inference below normal priority, spinning)
-    let configs: &[(usize, bool, bool)] = if smoke {
-        &[(1, true, false), (2, true, true)]
+    // (intra-op threads, inference below normal priority, spinning, provider)
+    use ExecutionProvider::{Auto, Cpu};
+    let configs: &[(usize, bool, bool, ExecutionProvider)] = if smoke {
+        &[(1, true, false, Cpu), (2, true, true, Cpu)]
     } else {
         &[
-            (1, true, false),
-            (1, false, false),
-            (2, true, false),
-            (2, true, true),
-            (2, false, false),
-            (2, false, true),
+            (1, true, false, Cpu),
+            (1, false, false, Cpu),
+            (2, true, false, Cpu),
+            (2, true, true, Cpu),
+            (2, false, false, Cpu),
+            (2, false, true, Cpu),
+            (1, true, false, Auto),
+            (2, true, false, Auto),
         ]
     };
     let mut rows = Vec::new();
-    for &(threads, low_priority, spinning) in configs {
+    for &(threads, low_priority, spinning, provider) in configs {
         let setting = Setting {
             threads,
             low_priority,
             spinning,
+            provider,
         };
         let run = run(model, setting, frames)?;
         let priority = if low_priority {
@@ -247,7 +253,11 @@ pub fn measure(model: &Path, frames: usize, smoke: bool) -> Fallible<Vec<Row>> {
             (_, true) => ", spinning",
             (_, false) => ", no spinning",
         };
-        let setting = format!("{threads} ONNX Runtime thread(s), {priority}{spin}");
+        let on = match provider {
+            Cpu => String::new(),
+            other => format!("{other:?} provider, "),
+        };
+        let setting = format!("{on}{threads} ONNX Runtime thread(s), {priority}{spin}");
         let (run50, run99) = p50_p99(&run.running);
         let (pause50, pause99) = p50_p99(&run.paused);
         println!(

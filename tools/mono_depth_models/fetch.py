@@ -44,37 +44,52 @@ def _progress(done: int, total: int | None, started: float) -> None:
 
 
 def download(url: str, dest: Path, timeout: float = 30.0) -> None:
-    """Download ``url`` to ``dest`` (via ``dest.part``), showing progress."""
+    """Download ``url`` to ``dest`` (via ``dest.part``), showing progress.
+
+    Resumable: bytes already in ``dest.part`` from an interrupted run are
+    kept and only the rest is asked for (an HTTP Range request); a server
+    that ignores the range sends the whole file, which then replaces them.
+    The size the server announced is checked at the end."""
     part = dest.with_name(dest.name + ".part")
-    print(f"downloading {url}", file=sys.stderr)
+    have = part.stat().st_size if part.is_file() else 0
+    print(f"downloading {url}" + (f" (resuming after {have / 1e6:.1f} MB)" if have else ""), file=sys.stderr)
     try:
-        req = urllib.request.Request(url, headers={"User-Agent": "bevy_mono_depth-tools"})
-        with urllib.request.urlopen(req, timeout=timeout) as resp, open(part, "wb") as f:
-            total = resp.headers.get("Content-Length")
-            total = int(total) if total and total.isdigit() else None
-            done, started, last = 0, time.monotonic(), 0.0
-            while True:
-                chunk = resp.read(1 << 20)
-                if not chunk:
-                    break
-                f.write(chunk)
-                done += len(chunk)
-                now = time.monotonic()
-                if now - last > 0.5:
-                    _progress(done, total, started)
-                    last = now
+        headers = {"User-Agent": "bevy_mono_depth-tools"}
+        if have:
+            headers["Range"] = f"bytes={have}-"
+        req = urllib.request.Request(url, headers=headers)
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            resumed = have > 0 and resp.status == 206
+            length = resp.headers.get("Content-Length")
+            length = int(length) if length and length.isdigit() else None
+            start = have if resumed else 0
+            total = start + length if length is not None else None
+            done, started, last = start, time.monotonic(), 0.0
+            with open(part, "ab" if resumed else "wb") as f:
+                while True:
+                    chunk = resp.read(1 << 20)
+                    if not chunk:
+                        break
+                    f.write(chunk)
+                    done += len(chunk)
+                    now = time.monotonic()
+                    if now - last > 0.5:
+                        _progress(done, total, started)
+                        last = now
             _progress(done, total, started)
             sys.stderr.write("\n")
         if total is not None and done != total:
-            raise ToolError(f"download of {url} ended early ({done} of {total} bytes)\n\n" + manual_steps(url))
+            raise ToolError(f"download of {url} ended early ({done} of {total} bytes); run the same "
+                            "command again to resume\n\n" + manual_steps(url))
     except (urllib.error.URLError, OSError, TimeoutError) as e:
-        part.unlink(missing_ok=True)
+        # What arrived is kept for the next run to resume from; nothing is
+        # left behind when nothing arrived.
+        if part.is_file() and part.stat().st_size == 0:
+            part.unlink()
         reason = getattr(e, "reason", None) or e
-        raise ToolError(f"could not download the official FCRN weights from\n  {url}\n  ({reason})\n\n"
+        kept = f"\n  ({part.stat().st_size / 1e6:.1f} MB kept in {part}: the next run resumes)" if part.is_file() else ""
+        raise ToolError(f"could not download the official FCRN weights from\n  {url}\n  ({reason}){kept}\n\n"
                         + manual_steps(url)) from None
-    except BaseException:
-        part.unlink(missing_ok=True)
-        raise
     part.replace(dest)
 
 

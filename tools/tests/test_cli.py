@@ -31,6 +31,25 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+class _Ranges(_Quiet):
+    """Serves ``Range: bytes=N-`` requests as 206 Partial Content."""
+
+    def send_head(self):
+        wanted = self.headers.get("Range", "")
+        if not wanted.startswith("bytes="):
+            return super().send_head()
+        path = Path(self.translate_path(self.path))
+        data = path.read_bytes()
+        start = int(wanted[len("bytes="):].rstrip("-"))
+        self.server.ranges.append(start)
+        self.send_response(206)
+        self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        self.send_header("Content-Length", str(len(data) - start))
+        self.end_headers()
+        import io
+        return io.BytesIO(data[start:])
+
+
 class CliTest(unittest.TestCase):
     def assertCleanFailure(self, r):
         self.assertNotEqual(r.returncode, 0)
@@ -63,6 +82,33 @@ class CliTest(unittest.TestCase):
             self.assertIn("is not the official FCRN weight file", r.stderr)
             self.assertIn("missing layer 'bn_conv1'", r.stderr)
             self.assertEqual(os.listdir(dest), [])  # neither models nor the bad download
+
+    def test_an_interrupted_download_resumes_where_it_stopped(self):
+        from mono_depth_models.fetch import download
+        with tempfile.TemporaryDirectory() as served, tempfile.TemporaryDirectory() as dest:
+            payload = bytes(range(256)) * 4096  # 1 MiB, every offset distinct mod 256
+            (Path(served) / "w.npy").write_bytes(payload)
+            # The first 300 000 bytes arrived before the connection broke.
+            (Path(dest) / "w.npy.part").write_bytes(payload[:300_000])
+            for handler_class, expect_ranges in ((_Ranges, [300_000]), (_Quiet, [])):
+                handler = functools.partial(handler_class, directory=served)
+                server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+                server.ranges = []
+                threading.Thread(target=server.serve_forever, daemon=True).start()
+                try:
+                    url = f"http://127.0.0.1:{server.server_address[1]}/w.npy"
+                    download(url, Path(dest) / "w.npy")
+                finally:
+                    server.shutdown()
+                    server.server_close()
+                # Only the rest was asked for; the result is the whole file.
+                self.assertEqual(server.ranges, expect_ranges)
+                self.assertEqual((Path(dest) / "w.npy").read_bytes(), payload)
+                self.assertFalse((Path(dest) / "w.npy.part").exists())
+                # For the second round: a server that ignores ranges sends the
+                # whole file, which replaces the stale part.
+                (Path(dest) / "w.npy").unlink()
+                (Path(dest) / "w.npy.part").write_bytes(b"stale bytes")
 
     def test_fetch_with_missing_npy(self):
         with tempfile.TemporaryDirectory() as d:

@@ -19,7 +19,10 @@ commands:
                      the model-tool venv in target/pyenv, test models in target/models
   test               setup, then fmt --check, clippy -D warnings (feature sets
                      that matter), cargo doc, the model-tool tests and cargo test
-  demo [ARGS..]      setup, then run examples/ar_occlusion.rs in release mode
+  demo [ARGS..]      setup, fetch and convert the official FCRN weights when
+                     there is no model and the server is reachable (otherwise
+                     one line says why), then run examples/ar_occlusion.rs in
+                     release mode
   bench [ARGS..]     setup, build the FP16/INT8 FCRN, then the performance report
                      (benches/report: overhead, pre/post, Python alternative,
                      pipelining, render frame times, memory, precisions) as a
@@ -203,6 +206,15 @@ fn demo(args: &[String]) -> Result<(), Fail> {
             "no display (neither DISPLAY nor WAYLAND_DISPLAY is set): run the demo on a desktop, or under a virtual one with `xvfb-run -a cargo xtask demo`",
         ));
     }
+    // The first run shows network depth when it can: without a model and
+    // without a source of its own, fetch and convert the official weights.
+    let chooses_source = passthrough
+        .iter()
+        .any(|a| ["--model", "--replay", "--images"].contains(&a.as_str()));
+    let model = repo_root().join("assets/models/fcrn.onnx");
+    if !model.is_file() && !chooses_source {
+        fetch_for_demo();
+    }
     println!("\n== cargo run --release --example ar_occlusion");
     let mut run_demo = cargo();
     run_demo
@@ -298,6 +310,33 @@ Offline, or when that address is unreachable: download the file by hand on a
 machine that can reach it, copy it here, and run
   cargo xtask fetch-model --npy /path/to/NYU_ResNet-UpProj.npy
 ";
+
+/// Fetches and converts the official FCRN weights for the demo, or says in
+/// one line why not (the demo then replays the sample recording).
+fn fetch_for_demo() {
+    use std::net::{TcpStream, ToSocketAddrs};
+    use std::time::Duration;
+    const HOST: &str = "campar.in.tum.de:80";
+    let reachable = HOST
+        .to_socket_addrs()
+        .map_err(|e| e.to_string())
+        .and_then(|mut addrs| {
+            let addr = addrs.next().ok_or("no address")?;
+            TcpStream::connect_timeout(&addr, Duration::from_secs(5)).map_err(|e| e.to_string())
+        });
+    if let Err(e) = reachable {
+        println!(
+            "\nno FCRN model, and the weights' server ({HOST}) is unreachable ({e}): the demo replays the sample recording; `cargo xtask fetch-model` fetches the weights when online"
+        );
+        return;
+    }
+    println!(
+        "\n== fetching the official FCRN weights for the demo (resumable; `cargo xtask fetch-model --help` for the manual path)"
+    );
+    if let Err(e) = python::ensure_venv().and_then(|()| python::fetch_model(&[])) {
+        println!("the weights could not be fetched ({e}): the demo replays the sample recording");
+    }
+}
 
 fn fetch_model(args: &[String]) -> Result<(), Fail> {
     if args.iter().any(|a| a == "--help" || a == "-h") {
