@@ -235,9 +235,10 @@ pub struct Runtime {
 }
 
 /// An execution-provider plugin library (ONNX Runtime 1.23+ loads these at
-/// run time: `libonnxruntime_providers_<name>_plugin.so`, `.dylib`, or
-/// `onnxruntime_providers_<name>_plugin.dll`) that was found and offered to
-/// the environment.
+/// run time: `libonnxruntime_providers_<name>[_plugin].so`, `.dylib`, or
+/// `onnxruntime_providers_<name>[_plugin].dll`) that was found and offered
+/// to the environment. Only plugins' folders are searched, never ONNX
+/// Runtime's own, where its built-in provider libraries live.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProviderPlugin {
     /// `<name>` from the file name (e.g. `openvino`).
@@ -289,13 +290,15 @@ pub fn find_provider_plugins(dirs: &[PathBuf]) -> Vec<(String, PathBuf)> {
 /// `<name>` of a plugin library file name, for this platform's naming.
 fn plugin_name(file: &str) -> Option<String> {
     let (prefix, suffix) = if cfg!(target_os = "windows") {
-        ("onnxruntime_providers_", "_plugin.dll")
+        ("onnxruntime_providers_", ".dll")
     } else if cfg!(target_vendor = "apple") {
-        ("libonnxruntime_providers_", "_plugin.dylib")
+        ("libonnxruntime_providers_", ".dylib")
     } else {
-        ("libonnxruntime_providers_", "_plugin.so")
+        ("libonnxruntime_providers_", ".so")
     };
-    let name = file.strip_prefix(prefix)?.strip_suffix(suffix)?;
+    // OpenVINO's wheel names it `…_openvino_plugin.so`, WebGPU's `…_webgpu.so`.
+    let stem = file.strip_prefix(prefix)?.strip_suffix(suffix)?;
+    let name = stem.strip_suffix("_plugin").unwrap_or(stem);
     (!name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
         .then(|| name.to_owned())
 }
@@ -422,7 +425,13 @@ mod tests {
         std::fs::create_dir_all(dir.join("openvino")).unwrap();
         std::fs::create_dir_all(dir.join("webgpu")).unwrap();
         std::fs::write(dir.join("openvino").join(file("openvino")), b"x").unwrap();
-        std::fs::write(dir.join("webgpu").join(file("webgpu")), b"x").unwrap();
+        // WebGPU's wheel names its library without `_plugin`.
+        std::fs::write(
+            dir.join("webgpu")
+                .join(format!("{lib}onnxruntime_providers_webgpu.{ext}")),
+            b"x",
+        )
+        .unwrap();
         // Versioned copies, other libraries and odd names are not plugins.
         std::fs::write(
             dir.join("openvino").join(format!("{}.1", file("openvino"))),
