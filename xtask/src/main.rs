@@ -197,6 +197,8 @@ fn check_coreml(root: &std::path::Path) -> Result<(), Fail> {
 fn demo(args: &[String]) -> Result<(), Fail> {
     let (ours, passthrough): (Vec<_>, Vec<_>) =
         args.iter().cloned().partition(|a| a == "--no-system");
+    // `cargo xtask demo -- --help`: the example's own arguments follow `--`.
+    let passthrough: Vec<String> = passthrough.into_iter().skip_while(|a| a == "--").collect();
     setup(&ours)?;
     if cfg!(target_os = "linux")
         && std::env::var_os("DISPLAY").is_none()
