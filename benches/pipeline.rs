@@ -35,6 +35,9 @@ fn pipeline(c: &mut Criterion) {
         .unwrap_or(0);
     let mut config = EngineConfig::new(model_path());
     config.session.intra_threads = threads;
+    // ONNX Runtime's CPU kernels, comparable with earlier runs whatever
+    // execution-provider plugins are installed.
+    config.session.provider = bevy_mono_depth::session::ExecutionProvider::Cpu;
     let mut engine = match DepthEngine::load(&config) {
         Ok(engine) => engine,
         Err(e) => {

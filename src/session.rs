@@ -118,7 +118,12 @@ impl ExecutionProvider {
     /// [`PROVIDER_ENV`]'s provider, or [`Self::Auto`] (an unknown name is
     /// logged and ignored).
     pub fn from_env() -> Self {
-        let Some(value) = std::env::var_os(PROVIDER_ENV) else {
+        Self::from_env_value(std::env::var_os(PROVIDER_ENV).as_deref())
+    }
+
+    /// [`Self::from_env`] for a given value of the variable (`None`: unset).
+    pub fn from_env_value(value: Option<&std::ffi::OsStr>) -> Self {
+        let Some(value) = value else {
             return Self::Auto;
         };
         let value = value.to_string_lossy();
@@ -400,9 +405,10 @@ impl DepthSession {
             }
         }
         let Some((session, choice)) = loaded else {
-            return Err(ModelError::Runtime(
-                "no execution provider could be set up".into(),
-            ));
+            return Err(ModelError::Runtime(format!(
+                "no execution provider could be set up: {}",
+                notes.join("; ")
+            )));
         };
         let (input, output) = check_signature(&session, &path)?;
         let mut provider = providers::describe(choice, options, &notes, &path);
@@ -1157,6 +1163,16 @@ mod tests {
             Some(ExecutionProvider::Cpu)
         );
         assert_eq!(ExecutionProvider::from_name("tpu"), None);
+        // The variable: unset or unknown is Auto, a name is that provider.
+        use std::ffi::OsStr;
+        let env = ExecutionProvider::from_env_value;
+        assert_eq!(env(None), ExecutionProvider::Auto);
+        assert_eq!(
+            env(Some(OsStr::new("openvino"))),
+            ExecutionProvider::OpenVino
+        );
+        assert_eq!(env(Some(OsStr::new("cpu"))), ExecutionProvider::Cpu);
+        assert_eq!(env(Some(OsStr::new("gpu please"))), ExecutionProvider::Auto);
     }
 
     #[test]

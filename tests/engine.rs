@@ -47,7 +47,7 @@ fn gradient(y: usize, x: usize) -> [u8; 3] {
 }
 
 fn engine(name: &str, mode: ResizeMode) -> DepthEngine {
-    let mut config = EngineConfig::new(model(name));
+    let mut config = common::engine_config(model(name));
     config.resize = mode;
     DepthEngine::load(&config).unwrap_or_else(|e| panic!("{e}"))
 }
@@ -180,7 +180,7 @@ fn stretch_squeezes_a_wider_frame() {
 
 #[test]
 fn inverse_relative_models_are_converted_with_scale_and_shift() {
-    let mut config = EngineConfig::new(model("inverse_relative.onnx"));
+    let mut config = common::engine_config(model("inverse_relative.onnx"));
     config.overrides = ModelOverrides {
         units: Some(DepthUnits::InverseRelative {
             scale: 2.0,
@@ -211,7 +211,7 @@ fn broken_models_are_refused_at_load_and_the_process_goes_on() {
         "broken_truncated.onnx",
         "broken_not_onnx.onnx",
     ] {
-        let err = DepthEngine::load(&EngineConfig::new(model(name))).unwrap_err();
+        let err = DepthEngine::load(&common::engine_config(model(name))).unwrap_err();
         assert!(
             matches!(
                 err,
@@ -269,7 +269,7 @@ fn full_size_random_fcrn_runs_end_to_end() {
     let mut session = DepthSession::load(
         engine.runtime(),
         model("fcrn_random_full.onnx"),
-        &SessionOptions::default(),
+        &common::cpu(),
     )
     .unwrap();
     let mut raw = Vec::new();
@@ -292,7 +292,7 @@ fn full_size_random_fcrn_runs_end_to_end() {
 
 /// The closed-form model told that it was trained at `focal` px.
 fn engine_with_focal(focal: Option<f32>) -> DepthEngine {
-    let mut config = EngineConfig::new(model("closed_form.onnx"));
+    let mut config = common::engine_config(model("closed_form.onnx"));
     config.overrides = ModelOverrides {
         focal_px: focal,
         ..ModelOverrides::default()
@@ -359,4 +359,45 @@ fn metres_scale_with_the_camera_focal_length_over_the_training_one() {
     // Nonsense intrinsics are dropped with the frame.
     let bad = frame.with_intrinsics(Some(Intrinsics::new(f32::NAN, 1.0, 0.0, 0.0)));
     assert_eq!(bad.intrinsics, None);
+}
+
+/// A phone's buffer turned by 90° (intrinsics in its own pixels, fx ≠ fy,
+/// principal point off centre) gives the depth, mapping and focal factor of
+/// the same image delivered upright with its upright intrinsics.
+#[test]
+fn a_turned_buffer_gives_the_upright_frames_depth_and_focal_factor() {
+    use bevy_mono_depth::camera::{FocalCorrection, Intrinsics};
+    use bevy_mono_depth::frame::FrameRotation;
+    let mut engine = engine_with_focal(Some(250.0));
+    // Upright 400×256, wider than the 320×256 input: fill crops its sides.
+    let upright = make_frame(PixelFormat::Rgb8, 400, 256, 0, gradient);
+    // The buffer a sensor delivers: 256×400, its pixel (u, v) shown at
+    // (399 − v, u) on screen.
+    let (bw, bh) = (256u32, 400u32);
+    let turned_pixels: Vec<u8> = (0..bh)
+        .flat_map(|v| (0..bw).map(move |u| (u, v)))
+        .flat_map(|(u, v)| upright.pixel(bh - 1 - v, u).unwrap())
+        .collect();
+    let buffer_k = Intrinsics::new(300.0, 320.0, 120.0, 210.0);
+    let turned = CameraFrame::packed(PixelFormat::Rgb8, bw, bh, turned_pixels)
+        .unwrap()
+        .with_rotation(FrameRotation::Clockwise90)
+        .with_intrinsics(Some(buffer_k));
+    // The same camera upright: axes swap, the principal point moves with
+    // its pixel (h − cy, cx).
+    let upright_k = Intrinsics::new(320.0, 300.0, bh as f32 - 210.0, 120.0);
+    let upright = upright.with_intrinsics(Some(upright_k));
+    let (want, _) = engine.estimate(&upright).unwrap();
+    let (got, _) = engine.estimate(&turned).unwrap();
+    assert_eq!(got.mapping, want.mapping);
+    let FocalCorrection::Applied { factor, .. } = want.focal else {
+        panic!("{:?}", want.focal);
+    };
+    // Fill keeps the full height: 256 input pixels for 256 frame pixels.
+    assert!(
+        (factor - (320.0f32 * 300.0).sqrt() / 250.0).abs() < 1e-5,
+        "{factor}"
+    );
+    assert_eq!(got.focal, want.focal);
+    assert_eq!(got.metres(), want.metres());
 }

@@ -6,14 +6,14 @@ mod common;
 use std::sync::{Mutex, OnceLock};
 
 use bevy_mono_depth::engine::{DepthEngine, EngineConfig};
-use bevy_mono_depth::frame::{CameraFrame, FrameError, PixelFormat};
+use bevy_mono_depth::frame::{CameraFrame, FrameError, FrameRotation, PixelFormat};
 use bevy_mono_depth::preprocess::ResizeMode;
 use proptest::prelude::*;
 
 fn engine() -> &'static Mutex<DepthEngine> {
     static ENGINE: OnceLock<Mutex<DepthEngine>> = OnceLock::new();
     ENGINE.get_or_init(|| {
-        let config = EngineConfig::new(common::model("closed_form.onnx"));
+        let config = common::engine_config(common::model("closed_form.onnx"));
         Mutex::new(DepthEngine::load(&config).unwrap_or_else(|e| panic!("{e}")))
     })
 }
@@ -21,9 +21,23 @@ fn engine() -> &'static Mutex<DepthEngine> {
 /// A uniform frame of one colour comes out as the closed form of that colour
 /// wherever the model saw the frame (and 0.5, black, in letterbox bars).
 fn check_uniform(format: PixelFormat, width: u32, height: u32, stride: usize, mode: ResizeMode) {
+    check_turned(format, width, height, stride, mode, FrameRotation::None);
+}
+
+/// [`check_uniform`] for a buffer turned by `rotation` on screen.
+fn check_turned(
+    format: PixelFormat,
+    width: u32,
+    height: u32,
+    stride: usize,
+    mode: ResizeMode,
+    rotation: FrameRotation,
+) {
     let colour = [90u8, 160, 30];
     let data = common::frame_bytes(format, width, height, stride, |_, _| colour);
-    let frame = CameraFrame::new(format, width, height, stride, data).expect("valid frame");
+    let frame = CameraFrame::new(format, width, height, stride, data)
+        .expect("valid frame")
+        .with_rotation(rotation);
     let mut engine = engine().lock().unwrap_or_else(|e| e.into_inner());
     engine.set_resize_mode(mode);
     let (depth, _) = engine
@@ -45,12 +59,12 @@ fn check_uniform(format: PixelFormat, width: u32, height: u32, stride: usize, mo
         if seen {
             assert!(
                 (d - inside).abs() < 1e-3,
-                "{width}×{height} {mode:?}: {d} at {i}"
+                "{width}×{height} {mode:?} {rotation:?}: {d} at {i}"
             );
         } else if unseen {
             assert!(
                 (d - 0.5).abs() < 1e-4,
-                "{width}×{height} {mode:?}: bar {d} at {i}"
+                "{width}×{height} {mode:?} {rotation:?}: bar {d} at {i}"
             );
         }
     }
@@ -62,6 +76,12 @@ fn tiny_and_huge_frames() {
         check_uniform(PixelFormat::Rgb8, 1, 1, 3, mode);
         check_uniform(PixelFormat::Bgra8, 7, 3, 7 * 4 + 5, mode);
         check_uniform(PixelFormat::Rgba8, 3, 7, 12, mode);
+        for degrees in [90, 180, 270] {
+            let rotation = FrameRotation::from_degrees(degrees).unwrap();
+            check_turned(PixelFormat::Rgb8, 1, 1, 3, mode, rotation);
+            check_turned(PixelFormat::Bgra8, 7, 3, 7 * 4 + 5, mode, rotation);
+            check_turned(PixelFormat::Rgba8, 1, 300, 4, mode, rotation);
+        }
     }
     check_uniform(
         PixelFormat::Bgra8,
@@ -128,6 +148,7 @@ proptest! {
         extra_stride in 0usize..40,
         short_stride in any::<bool>(),
         missing_bytes in prop_oneof![Just(0usize), 1usize..64],
+        quarter_turns in 0i32..4,
     ) {
         let row = width as usize * format.bytes_per_pixel();
         let stride = if short_stride && row > 0 { row - 1 } else { row + extra_stride };
@@ -136,7 +157,8 @@ proptest! {
             Err(_) => prop_assert!(width == 0 || height == 0 || (short_stride && row > 0) || missing_bytes > 0),
             Ok(_) => {
                 prop_assert!(!(short_stride && row > 0) && missing_bytes == 0);
-                check_uniform(format, width, height, stride, mode);
+                let rotation = FrameRotation::from_degrees(90 * quarter_turns).unwrap();
+                check_turned(format, width, height, stride, mode, rotation);
             }
         }
     }

@@ -27,12 +27,8 @@ fn closed_form(r: &[f32], g: &[f32], b: &[f32], width: usize, i: usize, j: usize
 #[test]
 fn closed_form_model_gives_its_formula() {
     let runtime = runtime();
-    let mut session = DepthSession::load(
-        &runtime,
-        model("closed_form.onnx"),
-        &SessionOptions::default(),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    let mut session = DepthSession::load(&runtime, model("closed_form.onnx"), &common::cpu())
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(session.input.shape, [1, 3, 256, 320]);
     assert_eq!(session.output.shape, [1, 1, 128, 160]);
     assert_eq!(
@@ -82,7 +78,7 @@ fn closed_form_model_gives_its_formula() {
 
 /// Runs `name` on one fixed image and returns its depth.
 fn depth_of(runtime: &Runtime, name: &str) -> (DepthSession, Vec<f32>) {
-    let mut session = DepthSession::load(runtime, model(name), &SessionOptions::default())
+    let mut session = DepthSession::load(runtime, model(name), &common::cpu())
         .unwrap_or_else(|e| panic!("{name}: {e}"));
     let input: Vec<f32> = (0..session.input.len()).map(|i| (i % 251) as f32).collect();
     let mut depth = Vec::new();
@@ -118,9 +114,7 @@ fn a_symbolic_batch_dimension_is_taken_as_one() {
 #[test]
 fn models_the_crate_cannot_drive_are_rejected_with_reasons() {
     let runtime = runtime();
-    let load = |name: &str| {
-        DepthSession::load(&runtime, model(name), &SessionOptions::default()).unwrap_err()
-    };
+    let load = |name: &str| DepthSession::load(&runtime, model(name), &common::cpu()).unwrap_err();
 
     for name in ["broken_not_onnx.onnx", "broken_truncated.onnx"] {
         let err = load(name);
@@ -151,7 +145,7 @@ fn models_the_crate_cannot_drive_are_rejected_with_reasons() {
     }
 
     let missing = common::models_dir().join("does_not_exist.onnx");
-    let err = DepthSession::load(&runtime, &missing, &SessionOptions::default()).unwrap_err();
+    let err = DepthSession::load(&runtime, &missing, &common::cpu()).unwrap_err();
     assert!(matches!(err, ModelError::NotFound(_)), "{err}");
     assert!(err.to_string().contains("cargo xtask fetch-model"), "{err}");
 }
@@ -159,6 +153,7 @@ fn models_the_crate_cannot_drive_are_rejected_with_reasons() {
 #[test]
 fn plugin_reports_the_loaded_model() {
     let mut app = headless_app(MonoDepthPlugin {
+        session: common::cpu(),
         model: Some(model("closed_form.onnx")),
         ..Default::default()
     });
@@ -179,6 +174,7 @@ fn plugin_reports_the_loaded_model() {
 fn plugin_keeps_running_without_a_model() {
     let missing = common::models_dir().join("no_such_model.onnx");
     let mut app = headless_app(MonoDepthPlugin {
+        session: common::cpu(),
         model: Some(missing.clone()),
         ..Default::default()
     });
@@ -208,7 +204,7 @@ fn an_unavailable_execution_provider_falls_back_to_the_cpu_and_says_why() {
     let runtime = runtime();
     let cpu_only = SessionOptions {
         provider: ExecutionProvider::Cpu,
-        ..SessionOptions::default()
+        ..common::cpu()
     };
     let cpu = DepthSession::load(&runtime, model("closed_form.onnx"), &cpu_only).unwrap();
     assert_eq!(cpu.provider(), "CPU");
@@ -216,7 +212,7 @@ fn an_unavailable_execution_provider_falls_back_to_the_cpu_and_says_why() {
     for provider in [ExecutionProvider::Cuda, ExecutionProvider::DirectMl] {
         let options = SessionOptions {
             provider,
-            ..SessionOptions::default()
+            ..common::cpu()
         };
         let mut session = DepthSession::load(&runtime, model("closed_form.onnx"), &options)
             .unwrap_or_else(|e| panic!("{e}"));

@@ -22,6 +22,7 @@ fn record(mut reader: MessageReader<NewDepth>, mut received: ResMut<Received>) {
 
 fn app_with(model_name: Option<&str>, source: FrameSource) -> App {
     let mut app = headless_app(MonoDepthPlugin {
+        session: common::cpu(),
         model: model_name.map(model),
         source,
         ..Default::default()
@@ -392,6 +393,7 @@ fn the_proximity_alert_starts_and_ends_with_real_depth() {
     // camera of 125 px (wider): every depth is half what the model predicts.
     let (train, camera) = (250.0f32, 125.0f32);
     let mut app = headless_app(MonoDepthPlugin {
+        session: common::cpu(),
         model: Some(model("closed_form.onnx")),
         source: FrameSource::Pushed,
         overrides: ModelOverrides {

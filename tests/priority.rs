@@ -82,9 +82,9 @@ fn inference_runs_below_normal_priority_unless_told_otherwise() {
             session: SessionOptions {
                 low_priority,
                 intra_threads: 3,
-                ..SessionOptions::default()
+                ..common::cpu()
             },
-            ..EngineConfig::new(common::model("closed_form.onnx"))
+            ..common::engine_config(common::model("closed_form.onnx"))
         };
         let (worker, started) = started_during(|| {
             let worker = DepthWorker::with_engine(config).unwrap();
@@ -126,7 +126,7 @@ fn pool_threads_are_lowered_even_when_their_creator_is_not() {
     let runtime = Runtime::load(&RuntimeSearch::from_env(None)).unwrap();
     let options = SessionOptions {
         intra_threads: 3,
-        ..SessionOptions::default()
+        ..common::cpu()
     };
     assert!(options.low_priority);
     let ((session, loader_nice), started) = started_during(|| {

@@ -123,6 +123,7 @@ fn replayed_depth_is_the_recorded_millimetres() {
 fn a_recorded_session_replays_with_identical_depth_and_order() {
     let dir = scratch("record_replay");
     let mut app = headless_app(MonoDepthPlugin {
+        session: common::cpu(),
         model: Some(model("closed_form.onnx")),
         source: FrameSource::Pushed,
         ..Default::default()

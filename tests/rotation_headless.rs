@@ -76,6 +76,7 @@ fn app() -> (App, Handle<Image>) {
     let mut app = App::new();
     app.add_plugins(headless_render_plugins())
         .add_plugins(MonoDepthPlugin {
+            session: common::cpu(),
             model: Some(common::model("closed_form.onnx")),
             source: FrameSource::Pushed,
             ..default()

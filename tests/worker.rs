@@ -289,7 +289,7 @@ fn dropping_a_busy_worker_returns_once_the_current_frame_is_done() {
 #[test]
 fn the_real_engine_on_the_worker_thread() {
     let worker =
-        DepthWorker::with_engine(EngineConfig::new(common::model("closed_form.onnx"))).unwrap();
+        DepthWorker::with_engine(common::engine_config(common::model("closed_form.onnx"))).unwrap();
     let ready = collect_until(&worker, |e| {
         matches!(e, WorkerEvent::Ready(_) | WorkerEvent::LoadFailed(_))
     });
@@ -314,9 +314,10 @@ fn the_real_engine_on_the_worker_thread() {
     assert!(result.timings.inference > Duration::ZERO);
 
     // A missing model: reported, not a panic.
-    let worker =
-        DepthWorker::with_engine(EngineConfig::new(common::models_dir().join("missing.onnx")))
-            .unwrap();
+    let worker = DepthWorker::with_engine(common::engine_config(
+        common::models_dir().join("missing.onnx"),
+    ))
+    .unwrap();
     let events = collect_until(&worker, |e| {
         matches!(e, WorkerEvent::Ready(_) | WorkerEvent::LoadFailed(_))
     });
@@ -328,7 +329,7 @@ fn the_real_engine_on_the_worker_thread() {
 #[test]
 fn maps_handed_back_are_reused_for_later_frames() {
     let worker =
-        DepthWorker::with_engine(EngineConfig::new(common::model("closed_form.onnx"))).unwrap();
+        DepthWorker::with_engine(common::engine_config(common::model("closed_form.onnx"))).unwrap();
     let depth_of = |sequence: u64, value: u8| -> DepthMap {
         let frame = CameraFrame::packed(PixelFormat::Rgb8, 320, 256, vec![value; 320 * 256 * 3])
             .unwrap()

@@ -178,8 +178,12 @@ fn report(plan: Plan, skip_render: bool) -> Fallible<()> {
         (dir.join("fcrn_random_full.onnx"), "FCRN full size")
     };
     let runtime = Runtime::load(&RuntimeSearch::from_env(None))?;
+    // The rows before the provider rows measure ONNX Runtime's CPU kernels,
+    // comparable across machines and with earlier runs, whatever plugins
+    // are installed.
     let options = SessionOptions {
         intra_threads: threads(),
+        provider: ExecutionProvider::Cpu,
         ..SessionOptions::default()
     };
     let thread_count = options.resolved_threads();
@@ -494,7 +498,13 @@ fn memory(plan: Plan, runtime: &Runtime, dir: &Path, table: &mut Table) -> Falli
     // depend on the network's size, and 10 000 FCRN frames would take an
     // hour.
     let _ = runtime;
-    let config = EngineConfig::new(dir.join("closed_form.onnx"));
+    let config = EngineConfig {
+        session: SessionOptions {
+            provider: ExecutionProvider::Cpu,
+            ..SessionOptions::default()
+        },
+        ..EngineConfig::new(dir.join("closed_form.onnx"))
+    };
     let worker = DepthWorker::with_engine(config)?;
     let frame = frame(PixelFormat::Bgra8, 640, 480);
     let mut samples = Vec::new();

@@ -27,6 +27,26 @@ pub fn model(name: &str) -> PathBuf {
     path
 }
 
+/// Session options for tests that check values: ONNX Runtime's CPU kernels
+/// in exact FP32, whatever execution-provider plugins the machine has (the
+/// default, `Auto`, would take OpenVINO's BF16 where it is installed).
+pub fn cpu() -> bevy_mono_depth::session::SessionOptions {
+    use bevy_mono_depth::session::{ExecutionProvider, InferencePrecision, SessionOptions};
+    SessionOptions {
+        provider: ExecutionProvider::Cpu,
+        precision: InferencePrecision::Fp32,
+        ..SessionOptions::default()
+    }
+}
+
+/// An engine configuration for `model` on [`cpu`].
+pub fn engine_config(model: impl Into<PathBuf>) -> bevy_mono_depth::engine::EngineConfig {
+    bevy_mono_depth::engine::EngineConfig {
+        session: cpu(),
+        ..bevy_mono_depth::engine::EngineConfig::new(model)
+    }
+}
+
 /// Updates `app` until the engine status leaves `Starting`, or fails after
 /// `timeout`.
 pub fn wait_for_engine(app: &mut App, timeout: Duration) -> EngineStatus {

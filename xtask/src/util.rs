@@ -132,12 +132,6 @@ pub fn runtime_env(command: &mut Command) {
 pub fn test_env(command: &mut Command) {
     runtime_env(command);
     command.env("MONO_DEPTH_TEST_MODELS", repo_target().join("models"));
-    // Values the tests check, and the report's rows, must not depend on
-    // which execution-provider plugins the machine has: `SessionOptions`'
-    // default is pinned to the CPU; tests of other providers name them.
-    if std::env::var_os("MONO_DEPTH_PROVIDER").is_none() {
-        command.env("MONO_DEPTH_PROVIDER", "cpu");
-    }
     if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
         let dir = std::env::temp_dir().join("bevy_mono_depth-xdg");
         if std::fs::create_dir_all(&dir).is_ok() {
