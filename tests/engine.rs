@@ -5,10 +5,9 @@ mod common;
 
 use std::sync::OnceLock;
 
-use bevy_mono_depth::engine::{DepthEngine, DepthEstimator, EngineConfig, EngineError};
+use bevy_mono_depth::engine::{DepthEngine, DepthEstimator, EngineError};
 use bevy_mono_depth::frame::{CameraFrame, PixelFormat};
 use bevy_mono_depth::model::{DepthUnits, ModelOverrides, TensorLayout};
-use bevy_mono_depth::prelude::SessionOptions;
 use bevy_mono_depth::preprocess::{ImageMapping, Preprocessor, ResizeMode};
 use bevy_mono_depth::session::{DepthSession, ModelError};
 use common::model;

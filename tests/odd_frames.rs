@@ -5,7 +5,7 @@ mod common;
 
 use std::sync::{Mutex, OnceLock};
 
-use bevy_mono_depth::engine::{DepthEngine, EngineConfig};
+use bevy_mono_depth::engine::DepthEngine;
 use bevy_mono_depth::frame::{CameraFrame, FrameError, FrameRotation, PixelFormat};
 use bevy_mono_depth::preprocess::ResizeMode;
 use proptest::prelude::*;

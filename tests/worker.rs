@@ -9,9 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bevy_mono_depth::depth::DepthMap;
-use bevy_mono_depth::engine::{
-    DepthEstimator, EngineConfig, EngineError, ModelSummary, StageTimings,
-};
+use bevy_mono_depth::engine::{DepthEstimator, EngineError, ModelSummary, StageTimings};
 use bevy_mono_depth::frame::{CameraFrame, PixelFormat};
 use bevy_mono_depth::worker::{DepthWorker, EstimatorFactory, WorkerEvent, WorkerStats};
 
