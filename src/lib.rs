@@ -86,10 +86,10 @@ pub mod prelude {
     #[cfg(feature = "overlay")]
     pub use crate::plugin::MonoDepthOverlayPlugin;
     pub use crate::plugin::{
-        BackgroundSync, CurrentDepth, DepthDisplay, DepthTextures, EngineStatus, FrameSource,
-        MonoDepthCamera, MonoDepthPlugin, MonoDepthProximity, MonoDepthSettings, MonoDepthStatus,
-        MonoDepthSystems, NewDepth, OcclusionMode, ProximityAlert, SoftOcclusionMaterial,
-        SourceStatus, soft_occlusion,
+        BackgroundSync, CurrentDepth, DepthDisplay, DepthTextures, DepthUpsampling, EngineStatus,
+        FrameSource, MonoDepthCamera, MonoDepthPlugin, MonoDepthProximity, MonoDepthSettings,
+        MonoDepthStatus, MonoDepthSystems, NewDepth, OcclusionMode, ProximityAlert,
+        SoftOcclusionMaterial, SourceStatus, soft_occlusion,
     };
     pub use crate::preprocess::ResizeMode;
     pub use crate::proximity::{ProximityEvent, ProximitySettings};

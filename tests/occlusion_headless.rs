@@ -24,7 +24,9 @@ use bevy::camera::visibility::RenderLayers;
 use bevy::core_pipeline::tonemapping::{DebandDither, Tonemapping};
 use bevy::prelude::*;
 use bevy_mono_depth::frame::{CameraFrame, PixelFormat};
-use bevy_mono_depth::plugin::{DepthDisplay, MonoDepthCamera, OcclusionMode, soft_occlusion};
+use bevy_mono_depth::plugin::{
+    DepthDisplay, DepthUpsampling, MonoDepthCamera, OcclusionMode, soft_occlusion,
+};
 use bevy_mono_depth::prelude::*;
 use bevy_mono_depth::preprocess::ImageMapping;
 use bevy_mono_depth::sources::recording::Recorder;
@@ -268,7 +270,12 @@ fn smoothstep(e0: f32, e1: f32, x: f32) -> f32 {
 }
 
 fn views() -> Vec<View> {
-    let fill = MonoDepthCamera::default();
+    // The pixel positions below are those of bilinear upsampling; the
+    // guided one has its own test.
+    let fill = MonoDepthCamera {
+        upsampling: DepthUpsampling::Bilinear,
+        ..default()
+    };
     vec![
         View {
             name: "near",
@@ -669,6 +676,7 @@ fn a_cropped_depth_map_and_a_bias_hide_where_computed() {
     let mut app = headless(FrameSource::Replay(dir.clone()));
     let stretch = MonoDepthCamera {
         fit: ResizeMode::Stretch,
+        upsampling: DepthUpsampling::Bilinear,
         ..default()
     };
     let views = [
@@ -683,6 +691,24 @@ fn a_cropped_depth_map_and_a_bias_hide_where_computed() {
             size: FRAME,
             settings: MonoDepthCamera {
                 bias: -1.5,
+                ..stretch.clone()
+            },
+            layer: 1,
+        },
+        View {
+            name: "relative_bias",
+            size: FRAME,
+            settings: MonoDepthCamera {
+                bias_per_metre: -0.4,
+                ..stretch.clone()
+            },
+            layer: 1,
+        },
+        View {
+            name: "small_bias",
+            size: FRAME,
+            settings: MonoDepthCamera {
+                bias: -0.9,
                 ..stretch
             },
             layer: 1,
@@ -708,6 +734,7 @@ fn a_cropped_depth_map_and_a_bias_hide_where_computed() {
     // column 52.0.
     let hidden = |x: u32| (32..52).contains(&x);
     let (crop, bias) = (image("crop"), image("bias"));
+    let (relative, small) = (image("relative_bias"), image("small_bias"));
     for y in [5, 30, 55] {
         for x in 0..FRAME.0 {
             let want = if hidden(x) { camera_rgb(x, y) } else { BOX };
@@ -720,6 +747,119 @@ fn a_cropped_depth_map_and_a_bias_hide_where_computed() {
                 BOX
             };
             assert_eq!(bias.rgb(x, y), want, "biased depth at ({x}, {y})");
+            // −0.4 m per metre takes 1.2 m off the 3 m surface (1.8 m: it
+            // hides the box) and 0.4 m off the 1 m one; a fixed −0.9 m
+            // leaves the 3 m surface behind the box and moves the blended
+            // step's crossing one column on (2.5 m at column 52 becomes 1.6).
+            assert_eq!(relative.rgb(x, y), want, "relative bias at ({x}, {y})");
+            let want = if (32..53).contains(&x) {
+                camera_rgb(x, y)
+            } else {
+                BOX
+            };
+            assert_eq!(small.rgb(x, y), want, "small bias at ({x}, {y})");
         }
+    }
+}
+
+/// The guided-upsampling scene: a 160×120 camera image whose colour steps
+/// from [`LEFT`] to [`RIGHT`] at column [`EDGE`], and a 40×30 depth map
+/// (4 pixels a texel) of a real edge there as a network gives it: 1 m left
+/// of the edge, 3 m right of it, averaged over each texel (the edge cuts
+/// texel 17 after one of its four columns) and blurred across the texels
+/// with weights ¼ ½ ¼.
+const GUIDED_FRAME: (u32, u32) = (160, 120);
+const EDGE: u32 = 69;
+const LEFT: [u8; 3] = [200, 60, 40];
+const RIGHT: [u8; 3] = [40, 90, 200];
+
+fn guided_depth_row() -> Vec<f32> {
+    let texels = GUIDED_FRAME.0 / 4;
+    let area: Vec<f32> = (0..texels)
+        .map(|t| {
+            let near = (4 * t..4 * t + 4).filter(|&x| x < EDGE).count() as f32;
+            (near * 1.0 + (4.0 - near) * 3.0) / 4.0
+        })
+        .collect();
+    (0..texels as usize)
+        .map(|t| {
+            let at = |i: isize| area[i.clamp(0, texels as isize - 1) as usize];
+            let t = t as isize;
+            0.25 * at(t - 1) + 0.5 * at(t) + 0.25 * at(t + 1)
+        })
+        .collect()
+}
+
+#[test]
+fn guided_edges_land_on_the_image_edge_bilinear_ones_do_not() {
+    let (w, h) = GUIDED_FRAME;
+    let row = guided_depth_row();
+    let metres: Vec<f32> = (0..h / 4).flat_map(|_| row.iter().copied()).collect();
+    let depth = DepthMap::from_metres(w / 4, h / 4, metres, (0.1, 20.0));
+    let dir = scratch("guided");
+    let mut recorder = Recorder::create(&dir, "guided upsampling test").unwrap();
+    let rgb: Vec<u8> = (0..h)
+        .flat_map(|_| (0..w).flat_map(|x| if x < EDGE { LEFT } else { RIGHT }))
+        .collect();
+    for n in 0..2u64 {
+        let frame = CameraFrame::packed(PixelFormat::Rgb8, w, h, rgb.clone())
+            .unwrap()
+            .with_sequence(n + 1)
+            .with_timestamp(Duration::from_millis(50 * n));
+        recorder.record(&frame, &depth, None).unwrap();
+    }
+    let mut app = headless(FrameSource::Replay(dir.clone()));
+    let view = |name, upsampling| View {
+        name,
+        size: GUIDED_FRAME,
+        settings: MonoDepthCamera {
+            upsampling,
+            ..default()
+        },
+        layer: 1,
+    };
+    let views = [
+        view("guided", DepthUpsampling::Guided),
+        view("bilinear", DepthUpsampling::Bilinear),
+    ];
+    let targets = spawn_cameras(&mut app, &views);
+    // A virtual wall at 1.5 m: hidden where the real surface is nearer.
+    spawn_box(&mut app, 1.5, 1);
+    app.finish();
+    app.cleanup();
+    let images = render(&mut app, &targets, |app| {
+        app.world()
+            .get_resource::<DepthTextures>()
+            .is_some_and(|t| t.depth_sequence.is_some())
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    let first_box = |name: &str, y: u32| {
+        let image = Image2 {
+            data: images[name].clone(),
+            width: w,
+        };
+        // Left of the boundary the camera image shows, right of it the box.
+        let column = image.first_box_column(y, 0..w).expect("the box shows");
+        for x in 0..w {
+            let want = if x < column {
+                if x < EDGE { LEFT } else { RIGHT }
+            } else {
+                BOX
+            };
+            assert_eq!(image.rgb(x, y), want, "{name} at ({x}, {y})");
+        }
+        column
+    };
+    for y in [3, 60, 117] {
+        let guided = first_box("guided", y);
+        let bilinear = first_box("bilinear", y);
+        assert!(
+            guided.abs_diff(EDGE) <= 1,
+            "guided boundary at column {guided}, the image edge at {EDGE}"
+        );
+        assert!(
+            bilinear.abs_diff(EDGE) > 1,
+            "bilinear boundary at column {bilinear}: the blurred depth alone should miss the edge"
+        );
     }
 }

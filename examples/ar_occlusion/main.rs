@@ -425,7 +425,8 @@ fn move_objects(time: Res<Time>, motion: Res<Motion>, mut objects: Query<(&Path,
     }
 }
 
-/// O: occlusion hard → soft → off; V: camera → depth → mask; M: mirror.
+/// O: occlusion hard → soft → off; V: camera → depth → mask; M: mirror;
+/// G: image-guided ↔ bilinear edges.
 fn keys(keys: Option<Res<ButtonInput<KeyCode>>>, mut cameras: Query<&mut MonoDepthCamera>) {
     let Some(keys) = keys else { return };
     for mut camera in &mut cameras {
@@ -446,6 +447,12 @@ fn keys(keys: Option<Res<ButtonInput<KeyCode>>>, mut cameras: Query<&mut MonoDep
         if keys.just_pressed(KeyCode::KeyM) {
             camera.mirror = !camera.mirror;
         }
+        if keys.just_pressed(KeyCode::KeyG) {
+            camera.upsampling = match camera.upsampling {
+                DepthUpsampling::Guided => DepthUpsampling::Bilinear,
+                _ => DepthUpsampling::Guided,
+            };
+        }
     }
 }
 
@@ -459,9 +466,10 @@ fn show_keys(mut contexts: EguiContexts, cameras: Query<&MonoDepthCamera>) -> Re
         .anchor(egui::Align2::RIGHT_BOTTOM, [-12.0, -12.0])
         .show(contexts.ctx_mut()?, |ui| {
             ui.label(format!(
-                "O occlusion: {:?} · V view: {:?} · M mirror: {} · F3 overlay",
+                "O occlusion: {:?} · V view: {:?} · G edges: {:?} · M mirror: {} · F3 overlay",
                 camera.occlusion,
                 camera.display,
+                camera.upsampling,
                 if camera.mirror { "on" } else { "off" }
             ));
         });

@@ -18,8 +18,8 @@ use bevy::prelude::*;
 
 pub use diagnostics::MonoDepthDiagnostics;
 pub use occlusion::{
-    ArProjection, DepthDisplay, MonoDepthCamera, OcclusionMode, OcclusionView, SoftOcclusion,
-    SoftOcclusionMaterial, frame_to_depth, screen_to_frame, soft_occlusion,
+    ArProjection, DepthDisplay, DepthUpsampling, MonoDepthCamera, OcclusionMode, OcclusionView,
+    SoftOcclusion, SoftOcclusionMaterial, frame_to_depth, screen_to_frame, soft_occlusion,
 };
 #[cfg(feature = "overlay")]
 pub use overlay::{MonoDepthOverlay, MonoDepthOverlayPlugin, TimingHistory, median_max};

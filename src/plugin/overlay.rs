@@ -12,7 +12,7 @@ use bevy::prelude::*;
 use bevy::render::render_resource::{Extent3d, TextureDimension, TextureFormat};
 use bevy_egui::{EguiContexts, EguiPlugin, EguiPrimaryContextPass, EguiTextureHandle, egui};
 
-use super::occlusion::{DepthDisplay, MonoDepthCamera, OcclusionMode};
+use super::occlusion::{DepthDisplay, DepthUpsampling, MonoDepthCamera, OcclusionMode};
 use super::{
     BackgroundSync, CurrentDepth, EngineStatus, MonoDepthProximity, MonoDepthSettings,
     MonoDepthStatus, MonoDepthSystems, NewDepth, SourceStatus,
@@ -416,7 +416,22 @@ fn occlusion_controls(ui: &mut egui::Ui, camera: &mut Mut<MonoDepthCamera>) {
         ui.radio_value(&mut edited.occlusion, OcclusionMode::Soft, "soft");
     });
     ui.add(egui::Slider::new(&mut edited.soft_band, 0.0..=1.0).text("soft band m"));
+    ui.add(egui::Slider::new(&mut edited.soft_band_per_metre, 0.0..=0.2).text("soft band per m"));
     ui.add(egui::Slider::new(&mut edited.bias, -0.5..=0.5).text("depth bias m"));
+    ui.add(egui::Slider::new(&mut edited.bias_per_metre, -0.1..=0.1).text("depth bias per m"));
+    ui.horizontal(|ui| {
+        ui.label("edges:");
+        ui.radio_value(
+            &mut edited.upsampling,
+            DepthUpsampling::Guided,
+            "image-guided",
+        );
+        ui.radio_value(
+            &mut edited.upsampling,
+            DepthUpsampling::Bilinear,
+            "bilinear",
+        );
+    });
     ui.horizontal(|ui| {
         ui.label("show:");
         ui.radio_value(&mut edited.display, DepthDisplay::Camera, "camera");

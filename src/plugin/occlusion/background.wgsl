@@ -1,8 +1,8 @@
 // The camera image behind the scene, and the real depth into the depth
 // buffer: one fullscreen triangle per view, before the opaque pass.
 #import bevy_mono_depth::occlusion::{
-    OcclusionView, frame_uv, texture_uv, inside_unit, real_depth, occluder_metres, depth_ndc,
-    depth_colour, MODE_OFF, DISPLAY_DEPTH, DISPLAY_MASK,
+    OcclusionView, frame_uv, texture_uv, inside_unit, upsampled_depth, occluder_metres, depth_ndc,
+    depth_colour, MODE_OFF, DISPLAY_DEPTH, DISPLAY_MASK, DISPLAY_METRES,
 }
 
 @group(0) @binding(0) var<uniform> view: OcclusionView;
@@ -29,12 +29,15 @@ fn fragment(@builtin(position) position: vec4<f32>) -> BackgroundOutput {
     let sampled = textureSampleLevel(background, background_sampler, texture_uv(view, uv), 0.0).rgb;
     let shows_image = view.flags.w != 0u && inside_unit(uv);
     var colour = select(vec3<f32>(0.0), sampled, shows_image);
-    let real = real_depth(view, depth, uv);
+    let real = upsampled_depth(view, depth, background, background_sampler, uv);
     if view.flags.y == DISPLAY_DEPTH {
         colour = select(colour * 0.3, mix(colour, depth_colour(view, colour_map, real), 0.7), real > 0.0);
     } else if view.flags.y == DISPLAY_MASK {
         // White where the real surface can hide virtual objects.
         colour = vec3<f32>(select(0.0, 1.0, real > 0.0 && view.flags.x != MODE_OFF));
+    } else if view.flags.y == DISPLAY_METRES {
+        // For measurement: the real depth itself (0 for none).
+        colour = vec3<f32>(real);
     }
     var out: BackgroundOutput;
     out.colour = vec4<f32>(colour, 1.0);

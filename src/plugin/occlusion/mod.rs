@@ -83,6 +83,26 @@ pub enum DepthDisplay {
     /// objects, black where it cannot; soft materials show their visibility
     /// as grey.
     Mask,
+    /// For measuring: the real depth in metres as it is used for occlusion
+    /// (after upsampling) in every colour channel, 0 where there is none.
+    /// Read it from an HDR or float target with `Tonemapping::None`.
+    Metres,
+}
+
+/// How the coarse depth map is brought to the screen's resolution.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum DepthUpsampling {
+    /// Blend the four nearest depth texels: smooth, but occlusion edges fall
+    /// where the coarse, blurred depth crosses the virtual object's depth,
+    /// not where the real object's edge is.
+    Bilinear,
+    /// Joint bilateral upsampling with the camera image as the guide
+    /// (default): depth texels whose colour differs from the pixel's count
+    /// for little, so edges in the depth move onto edges in the image. See
+    /// [`MonoDepthCamera::guide_sigma`]; `docs/quality.md` has the measured
+    /// difference.
+    #[default]
+    Guided,
 }
 
 /// Put on a 3D camera to draw the camera image behind its scene and hide
@@ -120,6 +140,22 @@ pub struct MonoDepthCamera {
     /// Width in metres of the soft-occlusion fade, centred on the real
     /// surface. Default 0.2.
     pub soft_band: f32,
+    /// Bias per metre of real depth, added to [`bias`](Self::bias): depth
+    /// error grows with distance, so a relative bias keeps far surfaces from
+    /// swallowing objects placed on them (0.02 = 2 cm at 1 m, 6 cm at 3 m).
+    /// Default 0.
+    pub bias_per_metre: f32,
+    /// Soft-band width per metre of real depth, added to
+    /// [`soft_band`](Self::soft_band). Default 0.
+    pub soft_band_per_metre: f32,
+    /// How the depth map is upsampled to the screen: guided by the camera
+    /// image (default) or bilinear.
+    pub upsampling: DepthUpsampling,
+    /// How different (sRGB, 0–1, per channel) two colours of the camera
+    /// image may be and still belong to the same surface for
+    /// [`DepthUpsampling::Guided`]: smaller values follow weaker edges,
+    /// larger ones put up with more image noise. Default 0.05.
+    pub guide_sigma: f32,
     /// Camera image (default), depth colour map or occlusion mask.
     pub display: DepthDisplay,
     /// Give the camera the real camera's projection ([`ArProjection`]) once
@@ -138,6 +174,10 @@ impl Default for MonoDepthCamera {
             mirror: false,
             bias: 0.0,
             soft_band: 0.2,
+            bias_per_metre: 0.0,
+            soft_band_per_metre: 0.0,
+            upsampling: DepthUpsampling::Guided,
+            guide_sigma: 0.05,
             display: DepthDisplay::Camera,
             follow_camera: true,
         }
@@ -165,6 +205,10 @@ pub struct OcclusionView {
     pub texture_u: Vec4,
     /// Background-texture v of a camera-image uv, as above.
     pub texture_v: Vec4,
+    /// Bias per metre, soft band per metre, guide colour sigma (w unused).
+    pub relative: Vec4,
+    /// Upsampling (0 bilinear, 1 guided; y, z, w unused).
+    pub upsampling: UVec4,
 }
 
 /// The affine map from upright camera-image uv to uv in the frame's buffer
@@ -262,12 +306,28 @@ impl OcclusionView {
                     DepthDisplay::Camera => 0,
                     DepthDisplay::Depth => 1,
                     DepthDisplay::Mask => 2,
+                    DepthDisplay::Metres => 3,
                 },
                 u32::from(depth.is_some()),
                 u32::from(frame.is_some()),
             ),
             texture_u,
             texture_v,
+            relative: Vec4::new(
+                settings.bias_per_metre,
+                settings.soft_band_per_metre,
+                settings.guide_sigma.max(1.0e-3),
+                0.0,
+            ),
+            upsampling: UVec4::new(
+                match settings.upsampling {
+                    DepthUpsampling::Bilinear => 0,
+                    DepthUpsampling::Guided => 1,
+                },
+                0,
+                0,
+                0,
+            ),
         }
     }
 }
@@ -299,6 +359,11 @@ pub struct SoftOcclusion {
     /// The depth texture ([`DepthTextures::depth`]).
     #[texture(101, sample_type = "float", filterable = false)]
     pub depth: Option<Handle<Image>>,
+    /// The camera image ([`DepthTextures::background`]), the guide of
+    /// [`DepthUpsampling::Guided`].
+    #[texture(102)]
+    #[sampler(103)]
+    pub image: Option<Handle<Image>>,
 }
 
 impl MaterialExtension for SoftOcclusion {
@@ -449,16 +514,20 @@ fn sync_soft_materials(
     else {
         return;
     };
-    let depth = textures.map(|t| t.depth.clone());
+    let depth = textures.as_ref().map(|t| t.depth.clone());
+    let image = textures.map(|t| t.background.clone());
     let outdated: Vec<_> = materials
         .iter()
-        .filter(|(_, m)| m.extension.view != view || m.extension.depth != depth)
+        .filter(|(_, m)| {
+            m.extension.view != view || m.extension.depth != depth || m.extension.image != image
+        })
         .map(|(id, _)| id)
         .collect();
     for id in outdated {
         if let Some(mut material) = materials.get_mut(id) {
             material.extension.view = view;
             material.extension.depth.clone_from(&depth);
+            material.extension.image.clone_from(&image);
         }
     }
 }

@@ -20,6 +20,11 @@ struct OcclusionView {
     // frame buffer's rotation).
     texture_u: vec4<f32>,
     texture_v: vec4<f32>,
+    // Bias per metre of real depth, soft band per metre, guide colour sigma
+    // (sRGB units, 0–1), unused.
+    relative: vec4<f32>,
+    // Upsampling (0 bilinear, 1 guided by the camera image), unused ×3.
+    upsampling: vec4<u32>,
 }
 
 const MODE_OFF: u32 = 0u;
@@ -29,6 +34,10 @@ const MODE_SOFT: u32 = 2u;
 const DISPLAY_CAMERA: u32 = 0u;
 const DISPLAY_DEPTH: u32 = 1u;
 const DISPLAY_MASK: u32 = 2u;
+const DISPLAY_METRES: u32 = 3u;
+
+const UPSAMPLING_BILINEAR: u32 = 0u;
+const UPSAMPLING_GUIDED: u32 = 1u;
 
 fn frame_uv(view: OcclusionView, frag_xy: vec2<f32>) -> vec2<f32> {
     return frag_xy * view.screen_to_frame.xy + view.screen_to_frame.zw;
@@ -58,23 +67,38 @@ fn texel_depth(depth: texture_2d<f32>, texel: vec2<i32>) -> f32 {
     return d;
 }
 
-// Real depth in metres at a camera-image uv; 0 where there is none: no depth
-// yet, outside the image, outside the model's view, or where the nearest
-// depth texel is invalid. Elsewhere the valid ones of the four surrounding
-// texels are blended bilinearly, so occlusion edges follow a smooth contour
-// through the coarse depth map instead of its texel staircase.
-fn real_depth(view: OcclusionView, depth: texture_2d<f32>, uv_frame: vec2<f32>) -> f32 {
+// Where a camera-image uv lies in the depth map, in texels (texel centres
+// at .5); negative where there is no real depth to use: no depth yet,
+// outside the image, outside the model's view, or where the nearest depth
+// texel is invalid.
+fn depth_position(view: OcclusionView, depth: texture_2d<f32>, uv_frame: vec2<f32>) -> vec2<f32> {
     if view.flags.z == 0u || !inside_unit(uv_frame) {
-        return 0.0;
+        return vec2<f32>(-1.0);
     }
     let uv = uv_frame * view.frame_to_depth.xy + view.frame_to_depth.zw;
     if !inside_unit(uv) {
-        return 0.0;
+        return vec2<f32>(-1.0);
     }
     let position = uv * vec2<f32>(textureDimensions(depth));
     if texel_depth(depth, vec2<i32>(position)) == 0.0 {
+        return vec2<f32>(-1.0);
+    }
+    return position;
+}
+
+// Real depth in metres at a camera-image uv, bilinear: the valid ones of
+// the four surrounding texels are blended, so occlusion edges follow a
+// smooth contour through the coarse depth map instead of its texel
+// staircase; 0 where there is none (see `depth_position`).
+fn real_depth(view: OcclusionView, depth: texture_2d<f32>, uv_frame: vec2<f32>) -> f32 {
+    let position = depth_position(view, depth, uv_frame);
+    if position.x < 0.0 {
         return 0.0;
     }
+    return bilinear_depth(depth, position);
+}
+
+fn bilinear_depth(depth: texture_2d<f32>, position: vec2<f32>) -> f32 {
     let corner = position - 0.5;
     let base = vec2<i32>(floor(corner));
     let f = corner - floor(corner);
@@ -93,6 +117,81 @@ fn real_depth(view: OcclusionView, depth: texture_2d<f32>, uv_frame: vec2<f32>) 
     return sum / max(weight, 1.0e-6);
 }
 
+// The camera image's colour at a camera-image uv, roughly sRGB-encoded (the
+// square root of linear), so that colour differences are about as visible
+// in the dark as in the light.
+fn guide_colour(
+    view: OcclusionView,
+    image: texture_2d<f32>,
+    image_sampler: sampler,
+    uv_frame: vec2<f32>,
+) -> vec3<f32> {
+    let linear = textureSampleLevel(image, image_sampler, texture_uv(view, uv_frame), 0.0).rgb;
+    return sqrt(max(linear, vec3<f32>(0.0)));
+}
+
+// Real depth in metres at a camera-image uv, upsampled with the camera image
+// as the guide (joint bilateral upsampling): each of the 4×4 valid texels
+// around the pixel counts by its distance (Gaussian, 1.5 texels) times how
+// alike the image is at the pixel and at the texel's centre (Gaussian in
+// colour, `relative.z`). Texels across an edge of the image count for
+// almost nothing, so the depth edge moves onto the image edge. Where no
+// texel looks like the pixel the bilinear depth is kept. 0 where there is
+// no depth (see `depth_position`).
+fn guided_depth(
+    view: OcclusionView,
+    depth: texture_2d<f32>,
+    image: texture_2d<f32>,
+    image_sampler: sampler,
+    uv_frame: vec2<f32>,
+) -> f32 {
+    let position = depth_position(view, depth, uv_frame);
+    if position.x < 0.0 {
+        return 0.0;
+    }
+    let here = guide_colour(view, image, image_sampler, uv_frame);
+    let size = vec2<f32>(textureDimensions(depth));
+    let base = vec2<i32>(floor(position - 0.5)) - vec2<i32>(1);
+    let sigma = max(view.relative.z, 1.0e-3);
+    var sum = 0.0;
+    var weight = 0.0;
+    for (var i = 0; i < 16; i++) {
+        let texel = base + vec2<i32>(i & 3, i >> 2u);
+        let d = texel_depth(depth, texel);
+        if d <= 0.0 {
+            continue;
+        }
+        let centre = vec2<f32>(texel) + 0.5;
+        let offset = centre - position;
+        // Back from depth uv to camera-image uv for the texel's colour.
+        let texel_frame = (centre / size - view.frame_to_depth.zw) / view.frame_to_depth.xy;
+        let difference = guide_colour(view, image, image_sampler, texel_frame) - here;
+        let w = exp(-dot(offset, offset) / (2.0 * 1.5 * 1.5)
+            - dot(difference, difference) / (2.0 * sigma * sigma));
+        sum += w * d;
+        weight += w;
+    }
+    if weight < 1.0e-4 {
+        return bilinear_depth(depth, position);
+    }
+    return sum / weight;
+}
+
+// Real depth in metres at a camera-image uv by the view's upsampling; 0
+// where there is none.
+fn upsampled_depth(
+    view: OcclusionView,
+    depth: texture_2d<f32>,
+    image: texture_2d<f32>,
+    image_sampler: sampler,
+    uv_frame: vec2<f32>,
+) -> f32 {
+    if view.upsampling.x == UPSAMPLING_GUIDED && view.flags.w != 0u {
+        return guided_depth(view, depth, image, image_sampler, uv_frame);
+    }
+    return real_depth(view, depth, uv_frame);
+}
+
 // Distance (m) at which the depth buffer puts the real surface; 0 for none.
 // Soft mode pushes it back by half the band, so the hard cut falls where
 // soft materials have already faded out.
@@ -100,12 +199,22 @@ fn occluder_metres(view: OcclusionView, real: f32) -> f32 {
     if real <= 0.0 || view.flags.x == MODE_OFF {
         return 0.0;
     }
-    var metres = real + view.params.x;
+    var metres = real + bias(view, real);
     if view.flags.x == MODE_SOFT {
-        metres += 0.5 * max(view.params.y, 0.0);
+        metres += 0.5 * band(view, real);
     }
     // A bias that pulls the surface onto the camera still leaves it in front.
     return max(metres, 1.0e-4);
+}
+
+// The bias (m) at real depth `real`: fixed plus relative.
+fn bias(view: OcclusionView, real: f32) -> f32 {
+    return view.params.x + view.relative.x * real;
+}
+
+// The soft band's width (m) at real depth `real`: fixed plus relative.
+fn band(view: OcclusionView, real: f32) -> f32 {
+    return max(view.params.y + view.relative.y * real, 0.0);
 }
 
 // Reverse-Z depth-buffer value of a point `metres` in front of the camera
@@ -127,8 +236,8 @@ fn visibility(view: OcclusionView, real: f32, fragment_metres: f32) -> f32 {
     if real <= 0.0 || view.flags.x == MODE_OFF {
         return 1.0;
     }
-    let surface = real + view.params.x;
-    let half = 0.5 * view.params.y;
+    let surface = real + bias(view, real);
+    let half = 0.5 * band(view, real);
     if view.flags.x == MODE_SOFT && half > 0.0 {
         return 1.0 - smoothstep(surface - half, surface + half, fragment_metres);
     }

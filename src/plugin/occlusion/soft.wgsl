@@ -5,7 +5,7 @@
     pbr_types::STANDARD_MATERIAL_FLAGS_UNLIT_BIT,
     view_transformations::position_world_to_view,
 }
-#import bevy_mono_depth::occlusion::{OcclusionView, frame_uv, real_depth, visibility, DISPLAY_MASK}
+#import bevy_mono_depth::occlusion::{OcclusionView, frame_uv, upsampled_depth, visibility, DISPLAY_MASK}
 
 #ifdef PREPASS_PIPELINE
 #import bevy_pbr::{
@@ -21,11 +21,19 @@
 
 @group(#{MATERIAL_BIND_GROUP}) @binding(100) var<uniform> occlusion: OcclusionView;
 @group(#{MATERIAL_BIND_GROUP}) @binding(101) var occlusion_depth: texture_2d<f32>;
+@group(#{MATERIAL_BIND_GROUP}) @binding(102) var occlusion_image: texture_2d<f32>;
+@group(#{MATERIAL_BIND_GROUP}) @binding(103) var occlusion_image_sampler: sampler;
 
 @fragment
 fn fragment(in: VertexOutput, @builtin(front_facing) is_front: bool) -> FragmentOutput {
     var pbr_input = pbr_input_from_standard_material(in, is_front);
-    let real = real_depth(occlusion, occlusion_depth, frame_uv(occlusion, in.position.xy));
+    let real = upsampled_depth(
+        occlusion,
+        occlusion_depth,
+        occlusion_image,
+        occlusion_image_sampler,
+        frame_uv(occlusion, in.position.xy),
+    );
     let fragment_metres = -position_world_to_view(in.world_position.xyz).z;
     let visible = visibility(occlusion, real, fragment_metres);
     pbr_input.material.base_color.a *= visible;

@@ -196,8 +196,16 @@ fn check_size(what: &str, size: UVec2, max_side: u32) -> Result<(), String> {
 
 impl DepthTextures {
     /// Hands `depth` to the render world for the depth texture. A map the
-    /// GPU cannot hold keeps the previous texture, with the reason.
-    fn set_depth(
+    /// GPU cannot hold (a side over `max_side`, the render device's
+    /// `max_texture_dimension_2d`) keeps the previous texture, with the
+    /// reason.
+    ///
+    /// The plugin calls this for every depth map from its model. An app that
+    /// brings depth from elsewhere (a depth sensor, a measurement) calls it
+    /// itself, with [`Self::set_background`] for the frame the depth belongs
+    /// to, and puts the map into [`CurrentDepth`](super::CurrentDepth) too,
+    /// whose mapping the occlusion pass uses.
+    pub fn set_depth(
         &mut self,
         images: &mut Assets<Image>,
         depth: &DepthMap,
@@ -223,8 +231,9 @@ impl DepthTextures {
     }
 
     /// Hands `frame` to the render world for the background texture. A frame
-    /// the GPU cannot hold keeps the previous texture, with the reason.
-    fn set_background(
+    /// the GPU cannot hold (see [`Self::set_depth`]) keeps the previous
+    /// texture, with the reason.
+    pub fn set_background(
         &mut self,
         images: &mut Assets<Image>,
         frame: &CameraFrame,
