@@ -45,6 +45,7 @@ pub struct DepthMap {
     height: u32,
     metres: Vec<f32>,
     valid: Vec<bool>,
+    confidence: Vec<f32>,
     stats: DepthStats,
     /// Sequence number of the camera frame this depth came from.
     pub sequence: u64,
@@ -111,6 +112,43 @@ impl DepthMap {
         &self.valid
     }
 
+    /// Row-major confidence, 0–1, `width × height` entries: 1 for every
+    /// valid pixel and 0 for invalid ones, until a
+    /// [`Stabiliser`](crate::temporal::Stabiliser) or the app sets it
+    /// ([`Self::set_confidence`]). Occlusion may fade out where it is low
+    /// (see `MonoDepthCamera::min_confidence`).
+    pub fn confidence(&self) -> &[f32] {
+        &self.confidence
+    }
+
+    /// Sets the confidence of every pixel (clamped to 0–1; invalid pixels
+    /// stay at 0, missing values are 0, extra ones are dropped).
+    pub fn set_confidence(&mut self, values: impl IntoIterator<Item = f32>) {
+        let n = self.metres.len();
+        self.confidence.clear();
+        self.confidence.extend(values.into_iter().take(n));
+        self.confidence.resize(n, 0.0);
+        for (c, &ok) in self.confidence.iter_mut().zip(&self.valid) {
+            *c = if ok && c.is_finite() {
+                c.clamp(0.0, 1.0)
+            } else {
+                0.0
+            };
+        }
+    }
+
+    /// Replaces the values of valid pixels with `metres` (same size; the
+    /// mask stays) and recomputes the statistics.
+    pub(crate) fn replace_valid(&mut self, metres: &[f32]) {
+        let range = (0.0, f32::INFINITY);
+        for ((d, &new), &ok) in self.metres.iter_mut().zip(metres).zip(&self.valid) {
+            *d = if ok && new > 0.0 { new } else { 0.0 };
+        }
+        let confidence = std::mem::take(&mut self.confidence);
+        self.validate(range);
+        self.set_confidence(confidence);
+    }
+
     /// Statistics over the valid pixels.
     pub fn stats(&self) -> DepthStats {
         self.stats
@@ -128,6 +166,7 @@ impl DepthMap {
             height: 0,
             metres: Vec::new(),
             valid: Vec::new(),
+            confidence: Vec::new(),
             stats: DepthStats::default(),
             sequence: 0,
             timestamp: Duration::ZERO,
@@ -190,6 +229,9 @@ impl DepthMap {
             }
             self.valid.push(ok);
         }
+        self.confidence.clear();
+        self.confidence
+            .extend(self.valid.iter().map(|&ok| if ok { 1.0 } else { 0.0 }));
         self.stats = if count == 0 {
             DepthStats::default()
         } else {
@@ -284,6 +326,9 @@ mod tests {
         map.set_metres(2, 2, [3.0, f32::NAN, 4.0, 5.0, 6.0], (0.5, 10.0));
         assert_eq!(map.metres(), [3.0, 0.0, 4.0, 5.0]);
         assert_eq!(map.valid(), [true, false, true, true]);
+        assert_eq!(map.confidence(), [1.0, 0.0, 1.0, 1.0]);
+        map.set_confidence([0.5, 0.9, 2.0, f32::NAN, 7.0]);
+        assert_eq!(map.confidence(), [0.5, 0.0, 1.0, 0.0]);
         assert_eq!(map.stats().max, 5.0);
         assert_eq!(map.sequence, 7);
         map.set_metres(0, 5, [1.0], (0.5, 10.0));

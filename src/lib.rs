@@ -12,7 +12,7 @@
 //! | [`MonoDepthPlugin`](plugin::MonoDepthPlugin) | the plugin: model path, runtime location, session options |
 //! | [`MonoDepthStatus`](plugin::MonoDepthStatus) | resource: what the engine and the camera are doing, with reasons when they fail |
 //! | [`CurrentDepth`](plugin::CurrentDepth) | resource: the newest depth map, its timings and its frame |
-//! | [`DepthTextures`](plugin::DepthTextures) | handles of the R32Float depth texture and the camera-background texture |
+//! | [`DepthTextures`](plugin::DepthTextures) | handles of the Rg32Float depth-and-confidence texture and the camera-background texture |
 //! | [`NewDepth`](plugin::NewDepth) / [`ProximityAlert`](plugin::ProximityAlert) | messages: a depth map arrived; something real came close or left |
 //! | [`MonoDepthCamera`](plugin::MonoDepthCamera) | component: the camera image behind this camera's scene, real surfaces hiding virtual objects (depth buffer) |
 //! | [`SoftOcclusionMaterial`](plugin::SoftOcclusionMaterial) | a `StandardMaterial` that fades out across a band around the real surface |
@@ -75,6 +75,7 @@ pub mod proximity;
 pub mod runtime;
 pub mod session;
 pub mod sources;
+pub mod temporal;
 pub mod worker;
 
 /// The types most apps need.

@@ -863,3 +863,71 @@ fn guided_edges_land_on_the_image_edge_bilinear_ones_do_not() {
         );
     }
 }
+
+#[test]
+fn unsure_depth_hides_nothing_below_the_minimum_confidence() {
+    // Depth from elsewhere (as an app with a depth sensor would hand it
+    // in): 1 m everywhere, sure on the right half of the image, unsure on
+    // the left.
+    let mut app = headless(FrameSource::Pushed);
+    let views = [
+        View {
+            name: "cut",
+            size: FRAME,
+            settings: MonoDepthCamera {
+                min_confidence: 0.5,
+                upsampling: DepthUpsampling::Bilinear,
+                fit: ResizeMode::Stretch,
+                ..default()
+            },
+            layer: 1,
+        },
+        View {
+            name: "all",
+            size: FRAME,
+            settings: MonoDepthCamera {
+                upsampling: DepthUpsampling::Bilinear,
+                fit: ResizeMode::Stretch,
+                ..default()
+            },
+            layer: 1,
+        },
+    ];
+    let targets = spawn_cameras(&mut app, &views);
+    spawn_box(&mut app, 2.0, 1);
+    app.finish();
+    app.cleanup();
+    let (w, h) = FRAME;
+    let rgb: Vec<u8> = (0..h)
+        .flat_map(|y| (0..w).flat_map(move |x| camera_rgb(x, y)))
+        .collect();
+    let frame = CameraFrame::packed(PixelFormat::Rgb8, w, h, rgb)
+        .unwrap()
+        .with_sequence(1);
+    let mut depth = DepthMap::from_metres(DEPTH.0, DEPTH.1, vec![1.0; 1200], (0.1, 20.0));
+    depth.set_confidence(
+        (0..DEPTH.1).flat_map(|_| (0..DEPTH.0).map(|c| if c < 20 { 0.2 } else { 1.0 })),
+    );
+    depth.sequence = 1;
+    let world = app.world_mut();
+    world.resource_scope(|world, mut textures: Mut<DepthTextures>| {
+        let mut images = world.resource_mut::<Assets<Image>>();
+        textures.set_background(&mut images, &frame, 8192).unwrap();
+        textures.set_depth(&mut images, &depth, 8192).unwrap();
+    });
+    world.resource_mut::<CurrentDepth>().map = Some(depth);
+    let images = render(&mut app, &targets, |_| true);
+    let image = |name: &str| Image2 {
+        data: images[name].clone(),
+        width: w,
+    };
+    let (cut, all) = (image("cut"), image("all"));
+    // Texel 20 starts at column 40; the nearest texel decides.
+    for y in [5, 30, 55] {
+        for x in 0..w {
+            let want = if x < 40 { BOX } else { camera_rgb(x, y) };
+            assert_eq!(cut.rgb(x, y), want, "minimum confidence at ({x}, {y})");
+            assert_eq!(all.rgb(x, y), camera_rgb(x, y), "every texel at ({x}, {y})");
+        }
+    }
+}

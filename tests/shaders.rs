@@ -72,8 +72,8 @@ fn the_shared_module_validates_on_its_own() {
 @fragment
 fn main(@builtin(position) p: vec4<f32>) -> @location(0) vec4<f32> {
     let real = real_depth(view, depth, frame_uv(view, p.xy));
-    let v = visibility(view, real, p.w);
-    return vec4<f32>(depth_colour(view, lut, real), depth_ndc(view, occluder_metres(view, real)) * v);
+    let v = visibility(view, real, 1.0, p.w);
+    return vec4<f32>(depth_colour(view, lut, real), depth_ndc(view, occluder_metres(view, real, 1.0)) * v);
 }
 "#;
     let module = composer()

@@ -187,12 +187,28 @@ fn replayed_depth_reaches_the_depth_texture_texel_for_texel() {
     settle(&mut app, deadline);
     let depth_texture = textures(&app).depth;
     let frames = Readbacks::watch(&mut app, depth_texture);
-    let want: Vec<u8> = metres.iter().flat_map(|m| m.to_le_bytes()).collect();
-    frames.until(
+    // Red: metres; green: confidence (0–1).
+    let texels = |data: &[u8]| -> Vec<[f32; 2]> {
+        rows(data, w as usize * 8, h as usize)
+            .chunks_exact(8)
+            .map(|t| {
+                let at = |i: usize| f32::from_le_bytes([t[i], t[i + 1], t[i + 2], t[i + 3]]);
+                [at(0), at(4)]
+            })
+            .collect()
+    };
+    let data = frames.until(
         &mut app,
         deadline,
         "the depth never reached the texture",
-        |data| data.len() >= 256 * h as usize && rows(data, w as usize * 4, h as usize) == want,
+        |data| {
+            data.len() >= 256 * h as usize
+                && texels(data).iter().map(|t| t[0]).eq(metres.iter().copied())
+        },
+    );
+    assert!(
+        texels(&data).iter().all(|t| (0.0..=1.0).contains(&t[1])),
+        "confidence outside 0–1"
     );
     assert_eq!(textures(&app).depth_size, Some(UVec2::new(w, h)));
     let _ = std::fs::remove_dir_all(&dir);

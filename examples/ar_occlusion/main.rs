@@ -425,7 +425,8 @@ fn move_objects(time: Res<Time>, motion: Res<Motion>, mut objects: Query<(&Path,
     }
 }
 
-/// O: occlusion hard → soft → off; V: camera → depth → mask; M: mirror;
+/// O: occlusion hard → soft → off; V: camera → depth → mask → confidence;
+/// M: mirror;
 /// G: image-guided ↔ bilinear edges.
 fn keys(keys: Option<Res<ButtonInput<KeyCode>>>, mut cameras: Query<&mut MonoDepthCamera>) {
     let Some(keys) = keys else { return };
@@ -441,6 +442,7 @@ fn keys(keys: Option<Res<ButtonInput<KeyCode>>>, mut cameras: Query<&mut MonoDep
             camera.display = match camera.display {
                 DepthDisplay::Camera => DepthDisplay::Depth,
                 DepthDisplay::Depth => DepthDisplay::Mask,
+                DepthDisplay::Mask => DepthDisplay::Confidence,
                 _ => DepthDisplay::Camera,
             };
         }

@@ -2,7 +2,15 @@
 //! furniture-like shapes, a moving camera, and exact depth from the renderer.
 //!
 //! `cargo xtask sample` runs it (headless, on Mesa's software Vulkan when
-//! there is no GPU) and writes `assets/samples/room`. The colour and the depth
+//! there is no GPU) and writes `assets/samples/room`.
+//!
+//! `render_sample --quality DIR [--frames N]` renders the ground truth of the
+//! occlusion-quality benchmark (`cargo xtask quality`) instead: four
+//! sequences at 640×480 and 30 frames a second, the colour antialiased
+//! (MSAA ×4), in a room that also holds thin things (chair legs and slats, a
+//! lamp pole, plant stems) and textured surfaces — a still and a moving
+//! camera looking at the table, and the same at the chair and the lamp. The
+//! colour and the depth
 //! are two cameras with the same pose: one renders the scene with ordinary
 //! materials, the other renders the same meshes (on another render layer)
 //! with a material that writes each fragment's depth along the camera axis.
@@ -27,10 +35,36 @@ use bevy_mono_depth::depth::DepthMap;
 use bevy_mono_depth::frame::{CameraFrame, PixelFormat};
 use bevy_mono_depth::sources::recording::{Intrinsics, Recorder};
 
-const WIDTH: u32 = 320;
-const HEIGHT: u32 = 240;
+/// What to render: the sample recording, or one quality sequence.
+#[derive(Resource, Clone, Copy)]
+struct Config {
+    width: u32,
+    height: u32,
+    fps: f32,
+    /// Antialiasing of the colour camera.
+    msaa: Msaa,
+    /// The thin things and textures of the quality scenes.
+    extras: bool,
+}
+
+const SAMPLE: Config = Config {
+    width: 320,
+    height: 240,
+    fps: 10.0,
+    msaa: Msaa::Off,
+    extras: false,
+};
+
+const QUALITY: Config = Config {
+    width: 640,
+    height: 480,
+    fps: 30.0,
+    msaa: Msaa::Sample4,
+    extras: true,
+};
+
+/// The sample's frame count.
 const FRAMES: u32 = 24;
-const FPS: f32 = 10.0;
 const DEPTH_SHADER: Handle<Shader> = uuid_handle!("6c1f5f4e-2f0b-4f4e-9a55-3d1c6a0d8e21");
 
 #[derive(Asset, TypePath, AsBindGroup, Clone, Debug)]
@@ -53,18 +87,49 @@ struct Eye;
 
 type Captured = Arc<Mutex<(Option<Vec<u8>>, Option<Vec<u8>>)>>;
 
+/// A camera path: the pose at `t` (0–1 across the sequence).
+type Path = fn(f32) -> Transform;
+
+/// The quality sequences: name and camera path.
+const SEQUENCES: [(&str, Path); 4] = [
+    ("table_still", |_| table_pose(0.35)),
+    ("table_moving", table_pose),
+    ("thin_still", |_| thin_pose(0.5)),
+    ("thin_moving", thin_pose),
+];
+
 fn main() {
-    let out = std::env::args_os()
-        .nth(1)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("assets/samples/room"));
-    if let Err(e) = run(&out) {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("--quality") => {
+            let out = PathBuf::from(args.get(1).map_or("target/quality", String::as_str));
+            let frames = args
+                .iter()
+                .position(|a| a == "--frames")
+                .and_then(|i| args.get(i + 1))
+                .map_or(Ok(30), |n| n.parse::<u32>())
+                .map_err(|e| format!("--frames: {e}"));
+            frames.and_then(|frames| {
+                let mut app = app(QUALITY)?;
+                for (name, path) in SEQUENCES {
+                    render(&mut app, &out.join(name), frames, path)?;
+                }
+                Ok(())
+            })
+        }
+        other => {
+            let out = PathBuf::from(other.unwrap_or("assets/samples/room"));
+            app(SAMPLE).and_then(|mut app| render(&mut app, &out, FRAMES, camera_pose))
+        }
+    };
+    if let Err(e) = result {
         eprintln!("error: {e}");
         std::process::exit(1);
     }
 }
 
-fn run(out: &std::path::Path) -> Result<(), String> {
+/// A headless app with the scene of `config`, its pipelines compiled.
+fn app(config: Config) -> Result<App, String> {
     let mut app = App::new();
     let plugins = DefaultPlugins.set(WindowPlugin {
         primary_window: None,
@@ -76,6 +141,7 @@ fn run(out: &std::path::Path) -> Result<(), String> {
     app.add_plugins(plugins)
         .add_plugins(MaterialPlugin::<DepthMaterial>::default());
     load_internal_asset!(app, DEPTH_SHADER, "depth.wgsl", Shader::from_wgsl);
+    app.insert_resource(config);
     app.add_systems(Startup, setup);
     app.finish();
     app.cleanup();
@@ -83,79 +149,47 @@ fn run(out: &std::path::Path) -> Result<(), String> {
     for _ in 0..30 {
         app.update();
     }
+    Ok(app)
+}
 
+/// Renders `frames` frames along `path` into a recording at `out`. A still
+/// path is rendered once and recorded `frames` times.
+fn render(app: &mut App, out: &std::path::Path, frames: u32, path: Path) -> Result<(), String> {
+    let Config {
+        width, height, fps, ..
+    } = *app.world().resource::<Config>();
     let _ = std::fs::remove_dir_all(out);
     let mut recorder =
         Recorder::create(out, "renderer (exact, whole millimetres)").map_err(|e| e.to_string())?;
-    let fy = (HEIGHT as f32 / 2.0) / (std::f32::consts::FRAC_PI_4 / 2.0).tan();
+    let fy = (height as f32 / 2.0) / (std::f32::consts::FRAC_PI_4 / 2.0).tan();
     recorder
         .set_intrinsics(Intrinsics::new(
             fy,
             fy,
-            WIDTH as f32 / 2.0,
-            HEIGHT as f32 / 2.0,
+            width as f32 / 2.0,
+            height as f32 / 2.0,
         ))
         .map_err(|e| e.to_string())?;
     let targets = app.world().resource::<Targets>().clone();
-    for n in 0..FRAMES {
-        let t = n as f32 / (FRAMES - 1) as f32;
-        let pose = camera_pose(t);
-        for mut transform in app
-            .world_mut()
-            .query_filtered::<&mut Transform, With<Eye>>()
-            .iter_mut(app.world_mut())
-        {
-            *transform = pose;
-        }
-        // Two updates for the new pose to reach the GPU, then read back.
-        app.update();
-        app.update();
-        let captured: Captured = Arc::default();
-        let colour = capture(
-            &mut app,
-            targets.colour.clone(),
-            Arc::clone(&captured),
-            true,
-        );
-        let depth = capture(
-            &mut app,
-            targets.depth.clone(),
-            Arc::clone(&captured),
-            false,
-        );
-        let mut tries = 0;
-        let (rgba, half) = loop {
-            app.update();
-            if let (Some(c), Some(d)) = &*captured.lock().map_err(|e| e.to_string())? {
-                break (c.clone(), d.clone());
-            }
-            tries += 1;
-            if tries > 200 {
-                return Err(format!("frame {n}: the GPU readback never arrived"));
-            }
+    let mut previous: Option<(Transform, Vec<u8>, Vec<f32>)> = None;
+    for n in 0..frames {
+        let t = n as f32 / (frames.max(2) - 1) as f32;
+        let pose = path(t);
+        let (rgba, metres) = match previous.take() {
+            Some((last, rgba, metres)) if last == pose => (rgba, metres),
+            _ => capture_frame(app, &targets, pose, n)?,
         };
-        app.world_mut().despawn(colour);
-        app.world_mut().despawn(depth);
-
-        let frame = CameraFrame::packed(PixelFormat::Rgba8, WIDTH, HEIGHT, rgba)
+        let frame = CameraFrame::packed(PixelFormat::Rgba8, width, height, rgba.clone())
             .map_err(|e| e.to_string())?
             .with_sequence(u64::from(n) + 1)
-            .with_timestamp(Duration::from_secs_f32(n as f32 / FPS));
-        let metres: Vec<f32> = half
-            .chunks_exact(8)
-            .map(|px| {
-                let m = f16_to_f32(u16::from_le_bytes([px[0], px[1]]));
-                let mm = f16_to_f32(u16::from_le_bytes([px[2], px[3]]));
-                (m * 1000.0 + mm) / 1000.0
-            })
-            .collect();
-        let mut map = DepthMap::from_metres(WIDTH, HEIGHT, metres, (0.01, 65.0));
+            .with_timestamp(Duration::from_secs_f32(n as f32 / fps));
+        let mut map = DepthMap::from_metres(width, height, metres.clone(), (0.01, 65.0));
         // The room is closed: every pixel sees a surface.
-        if map.stats().valid != (WIDTH * HEIGHT) as usize {
+        if map.stats().valid != (width * height) as usize {
             return Err(format!(
                 "frame {n}: only {} of {} pixels have depth (pipelines not ready?)",
                 map.stats().valid,
-                WIDTH * HEIGHT
+                width * height
             ));
         }
         map.sequence = frame.sequence;
@@ -163,15 +197,63 @@ fn run(out: &std::path::Path) -> Result<(), String> {
             .record(&frame, &map, None)
             .map_err(|e| e.to_string())?;
         println!(
-            "frame {:>2}/{FRAMES}: depth {:.3}–{:.3} m, {} valid pixels",
+            "{} frame {:>2}/{frames}: depth {:.3}–{:.3} m, {} valid pixels",
+            out.display(),
             n + 1,
             map.stats().min,
             map.stats().max,
             map.stats().valid
         );
+        previous = Some((pose, rgba, metres));
     }
     println!("wrote {} frames to {}", recorder.len(), out.display());
     Ok(())
+}
+
+/// Renders the scene from `pose`: RGBA8 colour and depth in metres.
+fn capture_frame(
+    app: &mut App,
+    targets: &Targets,
+    pose: Transform,
+    n: u32,
+) -> Result<(Vec<u8>, Vec<f32>), String> {
+    {
+        for mut transform in app
+            .world_mut()
+            .query_filtered::<&mut Transform, With<Eye>>()
+            .iter_mut(app.world_mut())
+        {
+            *transform = pose;
+        }
+    }
+    // Two updates for the new pose to reach the GPU, then read back.
+    app.update();
+    app.update();
+    let captured: Captured = Arc::default();
+    let colour = capture(app, targets.colour.clone(), Arc::clone(&captured), true);
+    let depth = capture(app, targets.depth.clone(), Arc::clone(&captured), false);
+    let mut tries = 0;
+    let (rgba, half) = loop {
+        app.update();
+        if let (Some(c), Some(d)) = &*captured.lock().map_err(|e| e.to_string())? {
+            break (c.clone(), d.clone());
+        }
+        tries += 1;
+        if tries > 200 {
+            return Err(format!("frame {n}: the GPU readback never arrived"));
+        }
+    };
+    app.world_mut().despawn(colour);
+    app.world_mut().despawn(depth);
+    let metres = half
+        .chunks_exact(8)
+        .map(|px| {
+            let m = f16_to_f32(u16::from_le_bytes([px[0], px[1]]));
+            let mm = f16_to_f32(u16::from_le_bytes([px[2], px[3]]));
+            (m * 1000.0 + mm) / 1000.0
+        })
+        .collect();
+    Ok((rgba, metres))
 }
 
 fn capture(app: &mut App, image: Handle<Image>, captured: Captured, colour: bool) -> Entity {
@@ -208,12 +290,34 @@ fn camera_pose(t: f32) -> Transform {
     Transform::from_xyz(x, y, 2.3).looking_at(Vec3::new(0.2 * x, 0.7, -0.8), Vec3::Y)
 }
 
-fn target(images: &mut Assets<Image>, format: TextureFormat) -> Handle<Image> {
+/// The quality sequences' camera near the table: a still view, or a
+/// hand-held walk to the right at 0.5 m/s turning left at 15°/s (over 30
+/// frames at 30 fps).
+fn table_pose(t: f32) -> Transform {
+    let x = -0.6 + 0.5 * t;
+    let yaw = (10.0 - 15.0 * t).to_radians();
+    Transform::from_xyz(x, 1.3, 1.4)
+        .looking_to(Vec3::new(0.0, -0.35, -1.0), Vec3::Y)
+        .with_rotation(Quat::from_rotation_y(yaw) * Quat::from_rotation_x(-0.33))
+}
+
+/// The quality sequences' camera at the chair and the lamp: close, so that
+/// legs, slats, the pole and the stems are a few pixels wide; still, or
+/// stepping back-left at 0.4 m/s and turning right at 20°/s.
+fn thin_pose(t: f32) -> Transform {
+    let x = -0.2 - 0.3 * t;
+    let z = 1.0 + 0.25 * t;
+    let yaw = (-5.0 - 20.0 * t).to_radians();
+    Transform::from_xyz(x, 1.1, z)
+        .with_rotation(Quat::from_rotation_y(yaw) * Quat::from_rotation_x(-0.3))
+}
+
+fn target(images: &mut Assets<Image>, config: Config, format: TextureFormat) -> Handle<Image> {
     let bytes = format.block_copy_size(None).unwrap_or(4) as usize;
     let mut image = Image::new_fill(
         Extent3d {
-            width: WIDTH,
-            height: HEIGHT,
+            width: config.width,
+            height: config.height,
             depth_or_array_layers: 1,
         },
         TextureDimension::D2,
@@ -225,15 +329,60 @@ fn target(images: &mut Assets<Image>, format: TextureFormat) -> Handle<Image> {
     images.add(image)
 }
 
+/// A seeded grey noise texture (`size`², values `1 ± amount`, sRGB) to
+/// multiply a base colour with: surfaces with texture, so that not every
+/// image edge is a depth edge. `stripes` adds bands along u (wood grain).
+fn noise_texture(
+    images: &mut Assets<Image>,
+    size: u32,
+    amount: f32,
+    stripes: bool,
+) -> Handle<Image> {
+    let mut state = 0x2545_f491_4f6c_dd1d_u64 ^ u64::from(size) ^ u64::from(stripes);
+    let mut next = move || {
+        // xorshift64*: a fixed, dependency-free sequence.
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        (state.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 40) as f32 / (1u64 << 24) as f32
+    };
+    let data: Vec<u8> = (0..size * size)
+        .flat_map(|i| {
+            let v = i / size;
+            let grain = if stripes {
+                0.5 * (v as f32 * 0.7).sin() + 0.5 * (v as f32 * 0.13).sin()
+            } else {
+                0.0
+            };
+            let value = (1.0 - amount + amount * (next() + grain).clamp(0.0, 1.0)).clamp(0.0, 1.0);
+            let byte = (value * 255.0).round() as u8;
+            [byte, byte, byte, 255]
+        })
+        .collect();
+    images.add(Image::new(
+        Extent3d {
+            width: size,
+            height: size,
+            depth_or_array_layers: 1,
+        },
+        TextureDimension::D2,
+        data,
+        TextureFormat::Rgba8UnormSrgb,
+        default(),
+    ))
+}
+
 fn setup(
     mut commands: Commands,
+    config: Res<Config>,
     mut meshes: ResMut<Assets<Mesh>>,
     mut materials: ResMut<Assets<StandardMaterial>>,
     mut depth_materials: ResMut<Assets<DepthMaterial>>,
     mut images: ResMut<Assets<Image>>,
 ) {
-    let colour = target(&mut images, TextureFormat::Rgba8UnormSrgb);
-    let depth = target(&mut images, TextureFormat::Rgba16Float);
+    let config = *config;
+    let colour = target(&mut images, config, TextureFormat::Rgba8UnormSrgb);
+    let depth = target(&mut images, config, TextureFormat::Rgba16Float);
     commands.insert_resource(Targets {
         colour: colour.clone(),
         depth: depth.clone(),
@@ -248,7 +397,7 @@ fn setup(
             ..default()
         },
         Tonemapping::None,
-        Msaa::Off,
+        config.msaa,
         pose,
     ));
     commands.spawn((
@@ -281,97 +430,165 @@ fn setup(
     });
 
     let depth_material = depth_materials.add(DepthMaterial {});
-    let mut solid = |size: Vec3, at: Vec3, colour: Color| {
-        let mesh = meshes.add(Cuboid::from_size(size));
-        commands.spawn((
-            Mesh3d(mesh.clone()),
-            MeshMaterial3d(materials.add(colour)),
-            Transform::from_translation(at),
-        ));
+    // Every mesh twice: with its material for the colour camera, with the
+    // depth material on layer 1 for the depth camera.
+    let mut place = |mesh: Handle<Mesh>, material: Handle<StandardMaterial>, at: Transform| {
+        commands.spawn((Mesh3d(mesh.clone()), MeshMaterial3d(material), at));
         commands.spawn((
             Mesh3d(mesh),
             MeshMaterial3d(depth_material.clone()),
-            Transform::from_translation(at),
+            at,
             RenderLayers::layer(1),
         ));
+    };
+    let textured = |texture: &Option<Handle<Image>>, colour: Color| StandardMaterial {
+        base_color: colour,
+        base_color_texture: texture.clone(),
+        ..default()
+    };
+    let (noise, grain) = if config.extras {
+        (
+            Some(noise_texture(&mut images, 128, 0.25, false)),
+            Some(noise_texture(&mut images, 128, 0.3, true)),
+        )
+    } else {
+        (None, None)
+    };
+    let mut solid = |size: Vec3, at: Transform, material: StandardMaterial| {
+        place(
+            meshes.add(Cuboid::from_size(size)),
+            materials.add(material),
+            at,
+        );
     };
     // The room: 6 m wide, 3 m high, from z = 3.5 to z = -3.
     solid(
         Vec3::new(6.0, 0.1, 6.5),
-        Vec3::new(0.0, -0.05, 0.25),
-        Color::srgb(0.55, 0.45, 0.35),
+        Transform::from_translation(Vec3::new(0.0, -0.05, 0.25)),
+        textured(&noise, Color::srgb(0.55, 0.45, 0.35)),
     );
     solid(
         Vec3::new(6.0, 0.1, 6.5),
-        Vec3::new(0.0, 3.05, 0.25),
-        Color::srgb(0.9, 0.9, 0.88),
+        Transform::from_translation(Vec3::new(0.0, 3.05, 0.25)),
+        StandardMaterial::from(Color::srgb(0.9, 0.9, 0.88)),
     );
     solid(
         Vec3::new(6.0, 3.0, 0.1),
-        Vec3::new(0.0, 1.5, -3.05),
-        Color::srgb(0.75, 0.8, 0.85),
+        Transform::from_translation(Vec3::new(0.0, 1.5, -3.05)),
+        textured(&noise, Color::srgb(0.75, 0.8, 0.85)),
     );
     solid(
         Vec3::new(0.1, 3.0, 6.5),
-        Vec3::new(-3.05, 1.5, 0.25),
-        Color::srgb(0.8, 0.75, 0.7),
+        Transform::from_translation(Vec3::new(-3.05, 1.5, 0.25)),
+        StandardMaterial::from(Color::srgb(0.8, 0.75, 0.7)),
     );
     solid(
         Vec3::new(0.1, 3.0, 6.5),
-        Vec3::new(3.05, 1.5, 0.25),
-        Color::srgb(0.8, 0.75, 0.7),
+        Transform::from_translation(Vec3::new(3.05, 1.5, 0.25)),
+        StandardMaterial::from(Color::srgb(0.8, 0.75, 0.7)),
     );
     solid(
         Vec3::new(6.0, 3.0, 0.1),
-        Vec3::new(0.0, 1.5, 3.55),
-        Color::srgb(0.75, 0.8, 0.85),
+        Transform::from_translation(Vec3::new(0.0, 1.5, 3.55)),
+        StandardMaterial::from(Color::srgb(0.75, 0.8, 0.85)),
     );
     // A table: top and four legs.
     solid(
         Vec3::new(1.4, 0.06, 0.8),
-        Vec3::new(0.0, 0.75, -0.8),
-        Color::srgb(0.45, 0.3, 0.2),
+        Transform::from_translation(Vec3::new(0.0, 0.75, -0.8)),
+        textured(&grain, Color::srgb(0.45, 0.3, 0.2)),
     );
     for (x, z) in [(-0.62, -1.12), (0.62, -1.12), (-0.62, -0.48), (0.62, -0.48)] {
         solid(
             Vec3::new(0.06, 0.72, 0.06),
-            Vec3::new(x, 0.36, z),
-            Color::srgb(0.35, 0.25, 0.15),
+            Transform::from_translation(Vec3::new(x, 0.36, z)),
+            StandardMaterial::from(Color::srgb(0.35, 0.25, 0.15)),
         );
     }
     // A sofa against the back wall, a cabinet, a box on the table.
     solid(
         Vec3::new(2.0, 0.45, 0.9),
-        Vec3::new(-0.6, 0.225, -2.5),
-        Color::srgb(0.25, 0.35, 0.55),
+        Transform::from_translation(Vec3::new(-0.6, 0.225, -2.5)),
+        StandardMaterial::from(Color::srgb(0.25, 0.35, 0.55)),
     );
     solid(
         Vec3::new(2.0, 0.5, 0.2),
-        Vec3::new(-0.6, 0.7, -2.9),
-        Color::srgb(0.25, 0.35, 0.55),
+        Transform::from_translation(Vec3::new(-0.6, 0.7, -2.9)),
+        StandardMaterial::from(Color::srgb(0.25, 0.35, 0.55)),
     );
     solid(
         Vec3::new(0.6, 1.6, 0.5),
-        Vec3::new(2.4, 0.8, -1.8),
-        Color::srgb(0.6, 0.6, 0.55),
+        Transform::from_translation(Vec3::new(2.4, 0.8, -1.8)),
+        StandardMaterial::from(Color::srgb(0.6, 0.6, 0.55)),
     );
     solid(
         Vec3::new(0.3, 0.25, 0.3),
-        Vec3::new(0.2, 0.905, -0.9),
-        Color::srgb(0.8, 0.3, 0.25),
+        Transform::from_translation(Vec3::new(0.2, 0.905, -0.9)),
+        StandardMaterial::from(Color::srgb(0.8, 0.3, 0.25)),
     );
     // A ball on the floor.
     let ball = meshes.add(Sphere::new(0.25));
-    let at = Transform::from_xyz(1.0, 0.25, -0.2);
-    commands.spawn((
-        Mesh3d(ball.clone()),
-        MeshMaterial3d(materials.add(Color::srgb(0.9, 0.8, 0.2))),
-        at,
-    ));
-    commands.spawn((
-        Mesh3d(ball),
-        MeshMaterial3d(depth_material),
-        at,
-        RenderLayers::layer(1),
-    ));
+    place(
+        ball,
+        materials.add(Color::srgb(0.9, 0.8, 0.2)),
+        Transform::from_xyz(1.0, 0.25, -0.2),
+    );
+    if !config.extras {
+        return;
+    }
+    // The quality scenes' thin things: a chair (legs and back slats 3 cm
+    // wide), a floor lamp (a 3 cm pole), a plant (stems 1.5 cm wide).
+    place(
+        meshes.add(Cone::new(0.18, 0.22)),
+        materials.add(Color::srgb(0.95, 0.9, 0.7)),
+        Transform::from_xyz(0.55, 1.65, -0.1),
+    );
+    let mut solid = |size: Vec3, at: Transform, colour: Color| {
+        place(
+            meshes.add(Cuboid::from_size(size)),
+            materials.add(colour),
+            at,
+        );
+    };
+    let chair = Transform::from_xyz(-0.9, 0.0, -0.1).with_rotation(Quat::from_rotation_y(0.4));
+    let wood = Color::srgb(0.3, 0.18, 0.1);
+    let part = |x: f32, y: f32, z: f32| chair * Transform::from_xyz(x, y, z);
+    solid(
+        Vec3::new(0.44, 0.04, 0.42),
+        part(0.0, 0.45, 0.0),
+        Color::srgb(0.7, 0.2, 0.15),
+    );
+    for (x, z) in [(-0.2, -0.19), (0.2, -0.19), (-0.2, 0.19), (0.2, 0.19)] {
+        solid(Vec3::new(0.03, 0.45, 0.03), part(x, 0.225, z), wood);
+    }
+    for x in [-0.2, -0.1, 0.0, 0.1, 0.2] {
+        solid(Vec3::new(0.03, 0.5, 0.03), part(x, 0.72, -0.19), wood);
+    }
+    solid(Vec3::new(0.44, 0.05, 0.03), part(0.0, 0.98, -0.19), wood);
+    let metal = Color::srgb(0.15, 0.15, 0.17);
+    solid(
+        Vec3::new(0.03, 1.6, 0.03),
+        Transform::from_xyz(0.55, 0.8, -0.1),
+        metal,
+    );
+    solid(
+        Vec3::new(0.3, 0.02, 0.3),
+        Transform::from_xyz(0.55, 0.01, -0.1),
+        metal,
+    );
+    let pot = Transform::from_xyz(-0.35, 0.78, -0.65);
+    solid(
+        Vec3::new(0.12, 0.1, 0.12),
+        pot,
+        Color::srgb(0.6, 0.35, 0.25),
+    );
+    for (i, lean) in [-0.5_f32, -0.2, 0.1, 0.35, 0.6].into_iter().enumerate() {
+        let turn = Quat::from_rotation_y(i as f32 * 1.3) * Quat::from_rotation_z(lean);
+        let stem = pot * Transform::from_rotation(turn) * Transform::from_xyz(0.0, 0.2, 0.0);
+        solid(
+            Vec3::new(0.015, 0.35, 0.015),
+            stem,
+            Color::srgb(0.2, 0.5, 0.15),
+        );
+    }
 }

@@ -27,7 +27,7 @@ pub use proximity::{MonoDepthProximity, ProximityAlert};
 pub use receive::{CurrentDepth, NewDepth};
 pub use record::MonoDepthRecorder;
 pub use status::{EngineStatus, MonoDepthStatus};
-pub use textures::DepthTextures;
+pub use textures::{DEPTH_FORMAT, DepthTextures};
 
 pub use crate::engine::ModelSummary;
 use crate::engine::{DepthEstimator, EngineConfig};
@@ -116,13 +116,27 @@ pub enum BackgroundSync {
 }
 
 /// Settings that can change while the app runs.
-#[derive(Resource, Debug, Clone, Default, PartialEq)]
+#[derive(Resource, Debug, Clone, PartialEq)]
 pub struct MonoDepthSettings {
     /// Which frame the background shows.
     pub background: BackgroundSync,
     /// Stop sending frames to the model (the background keeps showing the
     /// newest frame; the last depth map stays).
     pub paused: bool,
+    /// Temporal stabilisation of each new depth map, with per-pixel
+    /// confidence ([`crate::temporal`]); `None` publishes the model's depth
+    /// as it is (confidence 1 wherever valid). On by default.
+    pub stabilisation: Option<crate::temporal::TemporalSettings>,
+}
+
+impl Default for MonoDepthSettings {
+    fn default() -> Self {
+        Self {
+            background: BackgroundSync::default(),
+            paused: false,
+            stabilisation: Some(crate::temporal::TemporalSettings::default()),
+        }
+    }
 }
 
 fn apply_pause(settings: Res<MonoDepthSettings>, running: Res<Running>) {

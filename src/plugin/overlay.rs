@@ -20,6 +20,7 @@ use super::{
 use crate::camera::FocalCorrection;
 use crate::colormap::colorize;
 use crate::engine::StageTimings;
+use crate::temporal::TemporalSettings;
 
 /// Shows the overlay. Adds `EguiPlugin` if the app has not.
 #[derive(Debug, Clone, Default)]
@@ -261,10 +262,16 @@ fn panel(
                     ui.radio_value(&mut background, BackgroundSync::Synced, "synced with depth");
                     ui.radio_value(&mut background, BackgroundSync::Newest, "newest frame");
                 });
+                let mut stable = settings.stabilisation.is_some();
+                ui.checkbox(&mut stable, "temporal stabilisation");
                 // Only touch the resource on a real change (change detection).
-                if paused != settings.paused || background != settings.background {
+                if paused != settings.paused
+                    || background != settings.background
+                    || stable != settings.stabilisation.is_some()
+                {
                     settings.paused = paused;
                     settings.background = background;
+                    settings.stabilisation = stable.then(TemporalSettings::default);
                 }
             }
         });
@@ -419,6 +426,7 @@ fn occlusion_controls(ui: &mut egui::Ui, camera: &mut Mut<MonoDepthCamera>) {
     ui.add(egui::Slider::new(&mut edited.soft_band_per_metre, 0.0..=0.2).text("soft band per m"));
     ui.add(egui::Slider::new(&mut edited.bias, -0.5..=0.5).text("depth bias m"));
     ui.add(egui::Slider::new(&mut edited.bias_per_metre, -0.1..=0.1).text("depth bias per m"));
+    ui.add(egui::Slider::new(&mut edited.min_confidence, 0.0..=1.0).text("min confidence"));
     ui.horizontal(|ui| {
         ui.label("edges:");
         ui.radio_value(
@@ -437,6 +445,7 @@ fn occlusion_controls(ui: &mut egui::Ui, camera: &mut Mut<MonoDepthCamera>) {
         ui.radio_value(&mut edited.display, DepthDisplay::Camera, "camera");
         ui.radio_value(&mut edited.display, DepthDisplay::Depth, "depth");
         ui.radio_value(&mut edited.display, DepthDisplay::Mask, "mask");
+        ui.radio_value(&mut edited.display, DepthDisplay::Confidence, "confidence");
         ui.checkbox(&mut edited.mirror, "mirror");
     });
     if edited != **camera {

@@ -54,6 +54,7 @@ pub(super) fn receive_depth(
     mut current: ResMut<CurrentDepth>,
     mut textures: TextureWriter,
     mut messages: MessageWriter<NewDepth>,
+    mut stabiliser: Local<Option<crate::temporal::Stabiliser>>,
 ) {
     let Some(worker) = &running.worker else {
         return;
@@ -94,7 +95,19 @@ pub(super) fn receive_depth(
         status.frames = stats;
     }
     // Only the newest result matters; older ones in the same update are skipped.
-    let Some(result) = newest else { return };
+    let Some(mut result) = newest else { return };
+    match (settings.stabilisation, stabiliser.as_mut()) {
+        (None, _) => *stabiliser = None,
+        (Some(temporal), Some(running)) => {
+            running.settings = temporal;
+            running.apply(&result.frame, &mut result.depth);
+        }
+        (Some(temporal), None) => {
+            stabiliser
+                .insert(crate::temporal::Stabiliser::new(temporal))
+                .apply(&result.frame, &mut result.depth);
+        }
+    }
     let mut uploaded = textures.depth(&result.depth);
     if settings.background == BackgroundSync::Synced {
         uploaded = uploaded.and(textures.background(&result.frame));

@@ -36,6 +36,11 @@ commands:
   test-models        rebuild the generated test models in target/models
   sample             render the sample RGB-D recording assets/samples/room with
                      Bevy (examples/render_sample), headless
+  quality [ARGS..]   occlusion quality against rendered ground truth (the
+                     table of docs/quality.md): renders the sequences once
+                     into target/quality (examples/render_sample --quality;
+                     --rerender to redo), then benches/quality; --smoke for
+                     3 frames a sequence, --latency N for depth N frames late
   screenshot [DIR]   render the README's pictures (hard and soft occlusion, the
                      depth view, the overlay) headless from the sample recording
                      into DIR (default docs/images)
@@ -58,6 +63,7 @@ fn main() -> ExitCode {
         "bench" => bench(rest),
         "sample" => sample(rest),
         "screenshot" => screenshot(rest),
+        "quality" => quality(rest),
         "test-models" => python::build_test_models(true),
         "help" | "--help" | "-h" => {
             print!("{HELP}");
@@ -150,6 +156,18 @@ fn test(args: &[String]) -> Result<(), Fail> {
         .env("MONO_DEPTH_PYTHON", python::venv_python());
     util::test_env(&mut smoke);
     run(&mut smoke)?;
+
+    // The occlusion-quality benchmark on three frames a sequence: that it
+    // runs, not what it measures.
+    println!("\n== occlusion quality, smoke mode");
+    quality_ground_truth("target/quality-smoke", 3, false, false)?;
+    let mut quality = cargo();
+    quality
+        .args(["test", "--all-features", "--bench", "quality", "--"])
+        .args(["--smoke", "--data", "target/quality-smoke"])
+        .current_dir(&root);
+    util::test_env(&mut quality);
+    run(&mut quality)?;
     Ok(())
 }
 
@@ -251,6 +269,57 @@ fn bench(args: &[String]) -> Result<(), Fail> {
             );
     }
     bench.args(passthrough).current_dir(repo_root());
+    util::test_env(&mut bench);
+    run(&mut bench)
+}
+
+/// Renders the quality benchmark's ground truth into `dir` (`frames` a
+/// sequence) unless it is there; `release` builds the renderer optimised.
+fn quality_ground_truth(dir: &str, frames: u32, release: bool, redo: bool) -> Result<(), Fail> {
+    let root = repo_root();
+    if !redo && root.join(dir).join("thin_moving/session.json").is_file() {
+        println!("\n== ground truth in {dir} (present; --rerender to redo)");
+        return Ok(());
+    }
+    println!("\n== cargo run --example render_sample -- --quality {dir} --frames {frames}");
+    let mut render = cargo();
+    render.arg("run");
+    if release {
+        render.arg("--release");
+    }
+    // All features, as the tests and the benchmark build the crate: one
+    // build of the dependencies serves them all.
+    render
+        .args(["--all-features", "--example", "render_sample"])
+        .args(["--", "--quality", dir])
+        .args(["--frames", &frames.to_string()])
+        .current_dir(&root);
+    util::test_env(&mut render);
+    run(&mut render)
+}
+
+fn quality(args: &[String]) -> Result<(), Fail> {
+    let (ours, passthrough): (Vec<_>, Vec<_>) = args
+        .iter()
+        .cloned()
+        .partition(|a| a == "--no-system" || a == "--rerender");
+    setup(&ours)?;
+    let passthrough: Vec<String> = passthrough.into_iter().skip_while(|a| a == "--").collect();
+    let smoke = passthrough.iter().any(|a| a == "--smoke");
+    let dir = if smoke {
+        "target/quality-smoke"
+    } else {
+        "target/quality"
+    };
+    let redo = ours.iter().any(|a| a == "--rerender");
+    quality_ground_truth(dir, if smoke { 3 } else { 30 }, true, redo)?;
+    println!("\n== cargo bench --bench quality");
+    let mut bench = cargo();
+    bench
+        .args(["bench", "--all-features", "--bench", "quality", "--"])
+        .args(["--data", dir])
+        .args(passthrough)
+        .current_dir(repo_root());
     util::test_env(&mut bench);
     run(&mut bench)
 }

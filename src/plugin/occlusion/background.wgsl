@@ -2,7 +2,8 @@
 // buffer: one fullscreen triangle per view, before the opaque pass.
 #import bevy_mono_depth::occlusion::{
     OcclusionView, frame_uv, texture_uv, inside_unit, upsampled_depth, occluder_metres, depth_ndc,
-    depth_colour, MODE_OFF, DISPLAY_DEPTH, DISPLAY_MASK, DISPLAY_METRES,
+    depth_colour, depth_confidence, MODE_OFF, DISPLAY_DEPTH, DISPLAY_MASK, DISPLAY_METRES,
+    DISPLAY_CONFIDENCE,
 }
 
 @group(0) @binding(0) var<uniform> view: OcclusionView;
@@ -38,9 +39,15 @@ fn fragment(@builtin(position) position: vec4<f32>) -> BackgroundOutput {
     } else if view.flags.y == DISPLAY_METRES {
         // For measurement: the real depth itself (0 for none).
         colour = vec3<f32>(real);
+    } else if view.flags.y == DISPLAY_CONFIDENCE {
+        // Green where the depth is sure, red where it is not, dark where
+        // there is none.
+        let c = depth_confidence(view, depth, uv);
+        let shade = select(vec3<f32>(0.0), mix(vec3<f32>(1.0, 0.0, 0.0), vec3<f32>(0.0, 1.0, 0.0), c), real > 0.0);
+        colour = mix(colour * 0.3, shade, 0.7);
     }
     var out: BackgroundOutput;
     out.colour = vec4<f32>(colour, 1.0);
-    out.depth = depth_ndc(view, occluder_metres(view, real));
+    out.depth = depth_ndc(view, occluder_metres(view, real, depth_confidence(view, depth, uv)));
     return out;
 }

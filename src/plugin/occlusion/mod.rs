@@ -87,6 +87,9 @@ pub enum DepthDisplay {
     /// (after upsampling) in every colour channel, 0 where there is none.
     /// Read it from an HDR or float target with `Tonemapping::None`.
     Metres,
+    /// The depth's confidence over the image: green where it is sure, red
+    /// where it is not, darkened where there is no depth.
+    Confidence,
 }
 
 /// How the coarse depth map is brought to the screen's resolution.
@@ -156,6 +159,13 @@ pub struct MonoDepthCamera {
     /// [`DepthUpsampling::Guided`]: smaller values follow weaker edges,
     /// larger ones put up with more image noise. Default 0.05.
     pub guide_sigma: f32,
+    /// Depth texels less confident than this (0–1) hide nothing: occlusion
+    /// fades out where the depth is unsure instead of cutting wrongly.
+    /// Default 0 (every valid texel counts).
+    pub min_confidence: f32,
+    /// Metres added to the soft band where confidence is 0 (in proportion
+    /// below 1): soft edges widen where the depth is unsure. Default 0.1.
+    pub unsure_band: f32,
     /// Camera image (default), depth colour map or occlusion mask.
     pub display: DepthDisplay,
     /// Give the camera the real camera's projection ([`ArProjection`]) once
@@ -178,6 +188,8 @@ impl Default for MonoDepthCamera {
             soft_band_per_metre: 0.0,
             upsampling: DepthUpsampling::Guided,
             guide_sigma: 0.05,
+            min_confidence: 0.0,
+            unsure_band: 0.1,
             display: DepthDisplay::Camera,
             follow_camera: true,
         }
@@ -209,6 +221,8 @@ pub struct OcclusionView {
     pub relative: Vec4,
     /// Upsampling (0 bilinear, 1 guided; y, z, w unused).
     pub upsampling: UVec4,
+    /// Minimum confidence, soft band added at confidence 0 (z, w unused).
+    pub confidence: Vec4,
 }
 
 /// The affine map from upright camera-image uv to uv in the frame's buffer
@@ -307,6 +321,7 @@ impl OcclusionView {
                     DepthDisplay::Depth => 1,
                     DepthDisplay::Mask => 2,
                     DepthDisplay::Metres => 3,
+                    DepthDisplay::Confidence => 4,
                 },
                 u32::from(depth.is_some()),
                 u32::from(frame.is_some()),
@@ -327,6 +342,12 @@ impl OcclusionView {
                 0,
                 0,
                 0,
+            ),
+            confidence: Vec4::new(
+                settings.min_confidence.clamp(0.0, 1.0),
+                settings.unsure_band.max(0.0),
+                0.0,
+                0.0,
             ),
         }
     }

@@ -25,6 +25,9 @@ struct OcclusionView {
     relative: vec4<f32>,
     // Upsampling (0 bilinear, 1 guided by the camera image), unused ×3.
     upsampling: vec4<u32>,
+    // Confidence below which a texel hides nothing, soft band added at
+    // confidence 0 (m), unused ×2.
+    confidence: vec4<f32>,
 }
 
 const MODE_OFF: u32 = 0u;
@@ -35,6 +38,7 @@ const DISPLAY_CAMERA: u32 = 0u;
 const DISPLAY_DEPTH: u32 = 1u;
 const DISPLAY_MASK: u32 = 2u;
 const DISPLAY_METRES: u32 = 3u;
+const DISPLAY_CONFIDENCE: u32 = 4u;
 
 const UPSAMPLING_BILINEAR: u32 = 0u;
 const UPSAMPLING_GUIDED: u32 = 1u;
@@ -57,14 +61,28 @@ fn inside_unit(uv: vec2<f32>) -> bool {
 }
 
 // One depth texel in metres; 0 unless valid (invalid is stored as 0; NaN
-// fails both comparisons, infinity the second).
-fn texel_depth(depth: texture_2d<f32>, texel: vec2<i32>) -> f32 {
+// fails both comparisons, infinity the second) and at least as confident
+// as the view asks (`confidence.x`).
+fn texel_depth(view: OcclusionView, depth: texture_2d<f32>, texel: vec2<i32>) -> f32 {
     let size = vec2<i32>(textureDimensions(depth));
-    let d = textureLoad(depth, clamp(texel, vec2<i32>(0), size - vec2<i32>(1)), 0).r;
-    if !(d > 0.0) || !(d < 3.0e38) {
+    let value = textureLoad(depth, clamp(texel, vec2<i32>(0), size - vec2<i32>(1)), 0);
+    let d = value.r;
+    if !(d > 0.0) || !(d < 3.0e38) || !(value.g >= view.confidence.x) {
         return 0.0;
     }
     return d;
+}
+
+// Confidence (0–1) of the depth texel nearest a camera-image uv; 0 where
+// there is no depth.
+fn depth_confidence(view: OcclusionView, depth: texture_2d<f32>, uv_frame: vec2<f32>) -> f32 {
+    let position = depth_position(view, depth, uv_frame);
+    if position.x < 0.0 {
+        return 0.0;
+    }
+    let size = vec2<i32>(textureDimensions(depth));
+    let c = textureLoad(depth, clamp(vec2<i32>(position), vec2<i32>(0), size - vec2<i32>(1)), 0).g;
+    return clamp(c, 0.0, 1.0);
 }
 
 // Where a camera-image uv lies in the depth map, in texels (texel centres
@@ -80,7 +98,7 @@ fn depth_position(view: OcclusionView, depth: texture_2d<f32>, uv_frame: vec2<f3
         return vec2<f32>(-1.0);
     }
     let position = uv * vec2<f32>(textureDimensions(depth));
-    if texel_depth(depth, vec2<i32>(position)) == 0.0 {
+    if texel_depth(view, depth, vec2<i32>(position)) == 0.0 {
         return vec2<f32>(-1.0);
     }
     return position;
@@ -95,10 +113,10 @@ fn real_depth(view: OcclusionView, depth: texture_2d<f32>, uv_frame: vec2<f32>) 
     if position.x < 0.0 {
         return 0.0;
     }
-    return bilinear_depth(depth, position);
+    return bilinear_depth(view, depth, position);
 }
 
-fn bilinear_depth(depth: texture_2d<f32>, position: vec2<f32>) -> f32 {
+fn bilinear_depth(view: OcclusionView, depth: texture_2d<f32>, position: vec2<f32>) -> f32 {
     let corner = position - 0.5;
     let base = vec2<i32>(floor(corner));
     let f = corner - floor(corner);
@@ -107,7 +125,7 @@ fn bilinear_depth(depth: texture_2d<f32>, position: vec2<f32>) -> f32 {
     for (var i = 0; i < 4; i++) {
         let offset = vec2<i32>(i & 1, i >> 1u);
         let w = mix(1.0 - f.x, f.x, f32(offset.x)) * mix(1.0 - f.y, f.y, f32(offset.y));
-        let d = texel_depth(depth, base + offset);
+        let d = texel_depth(view, depth, base + offset);
         if d > 0.0 {
             sum += w * d;
             weight += w;
@@ -157,7 +175,7 @@ fn guided_depth(
     var weight = 0.0;
     for (var i = 0; i < 16; i++) {
         let texel = base + vec2<i32>(i & 3, i >> 2u);
-        let d = texel_depth(depth, texel);
+        let d = texel_depth(view, depth, texel);
         if d <= 0.0 {
             continue;
         }
@@ -172,7 +190,7 @@ fn guided_depth(
         weight += w;
     }
     if weight < 1.0e-4 {
-        return bilinear_depth(depth, position);
+        return bilinear_depth(view, depth, position);
     }
     return sum / weight;
 }
@@ -195,13 +213,13 @@ fn upsampled_depth(
 // Distance (m) at which the depth buffer puts the real surface; 0 for none.
 // Soft mode pushes it back by half the band, so the hard cut falls where
 // soft materials have already faded out.
-fn occluder_metres(view: OcclusionView, real: f32) -> f32 {
+fn occluder_metres(view: OcclusionView, real: f32, sure: f32) -> f32 {
     if real <= 0.0 || view.flags.x == MODE_OFF {
         return 0.0;
     }
     var metres = real + bias(view, real);
     if view.flags.x == MODE_SOFT {
-        metres += 0.5 * band(view, real);
+        metres += 0.5 * band(view, real, sure);
     }
     // A bias that pulls the surface onto the camera still leaves it in front.
     return max(metres, 1.0e-4);
@@ -212,9 +230,11 @@ fn bias(view: OcclusionView, real: f32) -> f32 {
     return view.params.x + view.relative.x * real;
 }
 
-// The soft band's width (m) at real depth `real`: fixed plus relative.
-fn band(view: OcclusionView, real: f32) -> f32 {
-    return max(view.params.y + view.relative.y * real, 0.0);
+// The soft band's width (m) at real depth `real` of confidence `sure`:
+// fixed, plus relative, plus the unsure part.
+fn band(view: OcclusionView, real: f32, sure: f32) -> f32 {
+    let unsure = view.confidence.y * (1.0 - clamp(sure, 0.0, 1.0));
+    return max(view.params.y + view.relative.y * real + unsure, 0.0);
 }
 
 // Reverse-Z depth-buffer value of a point `metres` in front of the camera
@@ -230,14 +250,15 @@ fn depth_ndc(view: OcclusionView, metres: f32) -> f32 {
 }
 
 // How much of a virtual fragment `fragment_metres` in front of the camera
-// stays visible over real depth `real`: 1 in front, 0 behind; in soft mode a
-// smooth fade across the band centred on the (biased) real surface.
-fn visibility(view: OcclusionView, real: f32, fragment_metres: f32) -> f32 {
+// stays visible over real depth `real` of confidence `sure`: 1 in front, 0
+// behind; in soft mode a smooth fade across the band centred on the
+// (biased) real surface, wider where the depth is unsure.
+fn visibility(view: OcclusionView, real: f32, sure: f32, fragment_metres: f32) -> f32 {
     if real <= 0.0 || view.flags.x == MODE_OFF {
         return 1.0;
     }
     let surface = real + bias(view, real);
-    let half = 0.5 * band(view, real);
+    let half = 0.5 * band(view, real, sure);
     if view.flags.x == MODE_SOFT && half > 0.0 {
         return 1.0 - smoothstep(surface - half, surface + half, fragment_metres);
     }

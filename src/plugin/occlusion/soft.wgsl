@@ -5,7 +5,9 @@
     pbr_types::STANDARD_MATERIAL_FLAGS_UNLIT_BIT,
     view_transformations::position_world_to_view,
 }
-#import bevy_mono_depth::occlusion::{OcclusionView, frame_uv, upsampled_depth, visibility, DISPLAY_MASK}
+#import bevy_mono_depth::occlusion::{
+    OcclusionView, frame_uv, upsampled_depth, depth_confidence, visibility, DISPLAY_MASK,
+}
 
 #ifdef PREPASS_PIPELINE
 #import bevy_pbr::{
@@ -27,15 +29,11 @@
 @fragment
 fn fragment(in: VertexOutput, @builtin(front_facing) is_front: bool) -> FragmentOutput {
     var pbr_input = pbr_input_from_standard_material(in, is_front);
-    let real = upsampled_depth(
-        occlusion,
-        occlusion_depth,
-        occlusion_image,
-        occlusion_image_sampler,
-        frame_uv(occlusion, in.position.xy),
-    );
+    let uv = frame_uv(occlusion, in.position.xy);
+    let real = upsampled_depth(occlusion, occlusion_depth, occlusion_image, occlusion_image_sampler, uv);
+    let sure = depth_confidence(occlusion, occlusion_depth, uv);
     let fragment_metres = -position_world_to_view(in.world_position.xyz).z;
-    let visible = visibility(occlusion, real, fragment_metres);
+    let visible = visibility(occlusion, real, sure, fragment_metres);
     pbr_input.material.base_color.a *= visible;
     pbr_input.material.base_color = alpha_discard(pbr_input.material, pbr_input.material.base_color);
 #ifdef PREPASS_PIPELINE

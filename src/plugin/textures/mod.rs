@@ -38,8 +38,10 @@ use crate::frame::{CameraFrame, FrameRotation, PixelFormat};
 /// [`CurrentDepth`](super::CurrentDepth).
 #[derive(Resource, Debug, Clone)]
 pub struct DepthTextures {
-    /// Depth in metres, `R32Float`, the model's output size; 0 where invalid.
-    /// Read it with `textureLoad` (R32Float is not filterable everywhere).
+    /// Depth in metres (red) and its confidence, 0–1 (green), `Rg32Float`
+    /// ([`DEPTH_FORMAT`]), the model's output size; both 0 where invalid.
+    /// Read it with `textureLoad` (32-bit float textures are not
+    /// filterable everywhere).
     pub depth: Handle<Image>,
     /// The camera image, sRGB (`Rgba8UnormSrgb`, or `Bgra8UnormSrgb` for
     /// BGRA frames), the frame's buffer as given: turned by
@@ -62,6 +64,9 @@ pub struct DepthTextures {
     uploads: Uploads,
 }
 
+/// Format of [`DepthTextures::depth`]: metres and confidence.
+pub const DEPTH_FORMAT: TextureFormat = TextureFormat::Rg32Float;
+
 /// What the render world still has to write, newest only.
 #[derive(Debug, Clone, Default)]
 struct Uploads {
@@ -69,7 +74,7 @@ struct Uploads {
     background: Option<FrameUpload>,
 }
 
-/// A depth map's texels, little-endian `f32` bytes.
+/// A depth map's texels: metres and confidence, little-endian `f32` bytes.
 #[derive(Debug)]
 struct DepthUpload {
     generation: u64,
@@ -129,7 +134,7 @@ pub(super) fn build(app: &mut App) {
         );
         return;
     };
-    let depth = images.add(blank(TextureFormat::R32Float));
+    let depth = images.add(blank(DEPTH_FORMAT));
     let background = images.add(blank(TextureFormat::Rgba8UnormSrgb));
     app.insert_resource(DepthTextures {
         depth,
@@ -213,12 +218,14 @@ impl DepthTextures {
     ) -> Result<(), String> {
         let size = UVec2::new(depth.width(), depth.height());
         check_size("depth map", size, max_side)?;
-        resize(images, &self.depth, size, TextureFormat::R32Float);
+        resize(images, &self.depth, size, DEPTH_FORMAT);
         let generation = self.uploads.depth.as_ref().map_or(1, |d| d.generation + 1);
         let bytes = depth
             .metres()
             .iter()
-            .flat_map(|m| m.to_le_bytes())
+            .zip(depth.confidence())
+            .flat_map(|(m, c)| [m.to_le_bytes(), c.to_le_bytes()])
+            .flatten()
             .collect();
         self.uploads.depth = Some(Arc::new(DepthUpload {
             generation,
@@ -270,7 +277,7 @@ mod tests {
 
     fn textures(images: &mut Assets<Image>) -> DepthTextures {
         DepthTextures {
-            depth: images.add(blank(TextureFormat::R32Float)),
+            depth: images.add(blank(DEPTH_FORMAT)),
             background: images.add(blank(TextureFormat::Rgba8UnormSrgb)),
             depth_sequence: None,
             background_sequence: None,
@@ -289,7 +296,10 @@ mod tests {
         let mut map = DepthMap::from_metres(2, 1, vec![1.5, 2.5], (0.5, 10.0));
         map.sequence = 4;
         textures.set_depth(&mut images, &map, 8192).unwrap();
-        let bytes: Vec<u8> = [1.5f32, 2.5].iter().flat_map(|d| d.to_le_bytes()).collect();
+        let bytes: Vec<u8> = [1.5f32, 1.0, 2.5, 1.0]
+            .iter()
+            .flat_map(|d| d.to_le_bytes())
+            .collect();
         let upload = textures.uploads.depth.clone().unwrap();
         assert_eq!(upload.bytes, bytes);
         assert_eq!(upload.size, UVec2::new(2, 1));

@@ -12,7 +12,7 @@ use bevy::render::renderer::RenderQueue;
 use bevy::render::texture::GpuImage;
 use bevy::render::{Extract, ExtractSchedule, Render, RenderApp, RenderSystems};
 
-use super::{DepthTextures, DepthUpload, FrameUpload};
+use super::{DEPTH_FORMAT, DepthTextures, DepthUpload, FrameUpload};
 use crate::frame::PixelFormat;
 
 /// Render-world state: what is waiting to be written, and what was.
@@ -99,13 +99,13 @@ fn write_uploads(
     };
     if let Some(depth) = pending.depth.take() {
         match images.get(depth_handle) {
-            Some(gpu) if fits(gpu, depth.size, TextureFormat::R32Float) => {
+            Some(gpu) if fits(gpu, depth.size, DEPTH_FORMAT) => {
                 queue.write_texture(
                     gpu.texture.as_image_copy(),
                     &depth.bytes,
                     TexelCopyBufferLayout {
                         offset: 0,
-                        bytes_per_row: Some(depth.size.x * 4),
+                        bytes_per_row: Some(depth.size.x * 8),
                         rows_per_image: None,
                     },
                     extent(depth.size),

@@ -1,0 +1,321 @@
+//! Temporal stabilisation of depth, with a per-pixel confidence.
+//!
+//! A network's depth differs a little from frame to frame even when nothing
+//! moves, and occlusion edges flicker with it. [`Stabiliser`] blends each
+//! depth texel with its own history where the scene did not change, and
+//! starts the texel afresh where it did, so that a moving hand or a turning
+//! camera is not smeared:
+//!
+//! - *Motion gate*: the camera image is averaged over each depth texel's
+//!   footprint (luma, 0–255); where it changed by
+//!   [`TemporalSettings::motion_threshold`] or more since the last depth
+//!   map, the texel keeps nothing of its history.
+//! - *Depth gate*: where the new depth differs from the history by
+//!   [`TemporalSettings::depth_threshold`] (relative) or more — something
+//!   appeared or went away without changing the image much — likewise.
+//! - Between half the threshold and the threshold, the history's share
+//!   falls smoothly from [`TemporalSettings::history`] to nothing.
+//!
+//! Confidence (0–1) is the product of two terms: *temporal agreement* (how
+//! well new depth matched the history on a still image, averaged over a
+//! few depth maps) and *distance from depth edges* (a texel whose
+//! neighbours differ by 20 % or more is a blend of two surfaces in a
+//! network's blurred output). Invalid texels have no depth and confidence
+//! 0. The plugin runs the stabiliser on each new depth map when
+//! `MonoDepthSettings::stabilisation` is set (the default).
+
+use crate::depth::DepthMap;
+use crate::frame::CameraFrame;
+use crate::preprocess::ImageMapping;
+
+/// How strongly depth is smoothed over time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TemporalSettings {
+    /// Share of the history kept where image and depth did not change
+    /// (0–1; default 0.85: noise falls to about a third).
+    pub history: f32,
+    /// Change of the camera image's mean luma over a texel (0–255) that
+    /// starts the texel afresh (default 8).
+    pub motion_threshold: f32,
+    /// Relative change of depth that starts a texel afresh (default 0.15).
+    pub depth_threshold: f32,
+}
+
+impl Default for TemporalSettings {
+    fn default() -> Self {
+        Self {
+            history: 0.85,
+            motion_threshold: 8.0,
+            depth_threshold: 0.15,
+        }
+    }
+}
+
+/// Relative difference to a neighbour at which a texel counts as on a
+/// depth edge (confidence term 1 → its floor).
+const EDGE_DIFFERENCE: f32 = 0.2;
+/// The edge term's floor: an edge texel is unsure, not unknown.
+const EDGE_FLOOR: f32 = 0.25;
+/// Weight of the newest agreement in the running agreement.
+const AGREEMENT_RATE: f32 = 0.3;
+
+/// Filters successive depth maps of one camera (see the module docs).
+#[derive(Debug, Clone, Default)]
+pub struct Stabiliser {
+    /// Settings used from the next depth map on.
+    pub settings: TemporalSettings,
+    size: (u32, u32),
+    mapping: Option<ImageMapping>,
+    filtered: Vec<f32>,
+    luma: Vec<f32>,
+    agreement: Vec<f32>,
+    scratch: Vec<f32>,
+}
+
+impl Stabiliser {
+    /// A stabiliser with no history.
+    pub fn new(settings: TemporalSettings) -> Self {
+        Self {
+            settings,
+            ..Self::default()
+        }
+    }
+
+    /// Forgets the history: the next depth map is taken as it is.
+    pub fn reset(&mut self) {
+        self.mapping = None;
+    }
+
+    /// Filters `depth` (computed from `frame`) in place and sets its
+    /// confidence. A change of size or of the depth map's place in the frame
+    /// starts afresh.
+    pub fn apply(&mut self, frame: &CameraFrame, depth: &mut DepthMap) {
+        let size = (depth.width(), depth.height());
+        let n = size.0 as usize * size.1 as usize;
+        texel_luma(frame, depth, &mut self.scratch);
+        let fresh = self.mapping != Some(depth.mapping) || self.size != size;
+        if fresh {
+            self.size = size;
+            self.mapping = Some(depth.mapping);
+            self.filtered.clear();
+            self.filtered.extend_from_slice(depth.metres());
+            self.agreement.clear();
+            self.agreement
+                .extend(depth.valid().iter().map(|&ok| if ok { 0.5 } else { 0.0 }));
+        } else {
+            let s = self.settings;
+            let history = s.history.clamp(0.0, 1.0);
+            for i in 0..n {
+                let new = depth.metres()[i];
+                if !depth.valid()[i] {
+                    self.filtered[i] = 0.0;
+                    self.agreement[i] = 0.0;
+                    continue;
+                }
+                let old = self.filtered[i];
+                if old <= 0.0 {
+                    self.filtered[i] = new;
+                    self.agreement[i] = 0.5;
+                    continue;
+                }
+                let motion = (self.scratch[i] - self.luma[i]).abs() / s.motion_threshold.max(1e-3);
+                let change = (new - old).abs() / (old * s.depth_threshold.max(1e-6));
+                let keep = history * (1.0 - smoothstep(0.5, 1.0, motion.max(change)));
+                // Exact where nothing changed.
+                self.filtered[i] = old + (1.0 - keep) * (new - old);
+                if motion < 1.0 {
+                    let agree = (1.0 - change).clamp(0.0, 1.0);
+                    self.agreement[i] += AGREEMENT_RATE * (agree - self.agreement[i]);
+                }
+            }
+        }
+        std::mem::swap(&mut self.luma, &mut self.scratch);
+        depth.replace_valid(&self.filtered);
+        let (w, h) = (size.0 as usize, size.1 as usize);
+        let filtered = &self.filtered;
+        let agreement = &self.agreement;
+        let confidence = (0..n).map(|i| {
+            let d = filtered[i];
+            if d <= 0.0 {
+                return 0.0;
+            }
+            let (x, y) = (i % w, i / w);
+            let mut worst = 0.0f32;
+            for (nx, ny) in [
+                (x.wrapping_sub(1), y),
+                (x + 1, y),
+                (x, y.wrapping_sub(1)),
+                (x, y + 1),
+            ] {
+                if nx < w && ny < h {
+                    let other = filtered[ny * w + nx];
+                    if other > 0.0 {
+                        worst = worst.max((d - other).abs() / d.min(other));
+                    }
+                }
+            }
+            let edge = (1.0 - worst / EDGE_DIFFERENCE).max(EDGE_FLOOR);
+            agreement[i] * edge
+        });
+        let confidence: Vec<f32> = confidence.collect();
+        depth.set_confidence(confidence);
+    }
+}
+
+fn smoothstep(e0: f32, e1: f32, x: f32) -> f32 {
+    let t = ((x - e0) / (e1 - e0)).clamp(0.0, 1.0);
+    t * t * (3.0 - 2.0 * t)
+}
+
+/// Mean luma (0–255) of `frame` over each texel of `depth`: four samples at
+/// the quarter points of the texel's footprint in the upright image.
+pub fn texel_luma(frame: &CameraFrame, depth: &DepthMap, out: &mut Vec<f32>) {
+    let (w, h) = (depth.width(), depth.height());
+    out.clear();
+    out.reserve(w as usize * h as usize);
+    for y in 0..h {
+        for x in 0..w {
+            let mut sum = 0.0;
+            for (dx, dy) in [(0.25, 0.25), (0.75, 0.25), (0.25, 0.75), (0.75, 0.75)] {
+                let uv = depth
+                    .mapping
+                    .depth_to_frame([(x as f32 + dx) / w as f32, (y as f32 + dy) / h as f32]);
+                let [bu, bv] = frame.rotation.display_to_buffer(uv);
+                let px = (bu * frame.width() as f32).clamp(0.0, frame.width() as f32 - 1.0);
+                let py = (bv * frame.height() as f32).clamp(0.0, frame.height() as f32 - 1.0);
+                let [r, g, b] = frame.pixel(px as u32, py as u32).unwrap_or([0, 0, 0]);
+                sum += (2.0 * f32::from(r) + 5.0 * f32::from(g) + f32::from(b)) / 8.0;
+            }
+            out.push(sum / 4.0);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::PixelFormat;
+
+    /// A 32×24 grey frame whose left half has luma `left`.
+    fn frame(left: u8) -> CameraFrame {
+        let rgb: Vec<u8> = (0..24)
+            .flat_map(|_| (0..32).flat_map(move |x| [if x < 16 { left } else { 100 }; 3]))
+            .collect();
+        CameraFrame::packed(PixelFormat::Rgb8, 32, 24, rgb).unwrap()
+    }
+
+    /// An 8×6 depth map: `value(x, y)` metres.
+    fn depth(value: impl Fn(u32, u32) -> f32) -> DepthMap {
+        let metres = (0..6)
+            .flat_map(|y| (0..8).map(move |x| (x, y)))
+            .map(|(x, y)| value(x, y));
+        DepthMap::from_metres(8, 6, metres.collect(), (0.1, 100.0))
+    }
+
+    /// Deterministic ±`amount` relative noise per texel and frame.
+    fn noisy(t: u32, amount: f32) -> DepthMap {
+        depth(|x, y| {
+            let hash = (x * 73 + y * 151 + t * 997) % 101;
+            2.0 * (1.0 + amount * (hash as f32 / 50.0 - 1.0))
+        })
+    }
+
+    fn spread(values: &[f32]) -> f32 {
+        let mean = values.iter().sum::<f32>() / values.len() as f32;
+        (values.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / values.len() as f32).sqrt()
+    }
+
+    #[test]
+    fn noise_on_a_still_image_shrinks_and_confidence_grows() {
+        let mut stabiliser = Stabiliser::new(TemporalSettings::default());
+        let still = frame(100);
+        let (mut raw, mut filtered) = (Vec::new(), Vec::new());
+        let mut confidence = 0.0;
+        for t in 0..40 {
+            let mut map = noisy(t, 0.03);
+            raw.push(map.metres()[20]);
+            stabiliser.apply(&still, &mut map);
+            filtered.push(map.metres()[20]);
+            confidence = map.confidence()[20];
+        }
+        let (raw, filtered) = (spread(&raw[10..]), spread(&filtered[10..]));
+        assert!(filtered < 0.5 * raw, "spread {filtered} vs {raw}");
+        // ±3 % against a 15 % threshold: agreement settles near 0.9.
+        assert!(confidence > 0.75, "confidence {confidence}");
+    }
+
+    #[test]
+    fn a_changed_image_or_depth_starts_the_texel_afresh() {
+        let mut stabiliser = Stabiliser::new(TemporalSettings::default());
+        for _ in 0..5 {
+            stabiliser.apply(&frame(100), &mut depth(|_, _| 2.0));
+        }
+        // The left half of the image changes (something moved there) and
+        // the depth there with it, by only 5 % (under the depth gate).
+        let mut moved = depth(|x, _| if x < 4 { 1.9 } else { 2.1 });
+        stabiliser.apply(&frame(160), &mut moved);
+        assert_eq!(moved.get(1, 3), Some(1.9), "moved texel kept its history");
+        let still = moved.get(6, 3).unwrap();
+        assert!(still > 2.0 && still < 2.05, "still texel: {still}");
+        // A jump of 50 % with no change in the image: the depth gate.
+        let mut jumped = depth(|x, _| if x < 4 { 1.9 } else { 3.0 });
+        stabiliser.apply(&frame(160), &mut jumped);
+        assert_eq!(jumped.get(6, 3), Some(3.0));
+    }
+
+    #[test]
+    fn invalid_depth_has_no_confidence_and_edges_less() {
+        let mut stabiliser = Stabiliser::default();
+        let mut map = depth(|x, y| match (x, y) {
+            (0, 0) => f32::NAN,
+            (x, _) if x < 4 => 1.0,
+            _ => 3.0,
+        });
+        for _ in 0..10 {
+            let mut next = map.clone();
+            stabiliser.apply(&frame(100), &mut next);
+            map = next;
+        }
+        assert_eq!(map.get(0, 0), None);
+        assert_eq!(map.confidence()[0], 0.0);
+        let inside = map.confidence()[3 * 8 + 1];
+        let edge = map.confidence()[3 * 8 + 3];
+        assert!(inside > 0.9, "inside {inside}");
+        assert!(
+            (edge - EDGE_FLOOR * inside).abs() < 1e-3,
+            "edge {edge} vs {inside}"
+        );
+    }
+
+    #[test]
+    fn a_new_size_or_crop_starts_afresh() {
+        let mut stabiliser = Stabiliser::default();
+        stabiliser.apply(&frame(100), &mut depth(|_, _| 2.0));
+        let mut cropped = depth(|_, _| 2.02);
+        cropped.mapping = ImageMapping {
+            scale: [0.5, 1.0],
+            offset: [0.25, 0.0],
+        };
+        stabiliser.apply(&frame(100), &mut cropped);
+        assert_eq!(cropped.get(2, 2), Some(2.02));
+    }
+
+    #[test]
+    fn luma_follows_the_frames_rotation() {
+        let map = depth(|_, _| 1.0);
+        let mut upright = Vec::new();
+        texel_luma(&frame(20), &map, &mut upright);
+        assert_eq!(upright[0], 20.0);
+        assert_eq!(upright[7], 100.0);
+        // The same picture stored turned by 180°: the texels see it upright.
+        let turned: Vec<u8> = (0..24)
+            .flat_map(|_| (0..32).flat_map(move |x| [if x >= 16 { 20 } else { 100 }; 3]))
+            .collect();
+        let turned = CameraFrame::packed(PixelFormat::Rgb8, 32, 24, turned)
+            .unwrap()
+            .with_rotation(crate::frame::FrameRotation::Clockwise180);
+        let mut seen = Vec::new();
+        texel_luma(&turned, &map, &mut seen);
+        assert_eq!(seen, upright);
+    }
+}
