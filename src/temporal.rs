@@ -25,7 +25,7 @@
 //! `MonoDepthSettings::stabilisation` is set (the default).
 
 use crate::depth::DepthMap;
-use crate::frame::CameraFrame;
+use crate::frame::{CameraFrame, FrameRotation, PixelFormat};
 use crate::preprocess::ImageMapping;
 
 /// How strongly depth is smoothed over time.
@@ -70,6 +70,8 @@ pub struct Stabiliser {
     luma: Vec<f32>,
     agreement: Vec<f32>,
     scratch: Vec<f32>,
+    /// Where each texel samples the frame, for frames and maps like the key.
+    samples: Option<(SampleKey, Vec<usize>)>,
 }
 
 impl Stabiliser {
@@ -92,7 +94,16 @@ impl Stabiliser {
     pub fn apply(&mut self, frame: &CameraFrame, depth: &mut DepthMap) {
         let size = (depth.width(), depth.height());
         let n = size.0 as usize * size.1 as usize;
-        texel_luma(frame, depth, &mut self.scratch);
+        let key = sample_key(frame, depth);
+        let samples = match &mut self.samples {
+            Some((cached, samples)) if *cached == key => samples,
+            slot => {
+                let mut samples = Vec::new();
+                sample_offsets(frame, depth, &mut samples);
+                &mut slot.insert((key, samples)).1
+            }
+        };
+        luma_at(frame, samples, &mut self.scratch);
         let fresh = self.mapping != Some(depth.mapping) || self.size != size;
         if fresh {
             self.size = size;
@@ -170,12 +181,45 @@ fn smoothstep(e0: f32, e1: f32, x: f32) -> f32 {
 /// Mean luma (0–255) of `frame` over each texel of `depth`: four samples at
 /// the quarter points of the texel's footprint in the upright image.
 pub fn texel_luma(frame: &CameraFrame, depth: &DepthMap, out: &mut Vec<f32>) {
+    let mut samples = Vec::new();
+    sample_offsets(frame, depth, &mut samples);
+    luma_at(frame, &samples, out);
+}
+
+/// What [`sample_offsets`] depends on.
+type SampleKey = (
+    u32,
+    u32,
+    usize,
+    PixelFormat,
+    FrameRotation,
+    u32,
+    u32,
+    ImageMapping,
+);
+
+fn sample_key(frame: &CameraFrame, depth: &DepthMap) -> SampleKey {
+    (
+        frame.width(),
+        frame.height(),
+        frame.stride(),
+        frame.format(),
+        frame.rotation,
+        depth.width(),
+        depth.height(),
+        depth.mapping,
+    )
+}
+
+/// Byte offsets in `frame`'s data of the pixels sampled for each texel of
+/// `depth` (four per texel), row-major.
+fn sample_offsets(frame: &CameraFrame, depth: &DepthMap, out: &mut Vec<usize>) {
     let (w, h) = (depth.width(), depth.height());
+    let bpp = frame.format().bytes_per_pixel();
     out.clear();
-    out.reserve(w as usize * h as usize);
+    out.reserve(4 * w as usize * h as usize);
     for y in 0..h {
         for x in 0..w {
-            let mut sum = 0.0;
             for (dx, dy) in [(0.25, 0.25), (0.75, 0.25), (0.25, 0.75), (0.75, 0.75)] {
                 let uv = depth
                     .mapping
@@ -183,18 +227,33 @@ pub fn texel_luma(frame: &CameraFrame, depth: &DepthMap, out: &mut Vec<f32>) {
                 let [bu, bv] = frame.rotation.display_to_buffer(uv);
                 let px = (bu * frame.width() as f32).clamp(0.0, frame.width() as f32 - 1.0);
                 let py = (bv * frame.height() as f32).clamp(0.0, frame.height() as f32 - 1.0);
-                let [r, g, b] = frame.pixel(px as u32, py as u32).unwrap_or([0, 0, 0]);
-                sum += (2.0 * f32::from(r) + 5.0 * f32::from(g) + f32::from(b)) / 8.0;
+                out.push(py as usize * frame.stride() + px as usize * bpp);
             }
-            out.push(sum / 4.0);
         }
     }
+}
+
+/// Mean luma of each group of four samples at `offsets`.
+fn luma_at(frame: &CameraFrame, offsets: &[usize], out: &mut Vec<f32>) {
+    let [r, g, b] = frame.format().rgb_offsets();
+    let data = frame.data();
+    let luma = |o: usize| -> u32 {
+        match data.get(o..o + 3) {
+            Some(px) => 2 * u32::from(px[r]) + 5 * u32::from(px[g]) + u32::from(px[b]),
+            None => 0,
+        }
+    };
+    out.clear();
+    out.extend(
+        offsets
+            .chunks_exact(4)
+            .map(|four| four.iter().map(|&o| luma(o)).sum::<u32>() as f32 / 32.0),
+    );
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::frame::PixelFormat;
 
     /// A 32×24 grey frame whose left half has luma `left`.
     fn frame(left: u8) -> CameraFrame {

@@ -114,6 +114,11 @@ fn main() {
         .position(|a| a == "--data")
         .and_then(|i| args.get(i + 1))
         .map_or_else(|| PathBuf::from("target/quality"), PathBuf::from);
+    let pictures = args
+        .iter()
+        .position(|a| a == "--pictures")
+        .and_then(|i| args.get(i + 1))
+        .map(PathBuf::from);
     let latency = args
         .iter()
         .position(|a| a == "--latency")
@@ -127,6 +132,7 @@ fn main() {
             latency,
             ..DEGRADATION
         },
+        pictures.as_deref(),
     ) {
         fail(&e);
     }
@@ -135,6 +141,50 @@ fn main() {
 fn fail(message: &str) -> ! {
     eprintln!("quality: {message}");
     std::process::exit(1);
+}
+
+/// The sequence and frame of the README's comparison picture.
+const PICTURE_SEQUENCE: &str = "thin_still";
+/// The picture's virtual wall: at this quantile of the frame's depth.
+const PICTURE_PLANE: f32 = 0.35;
+
+/// `edges_bilinear_vs_guided.png` in `dir`: frame 0 of the sequence with a
+/// virtual magenta wall at [`PICTURE_PLANE`], hidden where the real scene is
+/// nearer, by the bilinear method (left) and the image-guided one (right);
+/// the true occlusion boundary in yellow.
+fn write_picture(dir: &Path, sequence: &Sequence, outputs: &[Output]) -> Fallible<()> {
+    let frame = &sequence.frames[0];
+    let truth = sequence.depth[0].metres();
+    let plane = quantiles(&[truth], &[PICTURE_PLANE])[0];
+    let (w, h) = (frame.width(), frame.height());
+    let true_edge = boundary_of(&occluded(truth, plane), (w as usize, h as usize));
+    let mut picture = image::RgbImage::new(2 * w, h);
+    for (m, output) in outputs.iter().take(2).enumerate() {
+        let hidden = occluded(&output.frames[0], plane);
+        for y in 0..h {
+            for x in 0..w {
+                let i = (y * w + x) as usize;
+                let camera = frame.pixel(x, y).unwrap_or_default();
+                let colour = if true_edge[i] {
+                    [255, 230, 0]
+                } else if hidden[i] {
+                    camera
+                } else {
+                    // The virtual wall, 70 % over the image.
+                    let mix = |c: u8, v: u8| ((u16::from(c) * 3 + u16::from(v) * 7) / 10) as u8;
+                    [mix(camera[0], 230), mix(camera[1], 40), mix(camera[2], 200)]
+                };
+                picture.put_pixel(m as u32 * w + x, y, image::Rgb(colour));
+            }
+        }
+    }
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let path = dir.join("edges_bilinear_vs_guided.png");
+    picture
+        .save(&path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    println!("wrote {}", path.display());
+    Ok(())
 }
 
 /// One sequence's ground truth.
@@ -163,7 +213,12 @@ fn load(dir: &Path) -> Fallible<Sequence> {
     })
 }
 
-fn run(data: &Path, smoke: bool, degradation: Degradation) -> Fallible<()> {
+fn run(
+    data: &Path,
+    smoke: bool,
+    degradation: Degradation,
+    pictures: Option<&Path>,
+) -> Fallible<()> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(data)
         .map_err(|e| {
             format!(
@@ -212,6 +267,12 @@ fn run(data: &Path, smoke: bool, degradation: Degradation) -> Fallible<()> {
                 index as u64,
                 &mut stabiliser_ms,
             )?;
+            if let Some(dir) = pictures
+                && temporal.is_none()
+                && sequence.name == PICTURE_SEQUENCE
+            {
+                write_picture(dir, &sequence, &outputs)?;
+            }
             for (m, method) in METHODS.iter().enumerate() {
                 let scores = score(&sequence, &outputs[m], still);
                 let name = if temporal.is_some() {

@@ -43,7 +43,8 @@ commands:
                      3 frames a sequence, --latency N for depth N frames late
   screenshot [DIR]   render the README's pictures (hard and soft occlusion, the
                      depth view, the overlay) headless from the sample recording
-                     into DIR (default docs/images)
+                     into DIR (default docs/images), and bilinear against
+                     image-guided edges from the quality benchmark
 
 options for setup, test and demo:
   --no-system        do not check or install Debian packages
@@ -160,7 +161,7 @@ fn test(args: &[String]) -> Result<(), Fail> {
     // The occlusion-quality benchmark on three frames a sequence: that it
     // runs, not what it measures.
     println!("\n== occlusion quality, smoke mode");
-    quality_ground_truth("target/quality-smoke", 3, false, false)?;
+    quality_ground_truth("target/quality-smoke", 3, false)?;
     let mut quality = cargo();
     quality
         .args(["test", "--all-features", "--bench", "quality", "--"])
@@ -274,8 +275,9 @@ fn bench(args: &[String]) -> Result<(), Fail> {
 }
 
 /// Renders the quality benchmark's ground truth into `dir` (`frames` a
-/// sequence) unless it is there; `release` builds the renderer optimised.
-fn quality_ground_truth(dir: &str, frames: u32, release: bool, redo: bool) -> Result<(), Fail> {
+/// sequence) unless it is there. The renderer is the debug build the tests
+/// make too (rendering, not the example's code, takes the time).
+fn quality_ground_truth(dir: &str, frames: u32, redo: bool) -> Result<(), Fail> {
     let root = repo_root();
     if !redo && root.join(dir).join("thin_moving/session.json").is_file() {
         println!("\n== ground truth in {dir} (present; --rerender to redo)");
@@ -284,9 +286,6 @@ fn quality_ground_truth(dir: &str, frames: u32, release: bool, redo: bool) -> Re
     println!("\n== cargo run --example render_sample -- --quality {dir} --frames {frames}");
     let mut render = cargo();
     render.arg("run");
-    if release {
-        render.arg("--release");
-    }
     // All features, as the tests and the benchmark build the crate: one
     // build of the dependencies serves them all.
     render
@@ -312,7 +311,7 @@ fn quality(args: &[String]) -> Result<(), Fail> {
         "target/quality"
     };
     let redo = ours.iter().any(|a| a == "--rerender");
-    quality_ground_truth(dir, if smoke { 3 } else { 30 }, true, redo)?;
+    quality_ground_truth(dir, if smoke { 3 } else { 30 }, redo)?;
     println!("\n== cargo bench --bench quality");
     let mut bench = cargo();
     bench
@@ -357,7 +356,24 @@ fn screenshot(args: &[String]) -> Result<(), Fail> {
     // Mesa's software Vulkan where installed, so the pictures are the same
     // on every machine.
     util::test_env(&mut render);
-    run(&mut render)
+    run(&mut render)?;
+    // Bilinear against image-guided edges, from the quality benchmark's
+    // ground truth and its stand-in for network depth.
+    quality_ground_truth("target/quality-smoke", 3, false)?;
+    println!("\n== cargo bench --bench quality -- --smoke --pictures {dir}");
+    let mut pictures = cargo();
+    pictures
+        .args(["bench", "--all-features", "--bench", "quality", "--"])
+        .args([
+            "--smoke",
+            "--data",
+            "target/quality-smoke",
+            "--pictures",
+            &dir,
+        ])
+        .current_dir(repo_root());
+    util::test_env(&mut pictures);
+    run(&mut pictures)
 }
 
 const FETCH_HELP: &str = "\
