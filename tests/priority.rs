@@ -6,15 +6,25 @@
 mod common;
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use bevy_mono_depth::engine::EngineConfig;
 use bevy_mono_depth::worker::{DepthWorker, WorkerEvent};
 
+/// The nice value of the thread whose `/proc` entry is `task` (field 19 of
+/// its `stat`).
+fn nice_of(task: &Path) -> Option<i32> {
+    let stat = std::fs::read_to_string(task.join("stat")).ok()?;
+    // The name may hold spaces: fields are counted after its closing ')'.
+    stat.rfind(')')
+        .and_then(|end| stat[end + 2..].split_whitespace().nth(16))
+        .and_then(|n| n.parse().ok())
+}
+
 /// Thread id → (name, nice value) of every thread of this process, from
-/// `/proc/self/task/*/{comm,stat}` (nice is field 19). Names are cut to 15
-/// bytes there.
+/// `/proc/self/task/*/{comm,stat}`. Names are cut to 15 bytes there.
 fn all_threads() -> HashMap<String, (String, i32)> {
     let mut found = HashMap::new();
     for task in std::fs::read_dir("/proc/self/task")
@@ -23,15 +33,7 @@ fn all_threads() -> HashMap<String, (String, i32)> {
         .flatten()
     {
         let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
-        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
-            continue;
-        };
-        // The name may hold spaces: fields are counted after its closing ')'.
-        let nice = stat
-            .rfind(')')
-            .and_then(|end| stat[end + 2..].split_whitespace().nth(16))
-            .and_then(|n| n.parse().ok());
-        if let Some(nice) = nice {
+        if let Some(nice) = nice_of(&task.path()) {
             let tid = task.file_name().to_string_lossy().into_owned();
             found.insert(tid, (comm.trim().to_owned(), nice));
         }
@@ -101,7 +103,11 @@ fn inference_runs_below_normal_priority_unless_told_otherwise() {
             .filter(|(name, _)| name == "mono-depth-ort")
             .map(|&(_, nice)| nice)
             .collect();
-        assert_eq!(worker_threads.len(), 1, "one worker: {started:?}");
+        // The worker, and any thread it starts without naming it (Linux
+        // gives a new thread its creator's name: an execution-provider
+        // plugin registering on the worker may start some, at its own
+        // pace), so not always exactly one.
+        assert!(!worker_threads.is_empty(), "the worker: {started:?}");
         assert!(
             pool.len() >= 2,
             "ONNX Runtime's two pool threads: {started:?}"
@@ -135,12 +141,10 @@ fn pool_threads_are_lowered_even_when_their_creator_is_not() {
             .spawn(move || {
                 let session =
                     DepthSession::load(&runtime, common::model("closed_form.onnx"), &options);
-                let me: Vec<i32> = all_threads()
-                    .into_values()
-                    .filter(|(name, _)| name == "mono-depth-load")
-                    .map(|(_, nice)| nice)
-                    .collect();
-                (session, me)
+                // By its own entry, not by name: threads it starts without
+                // naming them (an execution-provider plugin may) inherit
+                // its name.
+                (session, nice_of(Path::new("/proc/thread-self")))
             })
             .unwrap()
             .join()
@@ -148,7 +152,11 @@ fn pool_threads_are_lowered_even_when_their_creator_is_not() {
     });
     // Kept alive until the threads are counted: dropping it ends the pool.
     let session = session.unwrap();
-    assert_eq!(loader_nice, [0], "the loading thread keeps its priority");
+    assert_eq!(
+        loader_nice,
+        Some(0),
+        "the loading thread keeps its priority"
+    );
     let pool: Vec<i32> = started
         .iter()
         .filter(|(name, _)| name == "mono-depth-ort")
