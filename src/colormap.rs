@@ -1,5 +1,5 @@
 //! Depth as colour, on the CPU: previews for egui (which cannot sample
-//! `R32Float`) and debug images.
+//! `Rg32Float`) and debug images.
 
 use crate::depth::DepthMap;
 

@@ -236,6 +236,21 @@ fn render(
         .collect()
 }
 
+/// Finishes the app, then [`render`]s once the replayed depth is in the
+/// depth texture.
+fn render_once_depth_is_shown(
+    app: &mut App,
+    targets: &[(&'static str, Handle<Image>)],
+) -> HashMap<&'static str, Vec<u8>> {
+    app.finish();
+    app.cleanup();
+    render(app, targets, |app| {
+        app.world()
+            .get_resource::<DepthTextures>()
+            .is_some_and(|t| t.depth_sequence.is_some())
+    })
+}
+
 struct Image2 {
     data: Vec<u8>,
     width: u32,
@@ -716,13 +731,7 @@ fn a_cropped_depth_map_and_a_bias_hide_where_computed() {
     ];
     let targets = spawn_cameras(&mut app, &views);
     spawn_box(&mut app, 2.0, 1);
-    app.finish();
-    app.cleanup();
-    let images = render(&mut app, &targets, |app| {
-        app.world()
-            .get_resource::<DepthTextures>()
-            .is_some_and(|t| t.depth_sequence.is_some())
-    });
+    let images = render_once_depth_is_shown(&mut app, &targets);
     let _ = std::fs::remove_dir_all(&dir);
     let image = |name: &str| Image2 {
         data: images[name].clone(),
@@ -825,13 +834,7 @@ fn guided_edges_land_on_the_image_edge_bilinear_ones_do_not() {
     let targets = spawn_cameras(&mut app, &views);
     // A virtual wall at 1.5 m: hidden where the real surface is nearer.
     spawn_box(&mut app, 1.5, 1);
-    app.finish();
-    app.cleanup();
-    let images = render(&mut app, &targets, |app| {
-        app.world()
-            .get_resource::<DepthTextures>()
-            .is_some_and(|t| t.depth_sequence.is_some())
-    });
+    let images = render_once_depth_is_shown(&mut app, &targets);
     let _ = std::fs::remove_dir_all(&dir);
     let first_box = |name: &str, y: u32| {
         let image = Image2 {

@@ -46,6 +46,8 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand_distr::{Distribution, Normal};
 
+#[path = "../common/machine.rs"]
+mod machine;
 #[path = "../../tests/common/render.rs"]
 #[allow(dead_code)]
 mod render;
@@ -333,22 +335,12 @@ fn app() -> Fallible<App> {
 }
 
 fn machine(app: &App) -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|s| s.trim().to_owned())
-        })
-        .unwrap_or_else(|| std::env::consts::ARCH.to_owned());
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let gpu = app
         .sub_app(bevy::render::RenderApp)
         .world()
         .get_resource::<bevy::render::renderer::RenderAdapterInfo>()
         .map_or_else(|| "no GPU adapter".into(), |info| info.name.clone());
-    format!("{cpu}, {cores} cores; rendering on {gpu}")
+    format!("{}; rendering on {gpu}", machine::cpu())
 }
 
 /// One `Rgba32Float` target per method, the size of the frames.

@@ -28,6 +28,8 @@ use bevy_mono_depth::session::{
 };
 use bevy_mono_depth::worker::{DepthWorker, WorkerEvent};
 
+#[path = "../common/machine.rs"]
+mod machine;
 mod render;
 
 /// How much of everything to do.
@@ -452,17 +454,7 @@ fn runtime_library() -> String {
 }
 
 fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|s| s.trim().to_owned())
-        })
-        .unwrap_or_else(|| std::env::consts::ARCH.to_owned());
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    format!("{cpu}, {cores} cores, {}", std::env::consts::OS)
+    format!("{}, {}", machine::cpu(), std::env::consts::OS)
 }
 
 /// Resident and peak memory (kB) from `/proc/self/status`.
