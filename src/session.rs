@@ -67,16 +67,17 @@ pub enum ModelError {
 ///
 /// Built-in accelerated providers need the crate feature of the same name
 /// (Core ML is built in on iOS and macOS) and an ONNX Runtime build that has
-/// them; plugin providers (OpenVINO) need their plugin library beside ONNX
+/// them; plugin providers (OpenVINO, WebGPU) need their plugin library beside ONNX
 /// Runtime (see [`crate::runtime::Runtime::plugins`]). When the one asked
 /// for is missing or refuses the model, the session runs on the CPU and
 /// [`DepthSession::provider`] says why.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub enum ExecutionProvider {
     /// The fastest that works (default): a compiled-in GPU or NPU provider
-    /// (Core ML, CUDA, DirectML), then OpenVINO's GPU, NPU and CPU devices,
-    /// then ONNX Runtime's CPU kernels; each one that is missing or refuses
-    /// the model is skipped, with the reason in [`DepthSession::provider`].
+    /// (Core ML, CUDA, DirectML), then WebGPU on a GPU, then OpenVINO's GPU,
+    /// NPU and CPU devices, then ONNX Runtime's CPU kernels; each one that is
+    /// missing or refuses the model is skipped, with the reason in
+    /// [`DepthSession::provider`].
     #[default]
     Auto,
     /// ONNX Runtime's own CPU kernels (always available).
@@ -85,6 +86,12 @@ pub enum ExecutionProvider {
     /// `libonnxruntime_providers_openvino_plugin.so`; `cargo xtask setup`
     /// installs it on x86_64 Linux).
     OpenVino,
+    /// WebGPU on the machine's GPU through Vulkan, Metal or D3D12 (plugin
+    /// library `libonnxruntime_providers_webgpu.so`; `cargo xtask setup`
+    /// installs it on x86_64 Linux where a GPU device exists). It computes in
+    /// the precision of the model's operators (the FP16 file this crate's
+    /// tooling writes stores FP16 weights but computes in FP32).
+    WebGpu,
     /// Apple's Core ML (built in on iOS and macOS; elsewhere feature `coreml`).
     CoreMl,
     /// NVIDIA CUDA (feature `cuda`; needs the GPU build of ONNX Runtime).
@@ -96,7 +103,8 @@ pub enum ExecutionProvider {
 }
 
 /// Environment variable that sets `SessionOptions::default()`'s provider
-/// (`auto`, `cpu`, `openvino`, `coreml`, `cuda`, `directml`, `xnnpack`): to
+/// (`auto`, `cpu`, `openvino`, `webgpu`, `coreml`, `cuda`, `directml`,
+/// `xnnpack`): to
 /// compare providers without changing code, or to pin tests to the CPU.
 pub const PROVIDER_ENV: &str = "MONO_DEPTH_PROVIDER";
 
@@ -107,6 +115,7 @@ impl ExecutionProvider {
             "auto" => Self::Auto,
             "cpu" => Self::Cpu,
             "openvino" => Self::OpenVino,
+            "webgpu" => Self::WebGpu,
             "coreml" => Self::CoreMl,
             "cuda" => Self::Cuda,
             "directml" => Self::DirectMl,
@@ -514,6 +523,8 @@ mod providers {
 
     /// ONNX Runtime's name for OpenVINO's devices.
     const OPENVINO: &str = "OpenVINOExecutionProvider";
+    /// ONNX Runtime's name for WebGPU's device.
+    const WEBGPU: &str = "WebGpuExecutionProvider";
     /// ONNX Runtime's name for its own CPU kernels' device.
     const CPU: &str = "CPUExecutionProvider";
 
@@ -526,6 +537,8 @@ mod providers {
         Builtin(ExecutionProvider),
         /// OpenVINO's plugin on one of its devices.
         OpenVino(DeviceType),
+        /// WebGPU's plugin on the GPU it picks.
+        WebGpu,
     }
 
     impl Choice {
@@ -538,6 +551,7 @@ mod providers {
                 Choice::Builtin(ExecutionProvider::XnnPack) => "XNNPACK".to_owned(),
                 Choice::Builtin(other) => format!("{other:?}"),
                 Choice::OpenVino(device) => format!("OpenVINO {}", device_name(device)),
+                Choice::WebGpu => "WebGPU".to_owned(),
             }
         }
     }
@@ -565,20 +579,27 @@ mod providers {
             ExecutionProvider::Cuda => cfg!(feature = "cuda"),
             ExecutionProvider::DirectMl => cfg!(feature = "directml"),
             ExecutionProvider::XnnPack => cfg!(feature = "xnnpack"),
-            ExecutionProvider::Auto | ExecutionProvider::Cpu | ExecutionProvider::OpenVino => false,
+            ExecutionProvider::Auto
+            | ExecutionProvider::Cpu
+            | ExecutionProvider::OpenVino
+            | ExecutionProvider::WebGpu => false,
         }
     }
 
-    /// OpenVINO's device types registered with the environment, or why
-    /// there are none.
-    fn openvino_devices(runtime: &Runtime) -> Result<Vec<DeviceType>, String> {
-        let plugin = runtime.plugins.iter().find(|p| p.name == "openvino");
+    /// The device types the plugin `name` registered with the environment
+    /// under ONNX Runtime's provider name `ep`, or why there are none.
+    fn plugin_devices(runtime: &Runtime, name: &str, ep: &str) -> Result<Vec<DeviceType>, String> {
+        let plugin = runtime.plugins.iter().find(|p| p.name == name);
         match plugin.map(|p| &p.registered) {
             None => {
-                return Err(
-                    "plugin not found beside ONNX Runtime (cargo xtask setup installs it on x86_64 Linux; or set MONO_DEPTH_EP_PATH)"
-                        .to_owned(),
-                );
+                let where_ = if name == "webgpu" {
+                    "x86_64 Linux machines with a GPU device"
+                } else {
+                    "x86_64 Linux"
+                };
+                return Err(format!(
+                    "plugin not found beside ONNX Runtime (cargo xtask setup installs it on {where_}; or set MONO_DEPTH_EP_PATH)"
+                ));
             }
             Some(Err(e)) => return Err(format!("plugin did not register: {e}")),
             Some(Ok(())) => {}
@@ -586,7 +607,7 @@ mod providers {
         let devices: Vec<DeviceType> = runtime
             .environment
             .devices()
-            .filter(|d| d.ep().ok() == Some(OPENVINO))
+            .filter(|d| d.ep().ok() == Some(ep))
             .map(|d| d.hardware_device().ty())
             .collect();
         if devices.is_empty() {
@@ -602,16 +623,38 @@ mod providers {
         runtime: &Runtime,
         requested: ExecutionProvider,
     ) -> (Vec<Choice>, Vec<String>) {
-        choices(requested, openvino_devices(runtime), compiled_in)
+        let offered = Offered {
+            openvino: plugin_devices(runtime, "openvino", OPENVINO),
+            webgpu: plugin_devices(runtime, "webgpu", WEBGPU),
+        };
+        choices(requested, offered, compiled_in)
     }
 
-    /// [`plan`] from what the machine offers: OpenVINO's devices (or why
+    /// What the registered plugins offer: each one's device types, or why
+    /// none.
+    #[derive(Debug, Clone)]
+    pub(super) struct Offered {
+        pub(super) openvino: Result<Vec<DeviceType>, String>,
+        pub(super) webgpu: Result<Vec<DeviceType>, String>,
+    }
+
+    /// [`plan`] from what the machine offers: the plugins' devices (or why
     /// none) and which built-in providers are compiled in.
     pub(super) fn choices(
         requested: ExecutionProvider,
-        openvino: Result<Vec<DeviceType>, String>,
+        offered: Offered,
         compiled_in: impl Fn(ExecutionProvider) -> bool,
     ) -> (Vec<Choice>, Vec<String>) {
+        let Offered { openvino, webgpu } = offered;
+        // WebGPU only counts on a GPU: a software adapter is not faster than
+        // the CPU kernels.
+        let webgpu = webgpu.and_then(|devices| {
+            if devices.contains(&DeviceType::GPU) {
+                Ok(())
+            } else {
+                Err("plugin registered but offers no GPU device".to_owned())
+            }
+        });
         let mut choices = Vec::new();
         let mut notes = Vec::new();
         match requested {
@@ -625,6 +668,10 @@ mod providers {
                     if compiled_in(builtin) {
                         choices.push(Choice::Builtin(builtin));
                     }
+                }
+                match webgpu {
+                    Ok(()) => choices.push(Choice::WebGpu),
+                    Err(why) => notes.push(format!("WebGPU: {why}")),
                 }
                 match openvino {
                     Ok(devices) => {
@@ -649,6 +696,10 @@ mod providers {
                 }
                 Ok(_) => notes.push("OpenVINO: no CPU device".to_owned()),
                 Err(why) => notes.push(format!("OpenVINO: {why}")),
+            },
+            ExecutionProvider::WebGpu => match webgpu {
+                Ok(()) => choices.push(Choice::WebGpu),
+                Err(why) => notes.push(format!("WebGPU: {why}")),
             },
             builtin => {
                 if compiled_in(builtin) {
@@ -695,6 +746,10 @@ mod providers {
             Choice::Builtin(_) => {
                 details.push("registered; operators it cannot run fall back to CPU".to_owned())
             }
+            Choice::WebGpu => details.push(
+                "computes in the model file's precision; operators it cannot run fall back to CPU"
+                    .to_owned(),
+            ),
         }
         #[cfg(any(feature = "coreml", target_os = "ios", target_os = "macos"))]
         if choice == Choice::Builtin(ExecutionProvider::CoreMl) {
@@ -749,6 +804,18 @@ mod providers {
                 let entries = [(format!("{OPENVINO}.load_config"), config)];
                 builder
                     .with_devices([device], Some(&entries))
+                    .map_err(|e| e.to_string())
+            }
+            Choice::WebGpu => {
+                let device = runtime
+                    .environment
+                    .devices()
+                    .find(|d| {
+                        d.ep().ok() == Some(WEBGPU) && d.hardware_device().ty() == DeviceType::GPU
+                    })
+                    .ok_or_else(|| "no WebGPU GPU device".to_owned())?;
+                builder
+                    .with_devices([device], None)
                     .map_err(|e| e.to_string())
             }
             Choice::Builtin(provider) => builtin(builder, provider, options, model),
@@ -1080,22 +1147,23 @@ mod tests {
     #[test]
     fn auto_takes_the_fastest_provider_present_and_says_why_it_skipped_others() {
         use ort::memory::DeviceType;
-        use providers::{Choice, choices};
+        use providers::{Choice, Offered, choices};
         let none = |_| false;
+        let missing = || Err("plugin not found beside ONNX Runtime".to_owned());
+        let offer = |openvino, webgpu| Offered { openvino, webgpu };
         // Only the CPU: the CPU, with the reasons.
-        let missing = Err("plugin not found beside ONNX Runtime".to_owned());
-        let (order, notes) = choices(ExecutionProvider::Auto, missing.clone(), none);
+        let (order, notes) = choices(ExecutionProvider::Auto, offer(missing(), missing()), none);
         assert_eq!(order, [Choice::Cpu]);
-        assert!(
-            notes
-                .iter()
-                .any(|n| n.contains("OpenVINO: plugin not found")),
-            "{notes:?}"
-        );
-        assert!(notes.iter().any(|n| n.contains("no GPU, NPU")), "{notes:?}");
+        for why in [
+            "OpenVINO: plugin not found",
+            "WebGPU: plugin not found",
+            "no GPU, NPU",
+        ] {
+            assert!(notes.iter().any(|n| n.contains(why)), "{why}: {notes:?}");
+        }
         // OpenVINO on the CPU and a GPU: GPU, then its CPU device, then ONNX Runtime's CPU.
-        let both = Ok(vec![DeviceType::CPU, DeviceType::GPU]);
-        let (order, notes) = choices(ExecutionProvider::Auto, both.clone(), none);
+        let both = || Ok(vec![DeviceType::CPU, DeviceType::GPU]);
+        let (order, notes) = choices(ExecutionProvider::Auto, offer(both(), missing()), none);
         assert_eq!(
             order,
             [
@@ -1104,25 +1172,48 @@ mod tests {
                 Choice::Cpu
             ]
         );
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        // WebGPU on a GPU comes before OpenVINO; a WebGPU without a GPU
+        // (a software adapter, or none) is skipped with the reason.
+        let gpu = || Ok(vec![DeviceType::GPU]);
+        let (order, notes) = choices(ExecutionProvider::Auto, offer(both(), gpu()), none);
+        assert_eq!(order[0], Choice::WebGpu);
+        assert_eq!(order.len(), 4);
         assert!(notes.is_empty(), "{notes:?}");
+        let (order, notes) = choices(ExecutionProvider::Auto, offer(both(), Ok(vec![])), none);
+        assert!(!order.contains(&Choice::WebGpu));
+        assert!(
+            notes[0].contains("WebGPU: plugin registered but offers no GPU"),
+            "{notes:?}"
+        );
         // A compiled-in accelerator comes first.
         let cuda = |p| p == ExecutionProvider::Cuda;
-        let (order, _) = choices(ExecutionProvider::Auto, both.clone(), cuda);
+        let (order, _) = choices(ExecutionProvider::Auto, offer(both(), gpu()), cuda);
         assert_eq!(order[0], Choice::Builtin(ExecutionProvider::Cuda));
+        assert_eq!(order[1], Choice::WebGpu);
         assert_eq!(order.last(), Some(&Choice::Cpu));
         // Explicit choices: only that one, then the CPU.
-        let (order, _) = choices(ExecutionProvider::OpenVino, both, none);
+        let (order, _) = choices(ExecutionProvider::OpenVino, offer(both(), gpu()), none);
         assert_eq!(order, [Choice::OpenVino(DeviceType::CPU), Choice::Cpu]);
-        let (order, notes) = choices(ExecutionProvider::OpenVino, missing, none);
+        let (order, _) = choices(ExecutionProvider::WebGpu, offer(both(), gpu()), none);
+        assert_eq!(order, [Choice::WebGpu, Choice::Cpu]);
+        let (order, notes) = choices(ExecutionProvider::WebGpu, offer(both(), missing()), none);
+        assert_eq!(order, [Choice::Cpu]);
+        assert!(
+            notes[0].starts_with("WebGPU: plugin not found"),
+            "{notes:?}"
+        );
+        let (order, notes) = choices(ExecutionProvider::OpenVino, offer(missing(), gpu()), none);
         assert_eq!(order, [Choice::Cpu]);
         assert!(
             notes[0].starts_with("OpenVINO: plugin not found"),
             "{notes:?}"
         );
-        let (order, notes) = choices(ExecutionProvider::Cuda, Ok(vec![]), none);
+        let (order, notes) = choices(ExecutionProvider::Cuda, offer(Ok(vec![]), gpu()), none);
         assert_eq!(order, [Choice::Cpu]);
         assert!(notes[0].contains("Cuda is not compiled in"), "{notes:?}");
-        let (order, notes) = choices(ExecutionProvider::Cpu, Ok(vec![DeviceType::CPU]), cuda);
+        let cpu_only = offer(Ok(vec![DeviceType::CPU]), gpu());
+        let (order, notes) = choices(ExecutionProvider::Cpu, cpu_only, cuda);
         assert_eq!((order, notes), (vec![Choice::Cpu], vec![]));
     }
 
@@ -1150,6 +1241,7 @@ mod tests {
             ExecutionProvider::Auto,
             ExecutionProvider::Cpu,
             ExecutionProvider::OpenVino,
+            ExecutionProvider::WebGpu,
             ExecutionProvider::CoreMl,
             ExecutionProvider::Cuda,
             ExecutionProvider::DirectMl,

@@ -165,3 +165,46 @@ fn a_model_openvino_refuses_falls_back_to_the_cpu_with_the_reason() {
         assert_eq!(run(&mut session).len(), 128 * 160);
     }
 }
+
+/// WebGPU asked for by name on a machine where it cannot run (no plugin,
+/// or a plugin without a GPU: this machine renders with a software Vulkan
+/// driver at most) is a status, not a failure: the session runs on the CPU
+/// and says why. Where a GPU adapter exists, it runs there and matches the
+/// CPU's output.
+#[test]
+fn webgpu_without_a_gpu_falls_back_to_the_cpu_with_the_reason() {
+    let runtime = runtime();
+    let path = model("fcrn_random_small.onnx");
+    let options = SessionOptions {
+        provider: ExecutionProvider::WebGpu,
+        ..SessionOptions::default()
+    };
+    let mut session =
+        DepthSession::load(&runtime, &path, &options).unwrap_or_else(|e| panic!("{e}"));
+    let said = session.provider().to_owned();
+    let webgpu = runtime
+        .plugins
+        .iter()
+        .find(|p| p.name == "webgpu" && p.registered.is_ok());
+    if said.starts_with("WebGPU") {
+        assert!(webgpu.is_some(), "{said}");
+        let cpu = SessionOptions {
+            provider: ExecutionProvider::Cpu,
+            ..SessionOptions::default()
+        };
+        let want = run(&mut DepthSession::load(&runtime, &path, &cpu).unwrap());
+        let got = run(&mut session);
+        let scale: f32 = want.iter().map(|v| v.abs()).sum();
+        let diff: f32 = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).sum();
+        assert!(diff / scale < 1e-3, "WebGPU deviates by {}", diff / scale);
+    } else {
+        assert!(said.starts_with("CPU (WebGPU: "), "{said}");
+        let why = if webgpu.is_some() {
+            "offers no GPU device"
+        } else {
+            "plugin not found"
+        };
+        assert!(said.contains(why), "{said}");
+        assert_eq!(run(&mut session).len(), 128 * 160);
+    }
+}

@@ -5,6 +5,7 @@
 //! models and points it at the Python alternative). `--smoke` runs every
 //! measurement briefly on the small test models, to check the report works
 //! (CI does that in the test profile); its numbers mean nothing.
+//! `--providers-only` and `--render-only` print one part of it.
 //!
 //! Environment: `MONO_DEPTH_TEST_MODELS` (the generated models),
 //! `MONO_DEPTH_PYTHON` (the model-tool venv's Python, for the alternative),
@@ -52,6 +53,7 @@ fn main() {
     let smoke = args.iter().any(|a| a == "--smoke");
     let skip_render = args.iter().any(|a| a == "--no-render");
     let render_only = args.iter().any(|a| a == "--render-only");
+    let providers_only = args.iter().any(|a| a == "--providers-only");
     let plan = if smoke {
         Plan {
             smoke,
@@ -71,6 +73,8 @@ fn main() {
     };
     let result = if render_only {
         render_report(plan)
+    } else if providers_only {
+        providers_report(plan)
     } else {
         report(plan, skip_render)
     };
@@ -348,6 +352,39 @@ fn report(plan: Plan, skip_render: bool) -> Fallible<()> {
         }
     }
 
+    table.print();
+    Ok(())
+}
+
+/// Only the provider × precision rows (`--providers-only`), for a machine
+/// lent for a few minutes.
+fn providers_report(plan: Plan) -> Fallible<()> {
+    let dir = models_dir();
+    let runtime = Runtime::load(&RuntimeSearch::from_env(None))?;
+    let options = SessionOptions {
+        intra_threads: threads(),
+        ..SessionOptions::default()
+    };
+    println!("# bevy_mono_depth execution providers");
+    println!("machine: {}", machine());
+    println!("ONNX Runtime: {}", runtime.build_info());
+    for plugin in &runtime.plugins {
+        println!(
+            "plugin {}: {} ({:?})",
+            plugin.name,
+            plugin.path.display(),
+            plugin.registered
+        );
+    }
+    println!(
+        "intra-op threads: {} (MONO_DEPTH_BENCH_THREADS; default cores − 1)\n",
+        options.resolved_threads()
+    );
+    let mut table = Table {
+        rows: Vec::new(),
+        smoke: plan.smoke,
+    };
+    providers(plan, &runtime, &options, &dir, &mut table)?;
     table.print();
     Ok(())
 }
@@ -725,17 +762,9 @@ fn providers(
     dir: &Path,
     table: &mut Table,
 ) -> Fallible<()> {
-    let (fp32, int8) = if plan.smoke {
-        (
-            dir.join("fcrn_random_small.onnx"),
-            dir.join("fcrn_random_small_int8.onnx"),
-        )
-    } else {
-        (
-            dir.join("fcrn_random_full.onnx"),
-            dir.join("fcrn_random_full_int8.onnx"),
-        )
-    };
+    let size = if plan.smoke { "small" } else { "full" };
+    let fp32 = dir.join(format!("fcrn_random_{size}.onnx"));
+    let int8 = dir.join(format!("fcrn_random_{size}_int8.onnx"));
     let threads = options.resolved_threads();
     let with = |provider, precision, intra_threads| SessionOptions {
         provider,
@@ -743,7 +772,7 @@ fn providers(
         intra_threads,
         ..options.clone()
     };
-    use ExecutionProvider::{Auto, Cpu, OpenVino};
+    use ExecutionProvider::{Auto, Cpu, OpenVino, WebGpu};
     use InferencePrecision::{Fp32, ProviderDefault};
     let mut setups: Vec<(String, PathBuf, SessionOptions)> = vec![
         (
@@ -772,6 +801,11 @@ fn providers(
             with(OpenVino, ProviderDefault, threads),
         ),
         (
+            "WebGPU, FP32 model".into(),
+            fp32.clone(),
+            with(WebGpu, ProviderDefault, threads),
+        ),
+        (
             "Auto (default settings)".into(),
             fp32.clone(),
             with(Auto, ProviderDefault, threads),
@@ -796,6 +830,18 @@ fn providers(
             continue;
         }
         let session = DepthSession::load(runtime, &path, &setup)?;
+        // A provider that was asked for by name but fell back to the CPU
+        // would only time the CPU again.
+        let explicit = !matches!(setup.provider, Auto | Cpu);
+        if explicit && session.provider().starts_with("CPU") {
+            table.row(
+                &format!("provider: {name}"),
+                format!("not measured: {}", session.provider()),
+                "(report)",
+                String::new(),
+            );
+            continue;
+        }
         sessions.push((name, setup.intra_threads, session));
     }
     let Some(reference) = sessions.first() else {

@@ -10,13 +10,52 @@ use std::process::Command;
 
 use crate::util::{Fail, cache_dir, read_stamp, run, sha256_file};
 
+/// A pinned plugin wheel from PyPI.
+struct Wheel {
+    /// What the lines say (`OpenVINO plugin`).
+    title: &'static str,
+    /// Folder under `providers/`, and the name the crate registers it by.
+    name: &'static str,
+    /// PyPI project.
+    project: &'static str,
+    version: &'static str,
+    file: &'static str,
+    sha256: &'static str,
+    /// Download size, for the line that says it is downloading.
+    size: &'static str,
+    /// Folder of the wheel that holds the libraries.
+    member_dir: &'static str,
+    /// The plugin library itself.
+    library: &'static str,
+}
+
 /// OpenVINO's plugin (Intel CPUs, integrated GPUs and NPUs; runs on any
 /// x86_64 CPU): `onnxruntime-ep-openvino` from PyPI.
-const OPENVINO_VERSION: &str = "1.8.1";
-const OPENVINO_WHEEL: &str = "onnxruntime_ep_openvino-1.8.1-py3-none-manylinux_2_28_x86_64.whl";
-const OPENVINO_SHA256: &str = "3832643158c8c187fcab6db661cde2a8c06a2b3559d95d0f2411ac0e51c5e924";
-/// Folder of the wheel that holds the libraries.
-const OPENVINO_MEMBER_DIR: &str = "onnxruntime_ep_openvino/";
+const OPENVINO: Wheel = Wheel {
+    title: "OpenVINO plugin",
+    name: "openvino",
+    project: "onnxruntime-ep-openvino",
+    version: "1.8.1",
+    file: "onnxruntime_ep_openvino-1.8.1-py3-none-manylinux_2_28_x86_64.whl",
+    sha256: "3832643158c8c187fcab6db661cde2a8c06a2b3559d95d0f2411ac0e51c5e924",
+    size: "53 MB",
+    member_dir: "onnxruntime_ep_openvino/",
+    library: "libonnxruntime_providers_openvino_plugin.so",
+};
+
+/// WebGPU's plugin (any GPU through Vulkan; needs the system's
+/// `libvulkan.so.1`): `onnxruntime-ep-webgpu` from PyPI.
+const WEBGPU: Wheel = Wheel {
+    title: "WebGPU plugin",
+    name: "webgpu",
+    project: "onnxruntime-ep-webgpu",
+    version: "0.4.0",
+    file: "onnxruntime_ep_webgpu-0.4.0-py3-none-manylinux_2_28_x86_64.whl",
+    sha256: "5d8c961eda91a88961cad1fb7621f389f006b18497d6ea9ecf96f729f066cbfb",
+    size: "7 MB",
+    member_dir: "onnxruntime_ep_webgpu/",
+    library: "libonnxruntime_providers_webgpu.so",
+};
 
 /// Where the plugin `name` is installed.
 pub fn install_dir(name: &str) -> PathBuf {
@@ -33,34 +72,71 @@ pub fn ensure() {
     }
     if !(cfg!(target_os = "linux") && cfg!(target_arch = "x86_64")) {
         println!(
-            "OpenVINO plugin: skipped, only its x86_64 Linux wheel is pinned here ({}/{})",
+            "execution-provider plugins: skipped, only their x86_64 Linux wheels are pinned here ({}/{})",
             std::env::consts::OS,
             std::env::consts::ARCH
         );
         return;
     }
-    if let Err(e) = openvino() {
+    if let Err(e) = install(&OPENVINO) {
         println!("OpenVINO plugin: skipped ({e}); inference runs on ONNX Runtime's CPU kernels");
+    }
+    match gpu_device() {
+        Some(device) => {
+            if let Err(e) = install(&WEBGPU) {
+                println!("WebGPU plugin: skipped ({e})");
+            } else {
+                println!("WebGPU plugin: for {device}");
+            }
+        }
+        None => println!(
+            "WebGPU plugin: skipped, no GPU device on this machine (no /dev/nvidia0 or /dev/dri/renderD*)"
+        ),
     }
 }
 
-fn openvino() -> Result<(), Fail> {
-    let dir = install_dir("openvino");
+/// A GPU device node, if this machine has one (Linux).
+fn gpu_device() -> Option<String> {
+    let nvidia = std::path::Path::new("/dev/nvidia0");
+    if nvidia.exists() {
+        return Some(nvidia.display().to_string());
+    }
+    let mut render: Vec<PathBuf> = std::fs::read_dir("/dev/dri")
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("renderD"))
+        })
+        .collect();
+    render.sort();
+    render.first().map(|p| p.display().to_string())
+}
+
+fn install(wheel: &Wheel) -> Result<(), Fail> {
+    let Wheel {
+        title,
+        version,
+        file,
+        sha256,
+        ..
+    } = wheel;
+    let dir = install_dir(wheel.name);
     let stamp = dir.join(".wheel-sha256");
-    let library = dir.join("libonnxruntime_providers_openvino_plugin.so");
-    if library.is_file() && read_stamp(&stamp) == OPENVINO_SHA256 {
-        println!(
-            "OpenVINO plugin {OPENVINO_VERSION}: {} (present)",
-            library.display()
-        );
+    let library = dir.join(wheel.library);
+    if library.is_file() && read_stamp(&stamp) == *sha256 {
+        println!("{title} {version}: {} (present)", library.display());
         return Ok(());
     }
     let cache = cache_dir().join("wheels");
     std::fs::create_dir_all(&cache)?;
-    let wheel = cache.join(OPENVINO_WHEEL);
-    if !(wheel.is_file() && sha256_file(&wheel)? == OPENVINO_SHA256) {
+    let path = cache.join(file);
+    if !(path.is_file() && sha256_file(&path)? == *sha256) {
         println!(
-            "OpenVINO plugin {OPENVINO_VERSION}: downloading {OPENVINO_WHEEL} (53 MB) from PyPI"
+            "{title} {version}: downloading {file} ({}) from PyPI",
+            wheel.size
         );
         let python = crate::python::system_python()?;
         run(Command::new(&python)
@@ -74,13 +150,13 @@ fn openvino() -> Result<(), Fail> {
                 "--dest",
             ])
             .arg(&cache)
-            .arg(format!("onnxruntime-ep-openvino=={OPENVINO_VERSION}")))
+            .arg(format!("{}=={version}", wheel.project)))
         .map_err(|e| Fail::new(format!("download failed: {e}")))?;
-        let got = sha256_file(&wheel)?;
-        if got != OPENVINO_SHA256 {
-            std::fs::remove_file(&wheel)?;
+        let got = sha256_file(&path)?;
+        if got != *sha256 {
+            std::fs::remove_file(&path)?;
             return Err(Fail::new(format!(
-                "{OPENVINO_WHEEL} has sha256 {got}, expected {OPENVINO_SHA256}: removed it"
+                "{file} has sha256 {got}, expected {sha256}: removed it"
             )));
         }
     }
@@ -88,14 +164,14 @@ fn openvino() -> Result<(), Fail> {
     let partial = dir.with_extension("partial");
     let _ = std::fs::remove_dir_all(&partial);
     std::fs::create_dir_all(&partial)?;
-    let file = std::fs::File::open(&wheel)?;
+    let opened = std::fs::File::open(&path)?;
     let mut archive =
-        zip::ZipArchive::new(file).map_err(|e| Fail::new(format!("{}: {e}", wheel.display())))?;
+        zip::ZipArchive::new(opened).map_err(|e| Fail::new(format!("{}: {e}", path.display())))?;
     for i in 0..archive.len() {
         let mut member = archive
             .by_index(i)
-            .map_err(|e| Fail::new(format!("{}: {e}", wheel.display())))?;
-        let Some(name) = member.name().strip_prefix(OPENVINO_MEMBER_DIR) else {
+            .map_err(|e| Fail::new(format!("{}: {e}", path.display())))?;
+        let Some(name) = member.name().strip_prefix(wheel.member_dir) else {
             continue;
         };
         // Only the shared libraries, and only plain names.
@@ -107,10 +183,7 @@ fn openvino() -> Result<(), Fail> {
     }
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::rename(&partial, &dir)?;
-    std::fs::write(&stamp, OPENVINO_SHA256)?;
-    println!(
-        "OpenVINO plugin {OPENVINO_VERSION}: installed {}",
-        library.display()
-    );
+    std::fs::write(&stamp, sha256)?;
+    println!("{title} {version}: installed {}", library.display());
     Ok(())
 }
