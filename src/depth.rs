@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::camera::FocalCorrection;
 use crate::model::DepthUnits;
+use crate::pose::FrameCamera;
 use crate::preprocess::ImageMapping;
 
 /// Statistics over the valid pixels of a depth map.
@@ -55,6 +56,10 @@ pub struct DepthMap {
     pub mapping: ImageMapping,
     /// Whether the metres were corrected for the frame camera's focal length.
     pub focal: FocalCorrection,
+    /// Pose, intrinsics and size of the frame's camera, when the frame had
+    /// a pose and intrinsics (for [`crate::reproject`]). A reprojected map
+    /// has the camera it was reprojected into.
+    pub camera: Option<FrameCamera>,
 }
 
 impl DepthMap {
@@ -172,6 +177,7 @@ impl DepthMap {
             timestamp: Duration::ZERO,
             mapping: ImageMapping::IDENTITY,
             focal: FocalCorrection::NotApplicable,
+            camera: None,
         }
     }
 
@@ -242,6 +248,13 @@ impl DepthMap {
                 valid: count,
             }
         };
+    }
+}
+
+impl Default for DepthMap {
+    /// [`DepthMap::empty`].
+    fn default() -> Self {
+        Self::empty()
     }
 }
 

@@ -16,7 +16,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bevy::math::Affine3A;
+
 use crate::camera::Intrinsics;
+use crate::pose::FrameCamera;
 
 /// Widest or tallest frame accepted, in pixels.
 pub const MAX_FRAME_SIDE: u32 = 16_384;
@@ -218,6 +221,9 @@ pub struct CameraFrame {
     pub intrinsics: Option<Intrinsics>,
     /// How the buffer is turned on screen.
     pub rotation: FrameRotation,
+    /// Where the camera was (camera-to-world of the upright image's camera,
+    /// see [`crate::pose`]), when the host tracks it.
+    pub pose: Option<Affine3A>,
 }
 
 impl CameraFrame {
@@ -243,6 +249,7 @@ impl CameraFrame {
             received_at: Instant::now(),
             intrinsics: None,
             rotation: FrameRotation::None,
+            pose: None,
         })
     }
 
@@ -280,6 +287,34 @@ impl CameraFrame {
     pub fn with_rotation(mut self, rotation: FrameRotation) -> Self {
         self.rotation = rotation;
         self
+    }
+
+    /// Sets the camera pose: camera-to-world of the upright image's camera
+    /// (see [`crate::pose`]; ARKit's transform converts with
+    /// [`crate::pose::pose_from_arkit`]). One that is not a rigid transform
+    /// (not finite, scaled, sheared or mirrored) is dropped with a warning.
+    pub fn with_pose(mut self, pose: Option<Affine3A>) -> Self {
+        self.pose = pose.filter(|p| {
+            let rigid = crate::pose::is_rigid(p);
+            if !rigid {
+                tracing::warn!(
+                    "frame {}: pose {p:?} is not a rigid transform; dropped",
+                    self.sequence
+                );
+            }
+            rigid
+        });
+        self
+    }
+
+    /// Pose, intrinsics and size of the upright image, when the frame has a
+    /// pose and intrinsics.
+    pub fn camera(&self) -> Option<FrameCamera> {
+        Some(FrameCamera {
+            pose: self.pose?,
+            intrinsics: self.display_intrinsics()?,
+            size: self.display_size(),
+        })
     }
 
     /// Width and height of the image as shown (after `rotation`).

@@ -390,6 +390,7 @@ fn run(shared: &Shared, events: &Sender<WorkerEvent>, drain: &Receiver<WorkerEve
         match catch_unwind(AssertUnwindSafe(|| current.estimate_into(&frame, &mut map))) {
             Ok(Ok(mut timings)) => {
                 timings.wait = wait;
+                map.camera = frame.camera();
                 counters.processed.fetch_add(1, Ordering::Relaxed);
                 // The result takes the map; the next frame is written into
                 // a recycled one when the consumer handed one back.

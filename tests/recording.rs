@@ -510,3 +510,60 @@ fn rotation_is_recorded_per_frame_and_replayed() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn poses_are_recorded_per_frame_and_replayed() {
+    use bevy::math::{Affine3A, Quat, Vec3};
+    let dir = scratch("poses");
+    let mut recorder = Recorder::create(&dir, "poses").unwrap();
+    let depth = DepthMap::from_metres(3, 2, vec![1.5; 6], (0.1, 10.0));
+    let poses = [
+        None,
+        Some(Affine3A::from_rotation_translation(
+            Quat::from_rotation_y(0.3),
+            Vec3::new(0.1, 1.4, -2.0),
+        )),
+        Some(Affine3A::from_rotation_translation(
+            Quat::from_euler(bevy::math::EulerRot::YXZ, -0.2, 0.1, 0.05),
+            Vec3::new(0.2, 1.5, -2.1),
+        )),
+    ];
+    for (n, pose) in poses.iter().enumerate() {
+        let frame = CameraFrame::packed(PixelFormat::Rgb8, 6, 4, vec![9; 6 * 4 * 3])
+            .unwrap()
+            .with_sequence(n as u64 + 1)
+            .with_pose(*pose);
+        recorder.record(&frame, &depth, None).unwrap();
+    }
+    let recording = Recording::open(&dir).unwrap();
+    for (n, pose) in poses.iter().enumerate() {
+        let got = recording.load_frame(n).unwrap().pose;
+        match (got, pose) {
+            (None, None) => {}
+            (Some(got), Some(want)) => assert!(got.abs_diff_eq(*want, 1e-6), "frame {n}"),
+            _ => panic!("frame {n}: {got:?} vs {pose:?}"),
+        }
+    }
+    // Frames without a pose leave the field out.
+    let lines = frames_file(&dir);
+    assert!(!lines.lines().next().unwrap().contains("pose"));
+    assert!(lines.lines().nth(1).unwrap().contains("\"pose\":["));
+    // A pose that is not a rigid transform (here scaled by 2) is refused.
+    let second = lines.lines().nth(1).unwrap();
+    let start = second.find("\"pose\":[").unwrap() + "\"pose\":[".len();
+    let first_number = &second[start..start + second[start..].find(',').unwrap()];
+    let scaled: f32 = first_number.parse::<f32>().unwrap() * 2.0;
+    let damaged = lines.replacen(
+        &format!("\"pose\":[{first_number},"),
+        &format!("\"pose\":[{scaled},"),
+        1,
+    );
+    assert_ne!(damaged, lines);
+    std::fs::write(dir.join("frames.jsonl"), damaged).unwrap();
+    assert!(
+        format_error(&dir).contains("not a rigid transform"),
+        "{}",
+        format_error(&dir)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

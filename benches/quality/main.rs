@@ -25,6 +25,11 @@
 //! - lag (moving camera): the frame offset k at which the output best
 //!   matches the ground truth k frames earlier (parabola through the
 //!   errors at k − 1, k, k + 1).
+//!
+//! `--alignment L,…` adds the second table: depth that is L frames late on
+//! the moving sequences, shown three ways (see [`Alignment`]), scored
+//! against the frame on screen from frame L on (`--alignment-only`: only
+//! that table).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -40,6 +45,7 @@ use bevy_mono_depth::plugin::{
 };
 use bevy_mono_depth::prelude::DepthMap;
 use bevy_mono_depth::preprocess::ImageMapping;
+use bevy_mono_depth::reproject::{HoleFill, Reprojector};
 use bevy_mono_depth::sources::recording::Recording;
 use bevy_mono_depth::temporal::{Stabiliser, TemporalSettings};
 use rand::SeedableRng;
@@ -88,6 +94,22 @@ const DEGRADATION: Degradation = Degradation {
     latency: 0,
 };
 
+/// Which frame the background shows with depth `latency` frames late.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Alignment {
+    /// The depth's own frame (`BackgroundSync::Synced`): the image is as
+    /// late as the depth.
+    Synced,
+    /// The live frame with the late depth as it is (`BackgroundSync::Newest`).
+    Newest,
+    /// The live frame with the late depth moved into its pose
+    /// (`BackgroundSync::Reprojected`, the plugin's own [`Reprojector`],
+    /// holes filled from the background as the plugin does).
+    Reprojected,
+    /// As `Reprojected`, with holes left invalid ([`HoleFill::Invalid`]).
+    ReprojectedHolesInvalid,
+}
+
 /// One way to turn the depth map into occlusion.
 #[derive(Debug, Clone, Copy)]
 struct Method {
@@ -111,6 +133,8 @@ type Fallible<T> = Result<T, String>;
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let smoke = args.iter().any(|a| a == "--smoke");
+    // Only the `--alignment` table.
+    let alignment_only = args.iter().any(|a| a == "--alignment-only");
     let data = args
         .iter()
         .position(|a| a == "--data")
@@ -127,6 +151,14 @@ fn main() {
         .and_then(|i| args.get(i + 1))
         .map_or(Ok(DEGRADATION.latency), |n| n.parse::<usize>())
         .unwrap_or_else(|e| fail(&format!("--latency: {e}")));
+    let alignment: Vec<usize> = args
+        .iter()
+        .position(|a| a == "--alignment")
+        .and_then(|i| args.get(i + 1))
+        .map_or(Ok(Vec::new()), |list| {
+            list.split(',').map(str::parse::<usize>).collect()
+        })
+        .unwrap_or_else(|e| fail(&format!("--alignment: {e}")));
     if let Err(e) = run(
         &data,
         smoke,
@@ -135,6 +167,8 @@ fn main() {
             ..DEGRADATION
         },
         pictures.as_deref(),
+        &alignment,
+        alignment_only,
     ) {
         fail(&e);
     }
@@ -202,7 +236,9 @@ fn load(dir: &Path) -> Fallible<Sequence> {
     let mut frames = Vec::with_capacity(n);
     let mut depth = Vec::with_capacity(n);
     for i in 0..n {
-        frames.push(recording.load_frame(i).map_err(|e| e.to_string())?);
+        let at = Duration::from_secs_f64(recording.index.frames[i].timestamp_ms / 1000.0);
+        let frame = recording.load_frame(i).map_err(|e| e.to_string())?;
+        frames.push(frame.with_timestamp(at));
         depth.push(recording.load_depth(i).map_err(|e| e.to_string())?);
     }
     let name = dir
@@ -220,6 +256,8 @@ fn run(
     smoke: bool,
     degradation: Degradation,
     pictures: Option<&Path>,
+    alignment: &[usize],
+    alignment_only: bool,
 ) -> Fallible<()> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(data)
         .map_err(|e| {
@@ -253,7 +291,7 @@ fn run(
     );
     println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
     let mut stabiliser_ms = Vec::new();
-    for (index, dir) in dirs.iter().enumerate() {
+    for (index, dir) in dirs.iter().enumerate().filter(|_| !alignment_only) {
         let mut sequence = load(dir)?;
         if smoke {
             sequence.frames.truncate(3);
@@ -265,6 +303,7 @@ fn run(
                 &mut app,
                 &sequence,
                 degradation,
+                Alignment::Newest,
                 temporal,
                 index as u64,
                 &mut stabiliser_ms,
@@ -276,7 +315,7 @@ fn run(
                 write_picture(dir, &sequence, &outputs)?;
             }
             for (m, method) in METHODS.iter().enumerate() {
-                let scores = score(&sequence, &outputs[m], still);
+                let scores = score(&sequence, &outputs[m], still, 0, 0);
                 let name = if temporal.is_some() {
                     format!("{} + temporal", method.name)
                 } else {
@@ -296,7 +335,110 @@ fn run(
             stabiliser_ms.len()
         );
     }
+    if !alignment.is_empty() {
+        alignment_table(&mut app, &dirs, smoke, degradation, alignment)?;
+    }
     Ok(())
+}
+
+/// Late depth on the moving sequences, shown each [`Alignment`] way, with
+/// image-guided upsampling and without temporal stabilisation; scored
+/// against the frame on screen from frame `latency` on (earlier frames have
+/// no depth that late).
+fn alignment_table(
+    app: &mut App,
+    dirs: &[PathBuf],
+    smoke: bool,
+    degradation: Degradation,
+    latencies: &[usize],
+) -> Fallible<()> {
+    let guided = METHODS
+        .iter()
+        .position(|m| m.upsampling == DepthUpsampling::Guided)
+        .ok_or("no image-guided method")?;
+    println!();
+    println!(
+        "Late depth, moving camera: each background for each latency (image-guided upsampling, no temporal stabilisation)."
+    );
+    println!();
+    println!(
+        "| sequence | latency frames | background | image behind the camera ms | mask error % | boundary error px | at depth edges px | reprojection ms |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
+    let mut reprojection_ms = Vec::new();
+    for (index, dir) in dirs.iter().enumerate() {
+        let mut sequence = load(dir)?;
+        if !sequence.name.contains("moving") {
+            continue;
+        }
+        if smoke {
+            sequence.frames.truncate(3);
+            sequence.depth.truncate(3);
+        }
+        if sequence.frames.iter().any(|f| f.camera().is_none()) {
+            return Err(format!(
+                "{}: frames without a pose or intrinsics (render the ground truth again: cargo xtask quality --rerender)",
+                sequence.name
+            ));
+        }
+        let interval = frame_interval(&sequence);
+        for &latency in latencies {
+            if latency + 1 >= sequence.frames.len() {
+                continue;
+            }
+            for alignment in [
+                Alignment::Synced,
+                Alignment::Newest,
+                Alignment::Reprojected,
+                Alignment::ReprojectedHolesInvalid,
+            ] {
+                let mut times = Vec::new();
+                let outputs = render_sequence(
+                    app,
+                    &sequence,
+                    Degradation {
+                        latency,
+                        ..degradation
+                    },
+                    alignment,
+                    None,
+                    index as u64,
+                    &mut times,
+                )?;
+                let behind = if alignment == Alignment::Synced {
+                    latency
+                } else {
+                    0
+                };
+                let scores = score(&sequence, &outputs[guided], false, latency, behind);
+                let behind_ms = behind as f64 * interval;
+                let median = if times.is_empty() {
+                    "—".to_owned()
+                } else {
+                    times.sort_by(f64::total_cmp);
+                    format!("{:.3}", times[times.len() / 2])
+                };
+                reprojection_ms.extend(times);
+                println!(
+                    "| {} | {latency} | {alignment:?} | {behind_ms:.0} | {:.2} | {:.2} | {:.2} | {median} |",
+                    sequence.name, scores.mask_error, scores.boundary, scores.edge_boundary,
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Milliseconds between frames, from the recorded timestamps.
+fn frame_interval(sequence: &Sequence) -> f64 {
+    let n = sequence.frames.len();
+    if n < 2 {
+        return 0.0;
+    }
+    let span = sequence.frames[n - 1]
+        .timestamp
+        .saturating_sub(sequence.frames[0].timestamp);
+    span.as_secs_f64() * 1000.0 / (n - 1) as f64
 }
 
 fn print_row(sequence: &str, method: &str, scores: &Scores, render_ms: f64) {
@@ -401,9 +543,10 @@ fn render_sequence(
     app: &mut App,
     sequence: &Sequence,
     degradation: Degradation,
+    alignment: Alignment,
     temporal: Option<TemporalSettings>,
     seed: u64,
-    stabiliser_ms: &mut Vec<f64>,
+    cpu_ms: &mut Vec<f64>,
 ) -> Fallible<Vec<Output>> {
     let first = sequence.frames.first().ok_or("an empty sequence")?;
     let size = (first.width(), first.height());
@@ -423,15 +566,37 @@ fn render_sequence(
         .iter()
         .map(|(_, image)| Readbacks::watch(app, image.clone()))
         .collect();
-    for (i, frame) in sequence.frames.iter().enumerate() {
-        let source = &sequence.depth[i.saturating_sub(degradation.latency)];
-        let mut depth = degrade(source, degradation, &mut rng);
-        depth.sequence = frame.sequence;
+    let mut reprojector = Reprojector::new();
+    for (i, live) in sequence.frames.iter().enumerate() {
+        let late = i.saturating_sub(degradation.latency);
+        let mut depth = degrade(&sequence.depth[late], degradation, &mut rng);
+        depth.sequence = sequence.frames[late].sequence;
+        depth.camera = sequence.frames[late].camera();
         if let Some(stabiliser) = &mut stabiliser {
             let start = Instant::now();
-            stabiliser.apply(frame, &mut depth);
-            stabiliser_ms.push(start.elapsed().as_secs_f64() * 1e3);
+            stabiliser.apply(&sequence.frames[late], &mut depth);
+            cpu_ms.push(start.elapsed().as_secs_f64() * 1e3);
         }
+        // What the background shows, and the depth it is shown with.
+        let (frame, depth) = match alignment {
+            Alignment::Newest => (live, depth),
+            Alignment::Synced => (&sequence.frames[late], depth),
+            Alignment::Reprojected | Alignment::ReprojectedHolesInvalid => {
+                reprojector.holes = if alignment == Alignment::Reprojected {
+                    HoleFill::Background
+                } else {
+                    HoleFill::Invalid
+                };
+                let camera = live.camera().ok_or("a frame without a pose")?;
+                let mut moved = DepthMap::empty();
+                let start = Instant::now();
+                reprojector
+                    .reproject(&depth, &camera, &mut moved)
+                    .map_err(|e| e.to_string())?;
+                cpu_ms.push(start.elapsed().as_secs_f64() * 1e3);
+                (live, moved)
+            }
+        };
         show(app, frame, depth)?;
         if i == 0 {
             settle(app, deadline);
@@ -608,7 +773,10 @@ struct Scores {
     lag: Option<f64>,
 }
 
-fn score(sequence: &Sequence, output: &Output, still: bool) -> Scores {
+/// Scores `output` against the ground truth of the frame it shows, from
+/// output frame `from` on; output frame t shows frame t − `behind` (a
+/// `Synced` background with late depth shows an old frame).
+fn score(sequence: &Sequence, output: &Output, still: bool, from: usize, behind: usize) -> Scores {
     let (w, h) = (
         sequence.depth[0].width() as usize,
         sequence.depth[0].height() as usize,
@@ -618,7 +786,8 @@ fn score(sequence: &Sequence, output: &Output, still: bool) -> Scores {
     let (mut mask_error, mut boundary, mut edge_boundary) =
         (Mean::default(), Mean::default(), Mean::default());
     let mut flicker = Mean::default();
-    for (t, (gt, est)) in truth.iter().zip(&output.frames).enumerate() {
+    for (t, est) in output.frames.iter().enumerate().skip(from.max(behind)) {
+        let gt = truth[t - behind];
         let edges = distance_transform(&depth_edges(gt, (w, h)), (w, h));
         for &plane in &planes {
             let true_mask: Vec<bool> = gt.iter().map(|&m| m > 0.0 && m < plane).collect();

@@ -182,7 +182,8 @@ fn render(app: &mut App, out: &std::path::Path, frames: u32, path: Path) -> Resu
         let frame = CameraFrame::packed(PixelFormat::Rgba8, width, height, rgba.clone())
             .map_err(|e| e.to_string())?
             .with_sequence(u64::from(n) + 1)
-            .with_timestamp(Duration::from_secs_f32(n as f32 / fps));
+            .with_timestamp(Duration::from_secs_f32(n as f32 / fps))
+            .with_pose(Some(pose.compute_affine()));
         let mut map = DepthMap::from_metres(width, height, metres.clone(), (0.01, 65.0));
         // The room is closed: every pixel sees a surface.
         if map.stats().valid != (width * height) as usize {

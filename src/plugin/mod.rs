@@ -26,7 +26,7 @@ pub use overlay::{MonoDepthOverlay, MonoDepthOverlayPlugin, TimingHistory, media
 pub use proximity::{MonoDepthProximity, ProximityAlert};
 pub use receive::{CurrentDepth, NewDepth};
 pub use record::MonoDepthRecorder;
-pub use status::{EngineStatus, MonoDepthStatus};
+pub use status::{EngineStatus, MonoDepthStatus, ReprojectionStatus};
 pub use textures::{DEPTH_FORMAT, DepthTextures};
 
 pub use crate::engine::ModelSummary;
@@ -113,6 +113,14 @@ pub enum BackgroundSync {
     /// The newest camera frame: less lag, but with a slow model the depth
     /// (and so occlusion edges) trails moving objects.
     Newest,
+    /// The newest camera frame, with the depth moved into its camera pose
+    /// ([`crate::reproject`]): the live image, and occlusion that follows
+    /// camera motion. Needs a pose and intrinsics on every frame (ARKit
+    /// gives both; see [`crate::pose`]); without them it shows what
+    /// [`Self::Newest`] shows and [`MonoDepthStatus::reprojection`] says
+    /// why. Things that move by themselves still trail by the model's
+    /// latency.
+    Reprojected,
 }
 
 /// Settings that can change while the app runs.

@@ -15,7 +15,7 @@ use bevy_egui::{EguiContexts, EguiPlugin, EguiPrimaryContextPass, EguiTextureHan
 use super::occlusion::{DepthDisplay, DepthUpsampling, MonoDepthCamera, OcclusionMode};
 use super::{
     BackgroundSync, CurrentDepth, EngineStatus, MonoDepthProximity, MonoDepthSettings,
-    MonoDepthStatus, MonoDepthSystems, NewDepth, SourceStatus,
+    MonoDepthStatus, MonoDepthSystems, NewDepth, ReprojectionStatus, SourceStatus,
 };
 use crate::camera::FocalCorrection;
 use crate::colormap::colorize;
@@ -261,6 +261,11 @@ fn panel(
                     ui.label("background:");
                     ui.radio_value(&mut background, BackgroundSync::Synced, "synced with depth");
                     ui.radio_value(&mut background, BackgroundSync::Newest, "newest frame");
+                    ui.radio_value(
+                        &mut background,
+                        BackgroundSync::Reprojected,
+                        "newest, depth reprojected",
+                    );
                 });
                 let mut stable = settings.stabilisation.is_some();
                 ui.checkbox(&mut stable, "temporal stabilisation");
@@ -315,6 +320,21 @@ fn status_lines(ui: &mut egui::Ui, status: &MonoDepthStatus) {
         _ => WARN,
     };
     ui.colored_label(colour, status.focal.to_string());
+    if let Some(age) = status.depth_age {
+        ui.label(format!(
+            "depth age: {:.0} ms (frame on screen − frame the depth came from)",
+            age.as_secs_f64() * 1000.0
+        ));
+    }
+    match &status.reprojection {
+        ReprojectionStatus::Off => {}
+        ReprojectionStatus::Reprojected { .. } => {
+            ui.colored_label(GOOD, format!("depth {}", status.reprojection));
+        }
+        ReprojectionStatus::NotReprojected(_) => {
+            ui.colored_label(WARN, format!("depth {}", status.reprojection));
+        }
+    }
 }
 
 fn rates(

@@ -4,13 +4,15 @@ use std::time::Duration;
 
 use bevy::prelude::*;
 
-use super::status::{EngineStatus, MonoDepthStatus};
+use super::status::{EngineStatus, MonoDepthStatus, ReprojectionStatus};
 use super::textures::TextureWriter;
 use super::{BackgroundSync, MonoDepthSettings, Running};
 use crate::camera::FocalCorrection;
 use crate::depth::{DepthMap, DepthStats};
 use crate::engine::{EngineError, StageTimings};
 use crate::frame::CameraFrame;
+use crate::pose::FrameCamera;
+use crate::reproject::Reprojector;
 use crate::worker::WorkerEvent;
 
 /// The newest depth map (CPU copy), `None` until the first arrives.
@@ -108,11 +110,15 @@ pub(super) fn receive_depth(
                 .apply(&result.frame, &mut result.depth);
         }
     }
-    let mut uploaded = textures.depth(&result.depth);
-    if settings.background == BackgroundSync::Synced {
-        uploaded = uploaded.and(textures.background(&result.frame));
+    // Reprojected: `update_newest_background` writes the depth, moved into
+    // the frame on screen.
+    if settings.background != BackgroundSync::Reprojected {
+        let mut uploaded = textures.depth(&result.depth);
+        if settings.background == BackgroundSync::Synced {
+            uploaded = uploaded.and(textures.background(&result.frame));
+        }
+        report_texture(&mut status, uploaded);
     }
-    report_texture(&mut status, uploaded);
     if status.last_frame_error.is_some() {
         status.last_frame_error = None;
     }
@@ -142,13 +148,45 @@ pub(super) fn receive_depth(
     current.frame = Some(result.frame);
 }
 
+/// The frame the background shows, as far as reprojection and depth age
+/// need it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ShownFrame {
+    sequence: u64,
+    received_at: std::time::Instant,
+    camera: Option<FrameCamera>,
+}
+
+impl ShownFrame {
+    fn of(frame: &CameraFrame) -> Self {
+        Self {
+            sequence: frame.sequence,
+            received_at: frame.received_at,
+            camera: frame.camera(),
+        }
+    }
+}
+
+/// What `update_newest_background` keeps between frames.
+#[derive(Default)]
+pub(super) struct BackgroundState {
+    /// The newest frame whose upload was refused (not tried again).
+    refused: Option<u64>,
+    /// The frame on screen when this system last put it there.
+    shown: Option<ShownFrame>,
+    /// (depth sequence, shown sequence) last written in `Reprojected` mode.
+    written: Option<(u64, u64)>,
+    reprojector: Reprojector,
+    reprojected: DepthMap,
+}
+
 pub(super) fn update_newest_background(
     running: Res<Running>,
     settings: Res<MonoDepthSettings>,
     mut status: ResMut<MonoDepthStatus>,
     current: Res<CurrentDepth>,
     mut textures: TextureWriter,
-    mut refused: Local<Option<u64>>,
+    mut state: Local<BackgroundState>,
 ) {
     let Some(shown) = textures.textures.as_ref().map(|t| t.background_sequence) else {
         return;
@@ -159,18 +197,88 @@ pub(super) fn update_newest_background(
     let depth_flows = !settings.paused
         && current.map.is_some()
         && matches!(status.engine, EngineStatus::Running(_));
-    if settings.background == BackgroundSync::Synced && depth_flows {
-        return;
-    }
-    if let Some(frame) = running.hub.newest()
+    let synced = settings.background == BackgroundSync::Synced && depth_flows;
+    if !synced
+        && let Some(frame) = running.hub.newest()
         && shown != Some(frame.sequence)
-        && *refused != Some(frame.sequence)
+        && state.refused != Some(frame.sequence)
     {
         let uploaded = textures.background(&frame);
-        if uploaded.is_err() {
-            *refused = Some(frame.sequence);
+        match uploaded {
+            Ok(()) => state.shown = Some(ShownFrame::of(&frame)),
+            Err(_) => state.refused = Some(frame.sequence),
         }
         report_texture(&mut status, uploaded);
+    }
+    let on_screen = if synced {
+        current.frame.as_ref().map(ShownFrame::of)
+    } else {
+        state.shown
+    };
+    let age = match (on_screen, &current.frame) {
+        (Some(on_screen), Some(depth_frame)) => Some(
+            on_screen
+                .received_at
+                .saturating_duration_since(depth_frame.received_at),
+        ),
+        _ => None,
+    };
+    if status.depth_age != age {
+        status.depth_age = age;
+    }
+    if settings.background != BackgroundSync::Reprojected {
+        state.written = None;
+        if status.reprojection != ReprojectionStatus::Off {
+            status.reprojection = ReprojectionStatus::Off;
+        }
+        return;
+    }
+    let (Some(depth), Some(on_screen)) = (&current.map, on_screen) else {
+        return;
+    };
+    let key = (depth.sequence, on_screen.sequence);
+    if state.written == Some(key) {
+        return;
+    }
+    let new_depth = state.written.is_none_or(|(d, _)| d != depth.sequence);
+    state.written = Some(key);
+    let state = &mut *state;
+    let outcome = match on_screen.camera {
+        Some(camera) => state
+            .reprojector
+            .reproject(depth, &camera, &mut state.reprojected)
+            .map_err(|e| e.to_string()),
+        None => Err(
+            "the frame on screen has no camera pose or intrinsics (set them on pushed frames or recordings; a webcam has no pose)"
+                .to_owned(),
+        ),
+    };
+    let (uploaded, now) = match outcome {
+        Ok(done) => (
+            textures.depth(&state.reprojected),
+            ReprojectionStatus::Reprojected {
+                valid: done.valid,
+                source_valid: done.source_valid,
+            },
+        ),
+        // The depth as it came, once per depth map.
+        Err(why) => (
+            if new_depth {
+                textures.depth(depth)
+            } else {
+                Ok(())
+            },
+            ReprojectionStatus::NotReprojected(why),
+        ),
+    };
+    report_texture(&mut status, uploaded);
+    if status.reprojection != now {
+        if let ReprojectionStatus::NotReprojected(why) = &now
+            && !matches!(status.reprojection, ReprojectionStatus::NotReprojected(_))
+        {
+            warn!("bevy_mono_depth: depth not reprojected: {why}");
+        }
+        status.reprojection = now;
     }
 }
 

@@ -27,6 +27,48 @@ pub struct MonoDepthStatus {
     /// Whether the newest depth's metres were corrected for the camera's
     /// focal length, or why not.
     pub focal: FocalCorrection,
+    /// Whether the depth shown was moved into the pose of the frame on
+    /// screen ([`BackgroundSync::Reprojected`](super::BackgroundSync)).
+    pub reprojection: ReprojectionStatus,
+    /// How much older the frame the depth came from is than the frame on
+    /// screen (arrival times); `None` until both exist. Zero when the
+    /// background is synced with the depth.
+    pub depth_age: Option<std::time::Duration>,
+}
+
+/// Whether the depth on screen was reprojected into the frame's pose.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub enum ReprojectionStatus {
+    /// Not asked for (the background is `Synced` or `Newest`).
+    #[default]
+    Off,
+    /// The depth was moved into the pose of the frame on screen.
+    Reprojected {
+        /// Valid texels of the reprojected map.
+        valid: usize,
+        /// Valid texels of the depth map it came from.
+        source_valid: usize,
+    },
+    /// Asked for, but the depth is shown as the model gave it; the reason
+    /// says why (no pose on the frames, a changed frame size).
+    NotReprojected(String),
+}
+
+impl fmt::Display for ReprojectionStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReprojectionStatus::Off => f.write_str("not asked for"),
+            ReprojectionStatus::Reprojected {
+                valid,
+                source_valid,
+            } => write!(
+                f,
+                "reprojected into the frame on screen ({valid} of {source_valid} texels have depth)"
+            ),
+            ReprojectionStatus::NotReprojected(why) => write!(f, "not reprojected: {why}"),
+        }
+    }
 }
 
 /// State of ONNX Runtime and the model.

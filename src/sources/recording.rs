@@ -12,7 +12,8 @@
 //! Each line of `frames.jsonl` holds a frame's sequence number, its capture
 //! time in milliseconds, the two file names, the depth map's size, where the
 //! depth lies in the frame (`mapping_scale`/`mapping_offset`, as
-//! [`ImageMapping`]) and, when recorded from a model, the stage timings.
+//! [`ImageMapping`]), the intrinsics, rotation and camera pose when the frame
+//! had them, and, when recorded from a model, the stage timings.
 //! Writing a frame appends one line, so a long recording costs the same per
 //! frame as a short one, and a crash loses at most the line being written
 //! (a torn last line is ignored on replay). Version 1 recordings, with every
@@ -123,6 +124,11 @@ pub struct RecordedFrame {
     /// 180 or 270; absent for 0).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub rotation_degrees: u32,
+    /// The camera pose, camera-to-world of the upright image's camera as a
+    /// column-major 4×4 matrix (see [`crate::pose`]), when the frame had
+    /// one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pose: Option<[f32; 16]>,
 }
 
 fn is_zero(degrees: &u32) -> bool {
@@ -206,6 +212,11 @@ impl RecordedFrame {
         {
             return Err(format!("intrinsics {k:?} are not a camera"));
         }
+        if let Some(pose) = self.pose
+            && !crate::pose::is_rigid(&pose_of(pose))
+        {
+            return Err(format!("pose {pose:?} is not a rigid transform"));
+        }
         if self.rotation().is_none() {
             return Err(format!(
                 "rotation {}° is not 0, 90, 180 or 270",
@@ -232,6 +243,10 @@ impl RecordedFrame {
             offset: self.mapping_offset?,
         })
     }
+}
+
+fn pose_of(columns: [f32; 16]) -> bevy::math::Affine3A {
+    bevy::math::Affine3A::from_mat4(bevy::math::Mat4::from_cols_array(&columns))
 }
 
 fn check_mapping(scale: [f32; 2], offset: [f32; 2]) -> Result<(), String> {
@@ -324,7 +339,8 @@ impl Recording {
             .map_err(|e| io_err(&path, e))?;
         Ok(frame
             .with_intrinsics(entry.intrinsics.or(self.index.intrinsics))
-            .with_rotation(entry.rotation().unwrap_or_default()))
+            .with_rotation(entry.rotation().unwrap_or_default())
+            .with_pose(entry.pose.map(pose_of)))
     }
 
     /// Loads frame `i`'s depth in metres (millimetres / 1000; 0 is invalid).
@@ -609,6 +625,9 @@ impl Recorder {
             mapping_offset: Some(depth.mapping.offset),
             intrinsics: frame.intrinsics,
             rotation_degrees: frame.rotation.degrees(),
+            pose: frame
+                .pose
+                .map(|p| bevy::math::Mat4::from(p).to_cols_array()),
         };
         let path = self.dir.join(FRAMES_FILE);
         let mut line = serde_json::to_vec(&entry).map_err(|e| io_err(&path, e))?;

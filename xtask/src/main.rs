@@ -165,7 +165,13 @@ fn test(args: &[String]) -> Result<(), Fail> {
     let mut quality = cargo();
     quality
         .args(["test", "--all-features", "--bench", "quality", "--"])
-        .args(["--smoke", "--data", "target/quality-smoke"])
+        .args([
+            "--smoke",
+            "--data",
+            "target/quality-smoke",
+            "--alignment",
+            "1",
+        ])
         .current_dir(&root);
     util::test_env(&mut quality);
     run(&mut quality)?;
@@ -279,7 +285,10 @@ fn bench(args: &[String]) -> Result<(), Fail> {
 /// make too (rendering, not the example's code, takes the time).
 fn quality_ground_truth(dir: &str, frames: u32, redo: bool) -> Result<(), Fail> {
     let root = repo_root();
-    if !redo && root.join(dir).join("thin_moving/session.json").is_file() {
+    // Ground truth from before poses were recorded is rendered again.
+    let with_poses = std::fs::read_to_string(root.join(dir).join("thin_moving/frames.jsonl"))
+        .is_ok_and(|lines| lines.lines().next().is_some_and(|l| l.contains("\"pose\"")));
+    if !redo && with_poses {
         println!("\n== ground truth in {dir} (present; --rerender to redo)");
         return Ok(());
     }

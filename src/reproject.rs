@@ -1,0 +1,445 @@
+//! Depth for the frame on screen: a depth map moved into another camera
+//! pose.
+//!
+//! The model takes several camera frames to produce one depth map, so by
+//! the time it lands the camera has moved. When frames carry poses
+//! ([`crate::pose`]), [`Reprojector`] unprojects every valid depth texel
+//! with the pose and intrinsics of the frame it came from, moves it into
+//! the camera of the frame on screen, and splats it into a depth map on the
+//! same grid (same size, same [`ImageMapping`](crate::preprocess::ImageMapping))
+//! with a depth test, so nearer surfaces win.
+//!
+//! Each texel covers its projected footprint: half the distance to its
+//! projected neighbours on the same surface (neighbours within 5 % in depth)
+//! along each axis, at least half a texel and at most four. Surfaces that
+//! the camera now sees stretched have no cracks, while depth edges do not
+//! smear across the gap they open.
+//!
+//! **Holes** — what the old camera could not see: disocclusions beside
+//! nearer objects, and the border the camera turned towards — are filled
+//! by default ([`HoleFill::Background`]): along each row, a run of holes
+//! takes the farther of the depths on its two sides (a disocclusion reveals
+//! what lies behind the object that uncovered it), or the one side there is
+//! at the image border. Filled texels get a quarter of that side's
+//! confidence, so [`MonoDepthCamera::min_confidence`] and `unsure_band`
+//! treat them as unsure. [`HoleFill::Invalid`] leaves them invalid: they
+//! hide nothing, and a virtual object there is drawn in front. On the
+//! rendered sequences filling was the better of the two (docs/quality.md):
+//! holes that hide nothing are wrong wherever the real surface is nearer
+//! than the virtual object, and camera motion opens a band of them at the
+//! image border on every frame.
+//!
+//! [`MonoDepthCamera::min_confidence`]: crate::plugin::MonoDepthCamera::min_confidence
+//!
+//! The map is small (FCRN's is 160×128), so this runs on the CPU in well
+//! under a millisecond and the result reaches the GPU as the depth texture
+//! the occlusion passes already read; the quality benchmark
+//! (`cargo xtask quality -- --alignment 3,6,10`) reports its time.
+
+use bevy::math::Vec3;
+
+use crate::depth::DepthMap;
+use crate::pose::FrameCamera;
+
+/// Neighbours within this relative depth difference are on the same
+/// surface: their footprints touch.
+const SAME_SURFACE: f32 = 0.05;
+/// The largest half-footprint of one texel, texels.
+const MAX_HALF_FOOTPRINT: f32 = 4.0;
+
+/// Why a depth map could not be reprojected.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReprojectError {
+    /// The depth map's frame had no pose or no intrinsics.
+    #[error("the depth's frame has no camera pose or intrinsics")]
+    NoSourceCamera,
+    /// The frame on screen is of another size than the depth's frame.
+    #[error(
+        "the frame on screen is {to:?} pixels, the depth's frame {from:?}: the depth map's grid does not carry over"
+    )]
+    SizeChanged {
+        /// Upright size of the depth's frame.
+        from: (u32, u32),
+        /// Upright size of the frame on screen.
+        to: (u32, u32),
+    },
+}
+
+/// What one reprojection did.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Reprojection {
+    /// Valid texels in the source map.
+    pub source_valid: usize,
+    /// Valid texels in the reprojected map.
+    pub valid: usize,
+    /// Source texels that left the view or went behind the camera.
+    pub lost: usize,
+}
+
+/// What becomes of texels no source texel lands on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum HoleFill {
+    /// The farther neighbour along the row, at a quarter of its confidence
+    /// (default; see the module documentation).
+    #[default]
+    Background,
+    /// Invalid: they hide nothing.
+    Invalid,
+}
+
+/// Confidence of a filled hole, relative to the texel it was filled from.
+const FILLED_CONFIDENCE: f32 = 0.25;
+
+/// Reprojects depth maps, reusing its buffers between calls.
+#[derive(Debug, Default)]
+pub struct Reprojector {
+    /// What becomes of holes.
+    pub holes: HoleFill,
+    /// Per source texel: target texel position (x, y, centres at k + 0.5)
+    /// and depth; depth 0 where the texel has none.
+    targets: Vec<[f32; 3]>,
+    depth: Vec<f32>,
+    confidence: Vec<f32>,
+}
+
+impl Reprojector {
+    /// A reprojector with empty buffers.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Writes `source` as seen by `to` into `out`: the same grid and
+    /// mapping, the camera `to`, the source's sequence and timestamp (its
+    /// age stays visible). Confidence travels with each texel.
+    pub fn reproject(
+        &mut self,
+        source: &DepthMap,
+        to: &FrameCamera,
+        out: &mut DepthMap,
+    ) -> Result<Reprojection, ReprojectError> {
+        let from = source.camera.ok_or(ReprojectError::NoSourceCamera)?;
+        if from.size != to.size {
+            return Err(ReprojectError::SizeChanged {
+                from: from.size,
+                to: to.size,
+            });
+        }
+        let (w, h) = (source.width() as usize, source.height() as usize);
+        let n = w * h;
+        let mapping = source.mapping;
+        let into = from.to_camera(to);
+        let size = [from.size.0 as f32, from.size.1 as f32];
+        let mut stats = Reprojection::default();
+
+        // 1. Where each texel lands.
+        self.targets.clear();
+        self.targets.resize(n, [0.0; 3]);
+        for (i, (&z, &ok)) in source.metres().iter().zip(source.valid()).enumerate() {
+            if !ok {
+                continue;
+            }
+            stats.source_valid += 1;
+            let (x, y) = (i % w, i / w);
+            let uv =
+                mapping.depth_to_frame([(x as f32 + 0.5) / w as f32, (y as f32 + 0.5) / h as f32]);
+            let point = from.unproject([uv[0] * size[0], uv[1] * size[1]], z);
+            let moved: Vec3 = into.transform_point3(point);
+            let Some((pixel, depth)) = to.project(moved) else {
+                stats.lost += 1;
+                continue;
+            };
+            let d = mapping.frame_to_depth([pixel[0] / size[0], pixel[1] / size[1]]);
+            let target = [d[0] * w as f32, d[1] * h as f32];
+            if !target.iter().all(|v| v.is_finite()) {
+                stats.lost += 1;
+                continue;
+            }
+            self.targets[i] = [target[0], target[1], depth];
+        }
+
+        // 2. Splat each texel over its footprint, nearest wins.
+        self.depth.clear();
+        self.depth.resize(n, f32::INFINITY);
+        self.confidence.clear();
+        self.confidence.resize(n, 0.0);
+        let metres = source.metres();
+        let confidence = source.confidence();
+        let mut landed = 0usize;
+        for y in 0..h {
+            for x in 0..w {
+                let i = y * w + x;
+                let [tx, ty, depth] = self.targets[i];
+                if depth <= 0.0 {
+                    continue;
+                }
+                let z = metres[i];
+                let (mut hx, mut hy) = (0.5f32, 0.5f32);
+                let neighbours = [
+                    (x > 0).then(|| i - 1),
+                    (x + 1 < w).then(|| i + 1),
+                    (y > 0).then(|| i - w),
+                    (y + 1 < h).then(|| i + w),
+                ];
+                for j in neighbours.into_iter().flatten() {
+                    let [nx, ny, nd] = self.targets[j];
+                    if nd > 0.0 && (metres[j] - z).abs() <= SAME_SURFACE * z {
+                        hx = hx.max(0.5 * (nx - tx).abs());
+                        hy = hy.max(0.5 * (ny - ty).abs());
+                    }
+                }
+                let hx = hx.min(MAX_HALF_FOOTPRINT) + 0.01;
+                let hy = hy.min(MAX_HALF_FOOTPRINT) + 0.01;
+                // Texels whose centre (k + 0.5) is within the footprint.
+                let x0 = (tx - hx - 0.5).ceil().max(0.0);
+                let x1 = (tx + hx - 0.5).floor().min(w as f32 - 1.0);
+                let y0 = (ty - hy - 0.5).ceil().max(0.0);
+                let y1 = (ty + hy - 0.5).floor().min(h as f32 - 1.0);
+                if x0 > x1 || y0 > y1 {
+                    stats.lost += 1;
+                    continue;
+                }
+                landed += 1;
+                for ky in y0 as usize..=y1 as usize {
+                    for kx in x0 as usize..=x1 as usize {
+                        let k = ky * w + kx;
+                        if depth < self.depth[k] {
+                            self.depth[k] = depth;
+                            self.confidence[k] = confidence[i];
+                        }
+                    }
+                }
+            }
+        }
+        debug_assert!(landed + stats.lost == stats.source_valid);
+        if self.holes == HoleFill::Background {
+            self.fill_rows(w, h);
+        }
+
+        // 3. The new map: holes (still infinite) become invalid.
+        out.set_metres(
+            w as u32,
+            h as u32,
+            self.depth.iter().copied(),
+            (f32::MIN_POSITIVE, f32::MAX),
+        );
+        out.set_confidence(self.confidence.iter().copied());
+        out.sequence = source.sequence;
+        out.timestamp = source.timestamp;
+        out.mapping = mapping;
+        out.focal = source.focal;
+        out.camera = Some(*to);
+        stats.valid = out.stats().valid;
+        Ok(stats)
+    }
+
+    /// Fills each run of holes in a row from the farther of its two sides.
+    fn fill_rows(&mut self, w: usize, h: usize) {
+        for y in 0..h {
+            let row = y * w..(y + 1) * w;
+            let depth = &mut self.depth[row.clone()];
+            let confidence = &mut self.confidence[row];
+            let mut x = 0;
+            while x < w {
+                if depth[x].is_finite() {
+                    x += 1;
+                    continue;
+                }
+                let start = x;
+                while x < w && !depth[x].is_finite() {
+                    x += 1;
+                }
+                let left = start.checked_sub(1);
+                let right = (x < w).then_some(x);
+                let from = match (left, right) {
+                    (Some(l), Some(r)) => Some(if depth[l] >= depth[r] { l } else { r }),
+                    (one, None) | (None, one) => one,
+                };
+                if let Some(from) = from {
+                    let (d, c) = (depth[from], confidence[from] * FILLED_CONFIDENCE);
+                    depth[start..x].fill(d);
+                    confidence[start..x].fill(c);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bevy::math::{Affine3A, Quat, Vec3};
+
+    use super::*;
+    use crate::camera::Intrinsics;
+    use crate::preprocess::ImageMapping;
+
+    /// A 64×48 map of a 640×480 frame (mapping: the whole frame).
+    fn camera(pose: Affine3A) -> FrameCamera {
+        FrameCamera {
+            pose,
+            intrinsics: Intrinsics::new(500.0, 500.0, 320.0, 240.0),
+            size: (640, 480),
+        }
+    }
+
+    fn map(values: impl Fn(u32, u32) -> f32, cam: FrameCamera) -> DepthMap {
+        let (w, h) = (64, 48);
+        let values = (0..h)
+            .flat_map(|y| (0..w).map(move |x| (x, y)))
+            .map(|(x, y)| values(x, y));
+        let mut map = DepthMap::from_metres(w, h, values.collect(), (0.1, 100.0));
+        map.mapping = ImageMapping::IDENTITY;
+        map.camera = Some(cam);
+        map.sequence = 7;
+        map
+    }
+
+    #[test]
+    fn the_same_pose_gives_the_same_map() {
+        let cam = camera(Affine3A::from_translation(Vec3::new(0.3, 1.2, 0.0)));
+        let source = map(|x, y| 1.0 + 0.01 * x as f32 + 0.02 * y as f32, cam);
+        let mut out = DepthMap::empty();
+        let stats = Reprojector::new()
+            .reproject(&source, &cam, &mut out)
+            .unwrap();
+        assert_eq!(out.metres(), source.metres());
+        assert_eq!(out.valid(), source.valid());
+        assert_eq!((stats.valid, stats.lost), (64 * 48, 0));
+        assert_eq!(out.sequence, 7);
+        assert_eq!(out.camera, Some(cam));
+    }
+
+    /// A fronto-parallel wall 2 m away, camera moved 0.2 m right: the wall
+    /// moves 500 · 0.2 / 2 = 50 frame pixels = 5 texels left, keeps its
+    /// depth, and the 5 columns on the right are holes.
+    #[test]
+    fn a_sideways_step_shifts_a_wall_by_the_parallax() {
+        let from = camera(Affine3A::IDENTITY);
+        let to = camera(Affine3A::from_translation(Vec3::new(0.2, 0.0, 0.0)));
+        // A marker column (x = 30) a little nearer than the wall, to follow.
+        let source = map(|x, _| if x == 30 { 1.99 } else { 2.0 }, from);
+        let mut out = DepthMap::empty();
+        let mut invalid = Reprojector {
+            holes: HoleFill::Invalid,
+            ..Reprojector::new()
+        };
+        invalid.reproject(&source, &to, &mut out).unwrap();
+        for y in 0..48 {
+            assert_eq!(out.get(25, y), Some(1.99), "row {y}");
+            assert_eq!(out.get(24, y), Some(2.0));
+            assert_eq!(out.get(26, y), Some(2.0));
+            for x in 59..64 {
+                assert_eq!(out.get(x, y), None, "hole at {x},{y}");
+            }
+            assert_eq!(out.get(58, y), Some(2.0));
+        }
+        // Filled, the border takes the wall's depth at a quarter of its
+        // confidence.
+        Reprojector::new()
+            .reproject(&source, &to, &mut out)
+            .unwrap();
+        let i = 10 * 64 + 61;
+        assert_eq!(out.get(61, 10), Some(2.0));
+        assert_eq!(out.confidence()[i], 0.25);
+        assert_eq!(out.confidence()[i - 5], 1.0);
+    }
+
+    /// Moving towards a box in front of a wall: the box grows without
+    /// cracks and hides the wall behind it; moving sideways opens a gap
+    /// beside the box, invalid or filled from the wall behind.
+    #[test]
+    fn surfaces_stay_closed_and_disocclusions_stay_holes() {
+        let from = camera(Affine3A::IDENTITY);
+        let inside = |x: u32, y: u32| (24..40).contains(&x) && (16..32).contains(&y);
+        let source = map(|x, y| if inside(x, y) { 1.0 } else { 3.0 }, from);
+        let mut out = DepthMap::empty();
+        let mut reprojector = Reprojector {
+            holes: HoleFill::Invalid,
+            ..Reprojector::new()
+        };
+        // 0.3 m forward: the box (1 m) is magnified 1/0.7 = 1.43×.
+        let forward = camera(Affine3A::from_translation(Vec3::new(0.0, 0.0, -0.3)));
+        reprojector.reproject(&source, &forward, &mut out).unwrap();
+        let near = out
+            .metres()
+            .iter()
+            .filter(|d| (**d - 0.7).abs() < 1e-4)
+            .count();
+        let expected = (16.0 / 0.7f32).powi(2);
+        assert!(
+            (near as f32 - expected).abs() < 0.1 * expected,
+            "{near} box texels, expected about {expected}"
+        );
+        // No cracks: every texel inside the magnified box is the box.
+        for y in 14..34 {
+            for x in 22..42 {
+                let d = out.get(x, y);
+                assert!(d.is_some_and(|d| (d - 0.7).abs() < 1e-4), "{x},{y}: {d:?}");
+            }
+        }
+        // 0.1 m right: the box shifts 500·0.1/1 = 50 px = 5 texels left,
+        // the wall behind it 500·0.1/3 ≈ 1.7 texels: a gap opens at the
+        // box's right edge, invalid.
+        let right = camera(Affine3A::from_translation(Vec3::new(0.1, 0.0, 0.0)));
+        reprojector.reproject(&source, &right, &mut out).unwrap();
+        for y in 17..31 {
+            assert_eq!(out.get(20, y), Some(1.0), "box moved left, row {y}");
+            assert_eq!(out.get(34, y), Some(1.0));
+            assert_eq!(out.get(36, y), None, "disocclusion at row {y}");
+            assert_eq!(out.get(40, y), Some(3.0));
+        }
+        // Filled, the gap takes the wall behind, not the box.
+        reprojector.holes = HoleFill::Background;
+        reprojector.reproject(&source, &right, &mut out).unwrap();
+        for y in 17..31 {
+            for x in 35..38 {
+                assert_eq!(out.get(x, y), Some(3.0), "{x},{y}");
+            }
+        }
+    }
+
+    /// A pure rotation about the camera's vertical axis moves everything
+    /// by f · tan(angle) pixels, whatever its depth.
+    #[test]
+    fn a_turn_moves_near_and_far_alike() {
+        let from = camera(Affine3A::IDENTITY);
+        // Turned left by atan(40 / 500): the image moves 40 px = 4 texels right.
+        let angle = (40.0f32 / 500.0).atan();
+        let to = camera(Affine3A::from_quat(Quat::from_rotation_y(angle)));
+        let source = map(|x, _| if x < 32 { 1.0 } else { 4.0 }, from);
+        let mut out = DepthMap::empty();
+        let mut invalid = Reprojector {
+            holes: HoleFill::Invalid,
+            ..Reprojector::new()
+        };
+        invalid.reproject(&source, &to, &mut out).unwrap();
+        let row = 24;
+        let edge = (0..64).find(|&x| out.get(x, row).is_some_and(|d| d > 1.5));
+        assert_eq!(edge, Some(36));
+        // The left border is new (off-axis rays move further than 4 texels).
+        assert!((0..5).all(|x| out.get(x, row).is_none()));
+        assert!(out.get(6, row).is_some());
+    }
+
+    #[test]
+    fn without_a_pose_or_at_another_size_it_says_why() {
+        let cam = camera(Affine3A::IDENTITY);
+        let mut source = map(|_, _| 2.0, cam);
+        let mut out = DepthMap::empty();
+        let mut reprojector = Reprojector::new();
+        let other = FrameCamera {
+            size: (320, 240),
+            ..cam
+        };
+        assert!(matches!(
+            reprojector.reproject(&source, &other, &mut out),
+            Err(ReprojectError::SizeChanged { .. })
+        ));
+        source.camera = None;
+        assert_eq!(
+            reprojector.reproject(&source, &cam, &mut out),
+            Err(ReprojectError::NoSourceCamera)
+        );
+        assert!(out.is_empty());
+    }
+}
