@@ -259,13 +259,12 @@ fn panel(
                 let mut background = settings.background;
                 ui.horizontal(|ui| {
                     ui.label("background:");
-                    ui.radio_value(&mut background, BackgroundSync::Synced, "synced with depth");
-                    ui.radio_value(&mut background, BackgroundSync::Newest, "newest frame");
-                    ui.radio_value(
-                        &mut background,
-                        BackgroundSync::Reprojected,
-                        "newest, depth reprojected",
-                    );
+                    ui.radio_value(&mut background, BackgroundSync::Synced, "synced")
+                        .on_hover_text("the frame the depth came from");
+                    ui.radio_value(&mut background, BackgroundSync::Newest, "newest")
+                        .on_hover_text("the newest frame, depth as it came");
+                    ui.radio_value(&mut background, BackgroundSync::Reprojected, "reprojected")
+                        .on_hover_text("the newest frame, depth moved into its camera pose");
                 });
                 let mut stable = settings.stabilisation.is_some();
                 ui.checkbox(&mut stable, "temporal stabilisation");
@@ -321,10 +320,8 @@ fn status_lines(ui: &mut egui::Ui, status: &MonoDepthStatus) {
     };
     ui.colored_label(colour, status.focal.to_string());
     if let Some(age) = status.depth_age {
-        ui.label(format!(
-            "depth age: {:.0} ms (frame on screen − frame the depth came from)",
-            age.as_secs_f64() * 1000.0
-        ));
+        ui.label(format!("depth age: {:.0} ms", age.as_secs_f64() * 1000.0))
+            .on_hover_text("how much older the depth's frame is than the frame on screen");
     }
     match &status.reprojection {
         ReprojectionStatus::Off => {}
