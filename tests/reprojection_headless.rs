@@ -29,6 +29,8 @@ const FRAME: (u32, u32) = (80, 60);
 const EDGE: u32 = 40;
 const NEAR: f32 = 1.5;
 const FAR: f32 = 4.0;
+/// How much earlier than the pushed frame the depth's frame arrived.
+const DEPTH_AGE: Duration = Duration::from_millis(250);
 
 fn intrinsics() -> Intrinsics {
     Intrinsics::new(70.0, 70.0, 40.0, 30.0)
@@ -147,7 +149,10 @@ fn show(app: &mut App, image: &Handle<Image>, pose: Option<Affine3A>) -> Vec<f32
     {
         let mut current = app.world_mut().resource_mut::<CurrentDepth>();
         current.map = Some(depth_map(camera));
-        current.frame = Some(source.with_sequence(1));
+        let mut source = source.with_sequence(1);
+        // The depth's frame arrived `DEPTH_AGE` before the one pushed below.
+        source.received_at = Instant::now() - DEPTH_AGE;
+        current.frame = Some(source);
     }
     let pusher = app.world().resource::<FramePusher>().clone();
     pusher.push(frame(pose));
@@ -199,7 +204,13 @@ fn a_known_pose_change_moves_the_depth_edge_to_the_predicted_pixel() {
         moved > 5.0,
         "the pose change should move the edge ({moved} px)"
     );
-    assert!(status.depth_age.is_some());
+    // The age is the arrival time between the two frames (plus the time
+    // the test took to push the second).
+    let age = status.depth_age.expect("a depth age");
+    assert!(
+        age >= DEPTH_AGE && age < DEPTH_AGE + Duration::from_secs(60),
+        "{age:?}"
+    );
 }
 
 #[test]
@@ -216,4 +227,13 @@ fn without_a_pose_the_depth_is_shown_as_it_came_and_the_status_says_why() {
     for y in 2..FRAME.1 - 2 {
         assert_eq!(far_from(&drawn, y), Some(EDGE), "row {y}");
     }
+    // Another background mode: the status no longer speaks of reprojection.
+    app.world_mut()
+        .resource_mut::<MonoDepthSettings>()
+        .background = BackgroundSync::Newest;
+    app.update();
+    assert_eq!(
+        app.world().resource::<MonoDepthStatus>().reprojection,
+        ReprojectionStatus::Off
+    );
 }

@@ -379,3 +379,41 @@ fn dropping_the_worker_during_a_slow_model_load_returns_promptly() {
         "drop waited {waited:?}"
     );
 }
+
+/// Each depth map keeps the pose and the upright intrinsics of the frame it
+/// came from (what reprojection needs), whatever the estimator wrote; a
+/// frame without a pose gives a map without a camera.
+#[test]
+fn depth_maps_keep_their_frames_camera() {
+    use bevy::math::{Affine3A, Quat, Vec3};
+    use bevy_mono_depth::camera::Intrinsics;
+    use bevy_mono_depth::frame::FrameRotation;
+    let worker = DepthWorker::spawn(factory(
+        script("camera", 0),
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(Mutex::new(Vec::new())),
+    ))
+    .unwrap();
+    collect_until(&worker, |e| matches!(e, WorkerEvent::Ready(_)));
+    let pixels: Arc<[u8]> = Arc::from(vec![7u8; 16]);
+    let pose = Affine3A::from_rotation_translation(Quat::from_rotation_y(0.3), Vec3::Y);
+    let posed = tiny_frame(&pixels, 1)
+        .with_intrinsics(Some(Intrinsics::new(3.0, 4.0, 0.5, 1.5)))
+        .with_rotation(FrameRotation::Clockwise90)
+        .with_pose(Some(pose));
+    for (frame, has_camera) in [(posed, true), (tiny_frame(&pixels, 2), false)] {
+        let want = frame.camera();
+        assert_eq!(want.is_some(), has_camera);
+        worker.submit(frame);
+        let events = collect_until(&worker, |e| matches!(e, WorkerEvent::Depth(_)));
+        let Some(WorkerEvent::Depth(result)) = events.last() else {
+            panic!("{events:?}");
+        };
+        assert_eq!(result.depth.camera, want);
+        if let Some(camera) = result.depth.camera {
+            assert_eq!(camera.pose, pose);
+            // Upright: the buffer's fy and cy become fx and cx.
+            assert_eq!((camera.intrinsics.fx, camera.intrinsics.cx), (4.0, 0.5));
+        }
+    }
+}
