@@ -9,14 +9,21 @@ import time
 from .errors import ToolError
 
 EPILOG_FETCH = """\
-The official weights are the authors' TensorFlow export of FCRN ResNet-UpProj
-trained on NYU Depth v2 (Laina et al. 2016), published at
-  {url}
-and linked from https://github.com/iro-cp/FCRN-DepthPrediction. The file is
-checked (every layer and tensor shape), then converted to DEST/fcrn.onnx (fp32)
-and DEST/fcrn_fp16.onnx (weights stored as float16). Without internet access,
-download the file by hand and pass it with --npy, e.g.
-  cargo xtask fetch-model --npy /path/to/NYU_ResNet-UpProj.npy
+Where the trained weights come from today: the FCRN authors' own links
+(campar.in.tum.de) have been dead since about 2022. The surviving copy is
+their TensorFlow checkpoint NYU_FCRN-checkpoint.zip, kept by OpenVINO's Open
+Model Zoo (fcrn-dp-nyu-depth-v2-tf) with its size and sha256:
+  {mirror}
+  ({size:,} bytes, sha256 {sha256})
+It is downloaded first (resumable), its size and sha256 checked (a match
+marks the model's provenance official), its structure checked (every layer
+and tensor shape), then it is converted to DEST/fcrn.onnx (fp32),
+DEST/fcrn_fp16.onnx and DEST/fcrn_int8.onnx. The authors' old .npy address
+is tried only after the mirror:
+  {npy}
+Neither address could be checked from the machines this tool is built on.
+Without internet access, download the zip by hand and pass it, e.g.
+  cargo xtask fetch-model --checkpoint /path/to/NYU_FCRN-checkpoint.zip
 """
 
 
@@ -39,17 +46,27 @@ def _cmd_bench_models(args) -> None:
 
 
 def _cmd_convert(args) -> None:
-    from .convert import convert_npy
+    from .convert import CHECKPOINT, NPY, convert_file
 
-    meta = convert_npy(args.npy, args.out, fp16=args.fp16, fuse_bn=not args.unfused)
+    src, kind = (args.npy, NPY) if args.npy is not None else (args.checkpoint, CHECKPOINT)
+    meta = convert_file(src, args.out, kind=kind, fp16=args.fp16, fuse_bn=not args.unfused)
     print(f"wrote {args.out} ({meta['mono_depth.precision']}, "
           f"{'unfused' if args.unfused else 'BN folded'}; {meta['mono_depth.weights']})")
 
 
 def _cmd_fetch(args) -> None:
-    from .fetch import fetch
+    from .fetch import SOURCES, fetch, probe, source_for_url
 
-    for path in fetch(args.dest, npy=args.npy, url=args.url):
+    sources = SOURCES if args.url is None else (source_for_url(args.url, args.size, args.sha256),)
+    if args.probe:
+        found, why = probe(sources)
+        if found is None:
+            raise ToolError(f"the trained FCRN weights are not available ({why})")
+        print(f"available: {found.url}")
+        return
+    if args.dest is None:
+        raise ToolError("fetch needs --dest DIR")
+    for path in fetch(args.dest, npy=args.npy, checkpoint=args.checkpoint, sources=sources):
         print(f"wrote {path}")
 
 
@@ -69,7 +86,7 @@ def _cmd_stats(args) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    from .fetch import OFFICIAL_URL
+    from .fetch import AUTHORS_NPY, MIRROR
 
     p = argparse.ArgumentParser(
         prog="python -m mono_depth_models",
@@ -97,25 +114,40 @@ def parser() -> argparse.ArgumentParser:
     m.add_argument("--force", action="store_true", help="rebuild even when the files are up to date")
     m.set_defaults(func=_cmd_bench_models)
 
-    c = sub.add_parser("convert", help="convert the official NYU_ResNet-UpProj.npy to ONNX",
-                       description="Convert the authors' NYU_ResNet-UpProj.npy to ONNX "
-                                   "(input image [1,3,228,304] RGB 0-255, output depth [1,1,128,160] metres).")
-    c.add_argument("--npy", required=True, metavar="PATH",
-                   help="the .npy weight file (official layout; recorded by name, size and sha256)")
+    c = sub.add_parser("convert", help="convert the authors' FCRN weights (checkpoint or .npy) to ONNX",
+                       description="Convert the authors' TensorFlow checkpoint NYU_FCRN-checkpoint.zip or their "
+                                   "NYU_ResNet-UpProj.npy to ONNX (input image [1,3,228,304] RGB 0-255, output "
+                                   "depth [1,1,128,160] metres). TensorFlow is not needed.")
+    cs = c.add_mutually_exclusive_group(required=True)
+    cs.add_argument("--checkpoint", metavar="PATH",
+                    help="the TensorFlow checkpoint: NYU_FCRN-checkpoint.zip, its .index file or the checkpoint "
+                         "prefix (recorded by name, size and sha256)")
+    cs.add_argument("--npy", metavar="PATH",
+                    help="the .npy weight file (official layout; recorded by name, size and sha256)")
     c.add_argument("--out", required=True, metavar="PATH", help="ONNX file to write")
     c.add_argument("--fp16", action="store_true", help="store weights as float16 (I/O stays float32)")
     c.add_argument("--unfused", action="store_true",
                    help="keep BatchNormalization nodes instead of folding them into the convs")
     c.set_defaults(func=_cmd_convert)
 
-    f = sub.add_parser("fetch", help="download, check and convert the official weights",
-                       description="Download the official FCRN weights, check them and convert them to "
-                                   "DEST/fcrn.onnx and DEST/fcrn_fp16.onnx.",
-                       epilog=EPILOG_FETCH.format(url=OFFICIAL_URL),
+    f = sub.add_parser("fetch", help="download, check and convert the trained weights",
+                       description="Download the trained FCRN weights, check them and convert them to "
+                                   "DEST/fcrn.onnx, DEST/fcrn_fp16.onnx and DEST/fcrn_int8.onnx.",
+                       epilog=EPILOG_FETCH.format(mirror=MIRROR.url, size=MIRROR.size, sha256=MIRROR.sha256,
+                                                  npy=AUTHORS_NPY.url),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    f.add_argument("--dest", required=True, metavar="DIR", help="where to put the .npy and the ONNX models")
-    f.add_argument("--npy", metavar="PATH", help="use this already downloaded file instead of downloading")
-    f.add_argument("--url", default=OFFICIAL_URL, help=argparse.SUPPRESS)
+    f.add_argument("--dest", metavar="DIR", help="where to put the download and the ONNX models")
+    fs = f.add_mutually_exclusive_group()
+    fs.add_argument("--checkpoint", metavar="PATH",
+                    help="use this already downloaded NYU_FCRN-checkpoint.zip (or .index / prefix)")
+    fs.add_argument("--npy", metavar="PATH", help="use this already downloaded NYU_ResNet-UpProj.npy")
+    fs.add_argument("--probe", action="store_true",
+                    help="only ask the download addresses for the file (status and size), in one line")
+    # Another address instead of the built-in ones, with the size and sha256
+    # to check (tests serve files locally).
+    f.add_argument("--url", default=None, help=argparse.SUPPRESS)
+    f.add_argument("--size", type=int, default=None, help=argparse.SUPPRESS)
+    f.add_argument("--sha256", default=None, help=argparse.SUPPRESS)
     f.set_defaults(func=_cmd_fetch)
 
     s = sub.add_parser("stats", help="print parameter count and multiply-adds of a model",

@@ -1,4 +1,14 @@
-"""Download (or take) the official weights, check them, convert to ONNX."""
+"""Download (or take) the trained FCRN weights, check them, convert to ONNX.
+
+Where the weights come from today: the FCRN authors' own links on
+campar.in.tum.de have been dead since about 2022 (open issues #97, #98, #100
+and #102 of irolaina/FCRN-DepthPrediction). The one surviving copy is the
+authors' TensorFlow checkpoint, ``NYU_FCRN-checkpoint.zip``, kept by
+OpenVINO's Open Model Zoo with its size and sha256 (``MIRROR``). It is tried
+first; the authors' dead ``.npy`` address stays as a later fallback
+(``AUTHORS_NPY``). Neither address can be checked from the machines this
+project is built on; both are written as their source pages give them.
+"""
 
 from __future__ import annotations
 
@@ -6,30 +16,74 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import metadata
-from .convert import convert_npy
-from .errors import ToolError
-from .npy_io import load_weight_dict, sha256_file
 from .architecture import expected_params
-from .weights import validate
+from .convert import CHECKPOINT, NPY, convert_file, load_weights
+from .errors import ToolError
+from .npy_io import sha256_file
 
-OFFICIAL_URL = "http://campar.in.tum.de/files/rupprecht/depthpred/NYU_ResNet-UpProj.npy"
-PROJECT_URL = "https://github.com/iro-cp/FCRN-DepthPrediction"
-NPY_NAME = "NYU_ResNet-UpProj.npy"
-APPROX_SIZE = "about 255 MB"
+PROJECT_URL = "https://github.com/irolaina/FCRN-DepthPrediction"
+MODEL_ZOO_PAGE = ("https://github.com/openvinotoolkit/open_model_zoo/blob/master/models/public/"
+                  "fcrn-dp-nyu-depth-v2-tf/model.yml")
 
 
-def manual_steps(url: str = OFFICIAL_URL) -> str:
+@dataclass(frozen=True)
+class Source:
+    """One place the weights can be downloaded from."""
+
+    name: str  # the file name it is saved as
+    url: str
+    kind: str  # convert.NPY or convert.CHECKPOINT
+    size: int | None  # bytes, when known
+    sha256: str | None  # when known
+    about: str  # one line: whose copy this is
+
+    def describe(self) -> str:
+        size = f"{self.size:,} bytes" if self.size else "size unknown"
+        return f"{self.url}\n     ({self.about}; {size})"
+
+
+MIRROR = Source(
+    name="NYU_FCRN-checkpoint.zip",
+    url=("https://storage.openvinotoolkit.org/repositories/open_model_zoo/public/2022.1/"
+         "fcrn-dp-nyu-depth-v2-tf/NYU_FCRN-checkpoint.zip"),
+    kind=CHECKPOINT,
+    size=472_588_519,
+    sha256=metadata.OFFICIAL_CHECKPOINT_SHA256,
+    about="the authors' TensorFlow checkpoint, kept by OpenVINO's Open Model Zoo",
+)
+AUTHORS_NPY = Source(
+    name="NYU_ResNet-UpProj.npy",
+    url="http://campar.in.tum.de/files/rupprecht/depthpred/NYU_ResNet-UpProj.npy",
+    kind=NPY,
+    size=None,
+    sha256=None,
+    about="the authors' own address, dead since about 2022",
+)
+SOURCES = (MIRROR, AUTHORS_NPY)
+OFFICIAL_URL = MIRROR.url
+
+
+def source_for_url(url: str, size: int | None = None, sha256: str | None = None) -> Source:
+    """A source at another address (tests, or a copy of one's own): a ``.zip``
+    is taken as the checkpoint, anything else as the ``.npy``."""
+    name = url.rstrip("/").rsplit("/", 1)[-1] or "weights"
+    kind = CHECKPOINT if name.endswith(".zip") else NPY
+    return Source(name=name, url=url, kind=kind, size=size, sha256=sha256, about="the given address")
+
+
+def manual_steps(sources=SOURCES) -> str:
+    listed = "\n".join(f"       {s.describe()}" for s in sources)
     return (
-        "To install the official FCRN weights by hand:\n"
-        f"  1. on a machine with internet access, download ({APPROX_SIZE})\n"
-        f"       {url}\n"
-        f"     (the 'TensorFlow model (.npy)' link for NYU Depth v2 in the README of\n"
-        f"      {PROJECT_URL})\n"
-        "  2. copy it here and run\n"
-        "       cargo xtask fetch-model --npy /path/to/NYU_ResNet-UpProj.npy"
+        "To install the trained FCRN weights by hand:\n"
+        "  1. on a machine with internet access, download\n"
+        f"{listed}\n"
+        "  2. copy the file here and run\n"
+        "       cargo xtask fetch-model --checkpoint /path/to/NYU_FCRN-checkpoint.zip\n"
+        "     (or --npy /path/to/NYU_ResNet-UpProj.npy for the authors' .npy)"
     )
 
 
@@ -43,15 +97,25 @@ def _progress(done: int, total: int | None, started: float) -> None:
     sys.stderr.flush()
 
 
-def download(url: str, dest: Path, timeout: float = 30.0) -> None:
+def _reason(e: BaseException) -> str:
+    if isinstance(e, urllib.error.HTTPError):
+        return f"HTTP {e.code} {e.reason}"
+    return str(getattr(e, "reason", None) or e)
+
+
+def download(url: str, dest: Path, timeout: float = 30.0, size: int | None = None) -> None:
     """Download ``url`` to ``dest`` (via ``dest.part``), showing progress.
 
     Resumable: bytes already in ``dest.part`` from an interrupted run are
     kept and only the rest is asked for (an HTTP Range request); a server
     that ignores the range sends the whole file, which then replaces them.
-    The size the server announced is checked at the end."""
+    The size the server announced, and ``size`` when given, are checked: a
+    server announcing another size is refused before anything is written."""
     part = dest.with_name(dest.name + ".part")
     have = part.stat().st_size if part.is_file() else 0
+    if size is not None and have > size:
+        part.unlink()
+        have = 0
     print(f"downloading {url}" + (f" (resuming after {have / 1e6:.1f} MB)" if have else ""), file=sys.stderr)
     try:
         headers = {"User-Agent": "bevy_mono_depth-tools"}
@@ -64,6 +128,9 @@ def download(url: str, dest: Path, timeout: float = 30.0) -> None:
             length = int(length) if length and length.isdigit() else None
             start = have if resumed else 0
             total = start + length if length is not None else None
+            if size is not None and total is not None and total != size:
+                raise ToolError(f"{url} announces {total:,} bytes, but the file is {size:,} bytes: "
+                                "not the expected file, nothing was downloaded")
             done, started, last = start, time.monotonic(), 0.0
             with open(part, "ab" if resumed else "wb") as f:
                 while True:
@@ -78,61 +145,136 @@ def download(url: str, dest: Path, timeout: float = 30.0) -> None:
                         last = now
             _progress(done, total, started)
             sys.stderr.write("\n")
-        if total is not None and done != total:
-            raise ToolError(f"download of {url} ended early ({done} of {total} bytes); run the same "
-                            "command again to resume\n\n" + manual_steps(url))
+        expected = size if size is not None else total
+        if expected is not None and done != expected:
+            raise ToolError(f"download of {url} ended early ({done:,} of {expected:,} bytes); run the same "
+                            "command again to resume")
     except (urllib.error.URLError, OSError, TimeoutError) as e:
         # What arrived is kept for the next run to resume from; nothing is
         # left behind when nothing arrived.
         if part.is_file() and part.stat().st_size == 0:
             part.unlink()
-        reason = getattr(e, "reason", None) or e
         kept = f"\n  ({part.stat().st_size / 1e6:.1f} MB kept in {part}: the next run resumes)" if part.is_file() else ""
-        raise ToolError(f"could not download the official FCRN weights from\n  {url}\n  ({reason}){kept}\n\n"
-                        + manual_steps(url)) from None
+        raise ToolError(f"could not download {url} ({_reason(e)}){kept}") from None
     part.replace(dest)
 
 
-def fetch(dest_dir, npy: str | None = None, url: str = OFFICIAL_URL) -> list:
-    """Get the weight file, check it, write ``fcrn.onnx`` and ``fcrn_fp16.onnx``,
+def verify(path: Path, source: Source) -> str:
+    """Check a downloaded file's size and sha256 against the source's; returns
+    the sha256. A mismatch removes the file (so the next run downloads again)."""
+    actual = path.stat().st_size
+    if source.size is not None and actual != source.size:
+        path.unlink()
+        raise ToolError(f"{path.name} from {source.url} has {actual:,} bytes, expected {source.size:,}: removed")
+    print(f"checking the sha256 of {path}", file=sys.stderr)
+    digest = sha256_file(path)
+    if source.sha256 is not None and digest != source.sha256.lower():
+        path.unlink()
+        raise ToolError(f"{path.name} from {source.url} has sha256 {digest}, expected {source.sha256}: "
+                        "not the expected file (damaged or replaced), removed")
+    return digest
+
+
+def obtain(dest: Path, sources=SOURCES) -> tuple:
+    """Download from the first source that delivers the expected file, or use
+    a complete earlier download; returns ``(path, source, sha256)``."""
+    for source in sources:
+        path = dest / source.name
+        if path.is_file():
+            print(f"using the already downloaded {path}", file=sys.stderr)
+            try:
+                return path, source, verify(path, source)
+            except ToolError as e:
+                print(f"  {e}", file=sys.stderr)
+    failures = []
+    for source in sources:
+        path = dest / source.name
+        try:
+            download(source.url, path, size=source.size)
+            return path, source, verify(path, source)
+        except ToolError as e:
+            failures.append(f"  {e}")
+            print(f"  {e}", file=sys.stderr)
+    raise ToolError("could not download the trained FCRN weights:\n" + "\n".join(failures) + "\n\n"
+                    + manual_steps(sources))
+
+
+def _ask(url: str, timeout: float) -> int | None:
+    """The file's size as the server announces it, by a HEAD request; servers
+    that refuse HEAD are asked for its first byte instead."""
+    headers = {"User-Agent": "bevy_mono_depth-tools"}
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method="HEAD", headers=headers),
+                                    timeout=timeout) as resp:
+            length = resp.headers.get("Content-Length")
+            return int(length) if length and length.isdigit() else None
+    except urllib.error.HTTPError as e:
+        if e.code not in (403, 405, 501):
+            raise
+    with urllib.request.urlopen(urllib.request.Request(url, headers={**headers, "Range": "bytes=0-0"}),
+                                timeout=timeout) as resp:
+        total = (resp.headers.get("Content-Range") or "").rpartition("/")[2]
+        return int(total) if total.isdigit() else None
+
+
+def probe(sources=SOURCES, timeout: float = 8.0) -> tuple:
+    """Ask each source for the file itself (status and Content-Length),
+    without downloading it. Returns ``(source, None)`` for the first that
+    offers the expected file, else ``(None, one line saying what each
+    answered)``."""
+    answers = []
+    for source in sources:
+        try:
+            length = _ask(source.url, timeout)
+        except (urllib.error.URLError, OSError, TimeoutError, ValueError) as e:
+            answers.append(f"{source.url}: {_reason(e)}")
+            continue
+        if source.size is not None and length is not None and length != source.size:
+            answers.append(f"{source.url}: {length:,} bytes, expected {source.size:,}")
+            continue
+        return source, None
+    return None, "; ".join(answers)
+
+
+def fetch(dest_dir, npy: str | None = None, checkpoint: str | None = None, sources=SOURCES) -> list:
+    """Get the weights, check them, write ``fcrn.onnx`` and ``fcrn_fp16.onnx``,
     and ``fcrn_int8.onnx`` (static INT8 quantisation calibrated on the sample
     recording's frames; about 3x faster on CPU, its depth error not measured:
     check it on your scenes before relying on it)."""
     dest = Path(dest_dir)
     dest.mkdir(parents=True, exist_ok=True)
-    if npy is not None:
-        src = Path(npy)
-        if not src.is_file():
-            raise ToolError(f"{src}: no such file\n\n" + manual_steps(url))
+    downloaded = None
+    if npy is not None or checkpoint is not None:
+        src, kind = (Path(npy), NPY) if npy is not None else (Path(checkpoint), CHECKPOINT)
+        if not (src.exists() or Path(str(src) + ".index").is_file()):
+            raise ToolError(f"{src}: no such file\n\n" + manual_steps(sources))
+        digest = None
     else:
-        src = dest / NPY_NAME
-        downloaded = not src.is_file()
-        if downloaded:
-            download(url, src)
-        else:
-            print(f"using the already downloaded {src}", file=sys.stderr)
+        src, source, digest = obtain(dest, sources)
+        kind, downloaded = source.kind, src
     print(f"checking {src}", file=sys.stderr)
-    digest = sha256_file(src)
     try:
-        validate(load_weight_dict(src))
+        weights = load_weights(src, kind)
     except ToolError as e:
-        if npy is None and downloaded:
-            src.unlink(missing_ok=True)  # so that a later run downloads again
-        raise ToolError(f"{src} is not the official FCRN weight file: {e}") from None
+        if downloaded is not None:
+            downloaded.unlink(missing_ok=True)  # so that a later run downloads again
+        raise ToolError(f"{src} does not hold the trained FCRN weights: {e}") from None
+    from .convert import provenance_file
+
+    described = provenance_file(src, kind)
+    digest = digest or sha256_file(described)
     print(f"  sha256 {digest}; all {len(expected_params())} layers present with the expected shapes",
           file=sys.stderr)
     if metadata.is_official(digest):
-        print("  the sha256 matches the published one of the official file", file=sys.stderr)
+        print(f"  the sha256 matches the authors' file ({metadata.OFFICIAL_SHA256[digest]})", file=sys.stderr)
     else:
-        why = ("no published sha256 of the official file is known" if not metadata.OFFICIAL_SHA256
-               else "the sha256 is not a published one of the official file")
-        print(f"  {why}: recorded as user-supplied weights, not verified as the authors' file",
-              file=sys.stderr)
+        print(f"  {described.name}'s sha256 is not one recorded from the authors' files: recorded as "
+              "user-supplied weights, not verified as the authors' file", file=sys.stderr)
     written = []
     for name, fp16 in (("fcrn.onnx", False), ("fcrn_fp16.onnx", True)):
         out = dest / name
         print(f"converting to {out}", file=sys.stderr)
-        convert_npy(src, out, fp16=fp16, sha256=digest)
+        convert_file(src, out, kind=kind, fp16=fp16, sha256=digest, weights=weights)
         written.append(out)
     from .bench_models import SAMPLE_FRAMES, calibration_frames, frame_paths, quantize_int8
     out = dest / "fcrn_int8.onnx"

@@ -23,7 +23,7 @@ KEYS = {
     "depth_min": "smallest valid depth in metres",
     "depth_max": "largest valid depth in metres",
     "weights": "where the weights came from (weight file name, size and sha256, official only if the hash "
-               "is a published one; random seed; closed form)",
+               "is one recorded from the authors' file; random seed; closed form)",
     "trained": "true for FCRN weight files converted by convert/fetch (see weights for whether the file "
                "is verified as the authors'), false for random and closed-form models",
     "precision": "fp32, fp16 (weights stored as float16; compute is float32) or int8 (QDQ-quantised)",
@@ -45,12 +45,19 @@ NYU_FX, NYU_FY = 518.8579, 519.4696
 FCRN_FOCAL_PX = round(((NYU_FX / 2) * (NYU_FY / 2)) ** 0.5, 2)
 
 
-# sha256 (lower-case hex) of weight files published by the FCRN authors -> where
-# the hash is published.
-# Empty: the authors publish no hash of NYU_ResNet-UpProj.npy, so no file can
-# be verified as theirs and every converted file is labelled "user-supplied".
-# Add an entry only for a hash the authors themselves publish.
-OFFICIAL_SHA256: dict = {}
+# sha256 (lower-case hex) of the FCRN authors' weight files -> where the hash
+# was recorded. The authors publish no hash of their own; OpenVINO's Open
+# Model Zoo recorded this one from the authors' NYU_FCRN-checkpoint.zip in
+# 2020 (models/public/fcrn-dp-nyu-depth-v2-tf/model.yml) and keeps the file
+# on its mirror, so a match means the file is byte for byte the one the
+# authors published. No hash of NYU_ResNet-UpProj.npy is known: a .npy is
+# always "user-supplied". Add an entry only for a hash recorded from the
+# authors' own file.
+OFFICIAL_CHECKPOINT_SHA256 = "9d97ed165c4a5b3f085eb83b8814de1e883c6348da60da4b2568ddd64bb2d5c4"
+OFFICIAL_SHA256: dict = {
+    OFFICIAL_CHECKPOINT_SHA256: "sha256 recorded from the authors' NYU_FCRN-checkpoint.zip by OpenVINO's "
+                                "Open Model Zoo, fcrn-dp-nyu-depth-v2-tf/model.yml",
+}
 
 
 def is_official(sha256: str) -> bool:
@@ -62,7 +69,7 @@ def weights_file_text(name: str, size: int, sha256: str) -> str:
     "official" only when the hash is one in ``OFFICIAL_SHA256``."""
     if is_official(sha256):
         return (f"official FCRN weights {name}, {size} bytes, sha256 {sha256}; "
-                f"matches the published hash ({OFFICIAL_SHA256[sha256.lower()]})")
+                f"matches the authors' file ({OFFICIAL_SHA256[sha256.lower()]})")
     return (f"user-supplied FCRN weights {name}, {size} bytes, sha256 {sha256}; "
             "not verified as the authors' file")
 

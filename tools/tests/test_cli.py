@@ -1,21 +1,21 @@
 """CLI behaviour: fetch failures are clear, expected errors have no traceback."""
 
-import functools
-import http.server
 import os
 import pickle
 import socket
 import tempfile
-import threading
 import unittest
 from pathlib import Path
 
 import numpy as np
 
 from mono_depth_models.errors import ToolError
-from mono_depth_models.fetch import OFFICIAL_URL
+from mono_depth_models import fetch as fetch_module
+from mono_depth_models import metadata
+from mono_depth_models.fetch import AUTHORS_NPY, MIRROR
 from mono_depth_models.npy_io import load_weight_dict, save_weight_dict
 from tests.helpers import run_cli
+from tests.serving import Quiet, Ranges, serve_with
 
 
 def closed_port():
@@ -24,30 +24,6 @@ def closed_port():
     port = s.getsockname()[1]
     s.close()
     return port
-
-
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-class _Ranges(_Quiet):
-    """Serves ``Range: bytes=N-`` requests as 206 Partial Content."""
-
-    def send_head(self):
-        wanted = self.headers.get("Range", "")
-        if not wanted.startswith("bytes="):
-            return super().send_head()
-        path = Path(self.translate_path(self.path))
-        data = path.read_bytes()
-        start = int(wanted[len("bytes="):].rstrip("-"))
-        self.server.ranges.append(start)
-        self.send_response(206)
-        self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-        self.send_header("Content-Length", str(len(data) - start))
-        self.end_headers()
-        import io
-        return io.BytesIO(data[start:])
 
 
 class CliTest(unittest.TestCase):
@@ -62,24 +38,17 @@ class CliTest(unittest.TestCase):
             r = run_cli("fetch", "--dest", d, "--url", url, timeout=60)
             self.assertCleanFailure(r)
             self.assertIn(url, r.stderr)
-            self.assertIn("cargo xtask fetch-model --npy", r.stderr)
+            self.assertIn("cargo xtask fetch-model --checkpoint", r.stderr)
             self.assertEqual(os.listdir(d), [])  # no partial download left
 
     def test_fetch_downloads_then_checks_structure(self):
         with tempfile.TemporaryDirectory() as served, tempfile.TemporaryDirectory() as dest:
             save_weight_dict(Path(served) / "NYU_ResNet-UpProj.npy", {"conv1": {"weights": np.zeros((7, 7, 3, 64), np.float32)}})
-            handler = functools.partial(_Quiet, directory=served)
-            server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-            threading.Thread(target=server.serve_forever, daemon=True).start()
-            try:
-                url = f"http://127.0.0.1:{server.server_address[1]}/NYU_ResNet-UpProj.npy"
-                r = run_cli("fetch", "--dest", dest, "--url", url, timeout=60)
-            finally:
-                server.shutdown()
-                server.server_close()
+            with serve_with(served) as (base, _):
+                r = run_cli("fetch", "--dest", dest, "--url", f"{base}/NYU_ResNet-UpProj.npy", timeout=60)
             self.assertCleanFailure(r)
             self.assertIn("MB", r.stderr)  # progress was shown
-            self.assertIn("is not the official FCRN weight file", r.stderr)
+            self.assertIn("does not hold the trained FCRN weights", r.stderr)
             self.assertIn("missing layer 'bn_conv1'", r.stderr)
             self.assertEqual(os.listdir(dest), [])  # neither models nor the bad download
 
@@ -90,17 +59,9 @@ class CliTest(unittest.TestCase):
             (Path(served) / "w.npy").write_bytes(payload)
             # The first 300 000 bytes arrived before the connection broke.
             (Path(dest) / "w.npy.part").write_bytes(payload[:300_000])
-            for handler_class, expect_ranges in ((_Ranges, [300_000]), (_Quiet, [])):
-                handler = functools.partial(handler_class, directory=served)
-                server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-                server.ranges = []
-                threading.Thread(target=server.serve_forever, daemon=True).start()
-                try:
-                    url = f"http://127.0.0.1:{server.server_address[1]}/w.npy"
-                    download(url, Path(dest) / "w.npy")
-                finally:
-                    server.shutdown()
-                    server.server_close()
+            for handler_class, expect_ranges in ((Ranges, [300_000]), (Quiet, [])):
+                with serve_with(served, handler_class) as (base, server):
+                    download(f"{base}/w.npy", Path(dest) / "w.npy", size=len(payload))
                 # Only the rest was asked for; the result is the whole file.
                 self.assertEqual(server.ranges, expect_ranges)
                 self.assertEqual((Path(dest) / "w.npy").read_bytes(), payload)
@@ -115,13 +76,98 @@ class CliTest(unittest.TestCase):
             r = run_cli("fetch", "--dest", d, "--npy", Path(d) / "nope.npy")
             self.assertCleanFailure(r)
             self.assertIn("no such file", r.stderr)
-            self.assertIn(OFFICIAL_URL, r.stderr)
+            self.assertIn(MIRROR.url, r.stderr)
+            r = run_cli("fetch", "--dest", d, "--checkpoint", Path(d) / "nope.zip")
+            self.assertCleanFailure(r)
+            self.assertIn("nope.zip: no such file", r.stderr)
 
-    def test_fetch_help_explains_the_official_path(self):
+    def test_fetch_help_says_where_the_weights_come_from_today(self):
         r = run_cli("fetch", "--help")
         self.assertEqual(r.returncode, 0)
-        self.assertIn(OFFICIAL_URL, r.stdout)
-        self.assertIn("--npy", r.stdout)
+        text = " ".join(r.stdout.split())
+        self.assertIn(MIRROR.url, text)
+        self.assertIn(f"{MIRROR.size:,} bytes, sha256 {MIRROR.sha256}", text)
+        self.assertIn("dead since about 2022", text)
+        self.assertIn(AUTHORS_NPY.url, text)
+        self.assertIn("--checkpoint", text)
+        self.assertIn("--npy", text)
+
+    def test_the_mirror_comes_first_with_the_recorded_size_and_hash(self):
+        self.assertEqual(fetch_module.SOURCES[0], MIRROR)
+        self.assertEqual(MIRROR.url, "https://storage.openvinotoolkit.org/repositories/open_model_zoo/public/"
+                                     "2022.1/fcrn-dp-nyu-depth-v2-tf/NYU_FCRN-checkpoint.zip")
+        self.assertEqual(MIRROR.size, 472_588_519)
+        self.assertEqual(MIRROR.sha256, "9d97ed165c4a5b3f085eb83b8814de1e883c6348da60da4b2568ddd64bb2d5c4")
+        self.assertTrue(metadata.is_official(MIRROR.sha256))
+        self.assertEqual(fetch_module.SOURCES[1:], (AUTHORS_NPY,))
+
+    # -- the demo's decision: asking for the file itself ---------------------
+    def test_probe_of_a_missing_file_says_so_in_one_line(self):
+        with tempfile.TemporaryDirectory() as served:
+            with serve_with(served) as (base, server):
+                url = f"{base}/NYU_FCRN-checkpoint.zip"
+                r = run_cli("fetch", "--probe", "--url", url, timeout=60)
+            self.assertCleanFailure(r)
+            self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+            self.assertIn(url, r.stderr)
+            self.assertIn("HTTP 404", r.stderr)
+            self.assertEqual(server.requests, [("HEAD", "/NYU_FCRN-checkpoint.zip")])  # nothing downloaded
+
+    def test_probe_checks_the_announced_size(self):
+        with tempfile.TemporaryDirectory() as served:
+            (Path(served) / "w.zip").write_bytes(b"x" * 1000)
+            with serve_with(served) as (base, _):
+                ok = run_cli("fetch", "--probe", "--url", f"{base}/w.zip", "--size", "1000", timeout=60)
+                wrong = run_cli("fetch", "--probe", "--url", f"{base}/w.zip", "--size", "999", timeout=60)
+            self.assertEqual(ok.returncode, 0, ok.stderr)
+            self.assertIn(f"available: {base}/w.zip", ok.stdout)
+            self.assertCleanFailure(wrong)
+            self.assertIn("1,000 bytes, expected 999", wrong.stderr)
+
+    def test_probe_of_a_closed_port(self):
+        url = f"http://127.0.0.1:{closed_port()}/NYU_FCRN-checkpoint.zip"
+        r = run_cli("fetch", "--probe", "--url", url, timeout=60)
+        self.assertCleanFailure(r)
+        self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+        self.assertIn(url, r.stderr)
+
+    # -- size and hash of a download -------------------------------------------
+    def test_a_download_of_another_size_is_refused_before_it_starts(self):
+        with tempfile.TemporaryDirectory() as served, tempfile.TemporaryDirectory() as dest:
+            (Path(served) / "NYU_FCRN-checkpoint.zip").write_bytes(b"z" * 5000)
+            with serve_with(served) as (base, _):
+                r = run_cli("fetch", "--dest", dest, "--url", f"{base}/NYU_FCRN-checkpoint.zip",
+                            "--size", "4000", timeout=60)
+            self.assertCleanFailure(r)
+            self.assertIn("announces 5,000 bytes, but the file is 4,000 bytes", r.stderr)
+            self.assertEqual(os.listdir(dest), [])
+
+    def test_a_download_with_another_hash_is_removed(self):
+        with tempfile.TemporaryDirectory() as served, tempfile.TemporaryDirectory() as dest:
+            (Path(served) / "NYU_FCRN-checkpoint.zip").write_bytes(b"z" * 5000)
+            with serve_with(served) as (base, _):
+                r = run_cli("fetch", "--dest", dest, "--url", f"{base}/NYU_FCRN-checkpoint.zip",
+                            "--size", "5000", "--sha256", "0" * 64, timeout=60)
+            self.assertCleanFailure(r)
+            self.assertIn(f"expected {'0' * 64}", r.stderr)
+            self.assertIn("removed", r.stderr)
+            self.assertEqual(os.listdir(dest), [])
+
+    def test_the_npy_address_is_tried_only_after_the_mirror(self):
+        with tempfile.TemporaryDirectory() as served, tempfile.TemporaryDirectory() as dest:
+            save_weight_dict(Path(served) / "NYU_ResNet-UpProj.npy",
+                             {"conv1": {"weights": np.zeros((7, 7, 3, 64), np.float32)}})
+            with serve_with(served) as (base, server):
+                sources = (
+                    fetch_module.Source("NYU_FCRN-checkpoint.zip", f"{base}/NYU_FCRN-checkpoint.zip",
+                                        "checkpoint", 100, "1" * 64, "mirror stand-in"),
+                    fetch_module.Source("NYU_ResNet-UpProj.npy", f"{base}/NYU_ResNet-UpProj.npy",
+                                        "npy", None, None, "old address stand-in"),
+                )
+                path, source, _ = fetch_module.obtain(Path(dest), sources)
+            self.assertEqual([p for _, p in server.requests], ["/NYU_FCRN-checkpoint.zip", "/NYU_ResNet-UpProj.npy"])
+            self.assertEqual(source, sources[1])
+            self.assertEqual(path, Path(dest) / "NYU_ResNet-UpProj.npy")
 
     def test_stats_on_non_onnx_file(self):
         with tempfile.TemporaryDirectory() as d:

