@@ -74,13 +74,14 @@ impl DepthMap {
         map.metres = values;
         map.metres
             .resize(width as usize * height as usize, f32::NAN);
-        map.validate(range);
+        map.validate(range, ImageMapping::IDENTITY);
         map
     }
 
     /// Replaces the pixels with `values` (metres, row-major), as
     /// [`Self::from_metres`] does, reusing this map's buffers. Sequence,
-    /// timestamp and mapping are kept.
+    /// timestamp and mapping are kept; texels outside the camera image
+    /// under the mapping are invalid.
     pub fn set_metres(
         &mut self,
         width: u32,
@@ -94,7 +95,7 @@ impl DepthMap {
         self.metres.clear();
         self.metres.extend(values.into_iter().take(n));
         self.metres.resize(n, f32::NAN);
-        self.validate(range);
+        self.validate(range, self.mapping);
     }
 
     /// Width in pixels.
@@ -150,7 +151,7 @@ impl DepthMap {
             *d = if ok && new > 0.0 { new } else { 0.0 };
         }
         let confidence = std::mem::take(&mut self.confidence);
-        self.validate(range);
+        self.validate(range, self.mapping);
         self.set_confidence(confidence);
     }
 
@@ -217,14 +218,20 @@ impl DepthMap {
         }
     }
 
-    /// Marks values that are not finite, ≤ 0 or outside `range` invalid
-    /// (zeroing them) and recomputes the statistics.
-    fn validate(&mut self, range: (f32, f32)) {
+    /// Marks values that are not finite, ≤ 0, outside `range`, or at texels
+    /// whose centre lies outside the camera image under `mapping` (a `Fit`
+    /// letterbox's bars, where the model saw black) invalid, zeroing them,
+    /// and recomputes the statistics.
+    fn validate(&mut self, range: (f32, f32), mapping: ImageMapping) {
         self.valid.clear();
         let (mut min, mut max, mut sum, mut count) =
             (f32::INFINITY, f32::NEG_INFINITY, 0.0f64, 0usize);
-        for d in &mut self.metres {
-            let ok = d.is_finite() && *d > 0.0 && *d >= range.0 && *d <= range.1;
+        let columns = seen_span(self.width, mapping.scale[0], mapping.offset[0]);
+        let rows = seen_span(self.height, mapping.scale[1], mapping.offset[1]);
+        let width = self.width.max(1) as usize;
+        for (i, d) in self.metres.iter_mut().enumerate() {
+            let seen = columns.contains(&(i % width)) && rows.contains(&(i / width));
+            let ok = seen && d.is_finite() && *d > 0.0 && *d >= range.0 && *d <= range.1;
             if ok {
                 min = min.min(*d);
                 max = max.max(*d);
@@ -258,14 +265,59 @@ impl Default for DepthMap {
     }
 }
 
+/// The texels along one axis of `size` whose centres lie inside the
+/// camera image (frame coordinate `uv · scale + offset` in 0–1).
+fn seen_span(size: u32, scale: f32, offset: f32) -> std::ops::Range<usize> {
+    let n = size as usize;
+    let inside = |i: usize| {
+        let frame = (i as f32 + 0.5) / size as f32 * scale + offset;
+        (0.0..=1.0).contains(&frame)
+    };
+    if !(scale.is_finite() && offset.is_finite()) || scale == 0.0 {
+        return 0..n;
+    }
+    // The image is one interval along the axis: its first and last texel.
+    match (0..n).position(inside) {
+        Some(first) => first..n - (0..n).rev().position(inside).unwrap_or(0),
+        None => 0..0,
+    }
+}
+
 /// Writes a model's raw output into `map` as metres (converting inverse
 /// relative depth) and validates it against `range`. Reuses `map`'s buffers.
+/// The whole map is taken to show the camera image; see
+/// [`postprocess_mapped`] for a letterboxed input.
 pub fn postprocess(
     raw: &[f32],
     width: u32,
     height: u32,
     units: DepthUnits,
     range: (f32, f32),
+    map: &mut DepthMap,
+) {
+    postprocess_mapped(
+        raw,
+        width,
+        height,
+        units,
+        range,
+        ImageMapping::IDENTITY,
+        map,
+    );
+}
+
+/// [`postprocess`] for an output whose texels map to the camera image by
+/// `mapping`: texels outside the image (the bars of
+/// [`ResizeMode::Fit`](crate::preprocess::ResizeMode::Fit)) are invalid, so
+/// they stay out of the statistics, the stabiliser, the reprojection and
+/// occlusion.
+pub fn postprocess_mapped(
+    raw: &[f32],
+    width: u32,
+    height: u32,
+    units: DepthUnits,
+    range: (f32, f32),
+    mapping: ImageMapping,
     map: &mut DepthMap,
 ) {
     map.width = width;
@@ -285,7 +337,7 @@ pub fn postprocess(
     }
     map.metres
         .resize(width as usize * height as usize, f32::NAN);
-    map.validate(range);
+    map.validate(range, mapping);
 }
 
 #[cfg(test)]
@@ -311,6 +363,65 @@ mod tests {
                 valid: 2
             }
         );
+    }
+
+    #[test]
+    fn letterbox_bars_are_not_depth() {
+        // A frame half as tall as the input, fitted: the image covers depth
+        // rows 1..3 of 4 (frame v = 2·depth v − 0.5).
+        let fit = ImageMapping {
+            scale: [1.0, 2.0],
+            offset: [0.0, -0.5],
+        };
+        let raw = [0.5, 0.5, 2.0, 3.0, 4.0, 5.0, 0.5, 0.5];
+        let mut map = DepthMap::empty();
+        postprocess_mapped(&raw, 2, 4, DepthUnits::Metres, (0.1, 10.0), fit, &mut map);
+        assert_eq!(
+            map.valid,
+            [false, false, true, true, true, true, false, false]
+        );
+        assert_eq!(
+            map.stats,
+            DepthStats {
+                min: 2.0,
+                max: 5.0,
+                mean: 3.5,
+                valid: 4
+            }
+        );
+        // Pillar bars: columns outside the image, the whole height valid.
+        let pillars = ImageMapping {
+            scale: [2.0, 1.0],
+            offset: [-0.5, 0.0],
+        };
+        postprocess_mapped(
+            &[1.0; 8],
+            4,
+            2,
+            DepthUnits::Metres,
+            (0.1, 10.0),
+            pillars,
+            &mut map,
+        );
+        assert_eq!(
+            map.valid,
+            [false, true, true, false, false, true, true, false]
+        );
+        // A crop (Fill) keeps every texel.
+        let crop = ImageMapping {
+            scale: [0.5, 1.0],
+            offset: [0.25, 0.0],
+        };
+        postprocess_mapped(
+            &[1.0; 8],
+            4,
+            2,
+            DepthUnits::Metres,
+            (0.1, 10.0),
+            crop,
+            &mut map,
+        );
+        assert!(map.valid.iter().all(|&v| v));
     }
 
     #[test]

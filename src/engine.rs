@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::camera::FocalCorrection;
-use crate::depth::{DepthMap, postprocess};
+use crate::depth::{DepthMap, postprocess_mapped};
 use crate::frame::{CameraFrame, FrameError};
 use crate::model::{DepthUnits, ModelOverrides, ModelSpec};
 use crate::preprocess::{ImageMapping, PreprocessError, Preprocessor, ResizeMode};
@@ -310,12 +310,13 @@ impl DepthEstimator for DepthEngine {
         let start = Instant::now();
         self.session.run_with(self.pre.tensor(), |raw| {
             let post_start = Instant::now();
-            postprocess(
+            postprocess_mapped(
                 raw,
                 spec.output_width,
                 spec.output_height,
                 spec.units,
                 spec.depth_range,
+                mapping,
                 out,
             );
             post = post_start.elapsed();

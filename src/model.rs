@@ -250,6 +250,11 @@ impl ModelSpec {
                 hi.unwrap_or(defaults::DEPTH_RANGE.1),
             ),
         };
+        if [width, height, output_width, output_height].contains(&0) {
+            return Err(bad(format!(
+                "input {input_shape:?} or output {output_shape:?} has a dimension of size 0"
+            )));
+        }
         let to_u32 =
             |v: usize| u32::try_from(v).map_err(|_| bad(format!("dimension {v} is too large")));
         let spec = Self {
@@ -399,5 +404,22 @@ mod tests {
                 "{meta:?}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn zero_sized_tensors_are_refused() {
+        for input in [[1, 3, 0, 304], [1, 3, 228, 0]] {
+            let err = spec(&input, &[], &ModelOverrides::default()).unwrap_err();
+            assert!(err.to_string().contains("size 0"), "{err}");
+        }
+        let err = ModelSpec::from_parts(
+            Path::new("m.onnx"),
+            &[1, 3, 228, 304],
+            &[1, 0, 160],
+            |_| None,
+            &ModelOverrides::default(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("size 0"), "{err}");
     }
 }

@@ -58,6 +58,8 @@ const EDGE_DIFFERENCE: f32 = 0.2;
 const EDGE_FLOOR: f32 = 0.25;
 /// Weight of the newest agreement in the running agreement.
 const AGREEMENT_RATE: f32 = 0.3;
+/// The agreement of a texel seen for the first time, or afresh.
+const FRESH_AGREEMENT: f32 = 0.5;
 
 /// Filters successive depth maps of one camera (see the module docs).
 #[derive(Debug, Clone, Default)]
@@ -111,8 +113,12 @@ impl Stabiliser {
             self.filtered.clear();
             self.filtered.extend_from_slice(depth.metres());
             self.agreement.clear();
-            self.agreement
-                .extend(depth.valid().iter().map(|&ok| if ok { 0.5 } else { 0.0 }));
+            self.agreement.extend(
+                depth
+                    .valid()
+                    .iter()
+                    .map(|&ok| if ok { FRESH_AGREEMENT } else { 0.0 }),
+            );
         } else {
             let s = self.settings;
             let history = s.history.clamp(0.0, 1.0);
@@ -126,7 +132,7 @@ impl Stabiliser {
                 let old = self.filtered[i];
                 if old <= 0.0 {
                     self.filtered[i] = new;
-                    self.agreement[i] = 0.5;
+                    self.agreement[i] = FRESH_AGREEMENT;
                     continue;
                 }
                 let motion = (self.scratch[i] - self.luma[i]).abs() / s.motion_threshold.max(1e-3);
@@ -137,6 +143,10 @@ impl Stabiliser {
                 if motion < 1.0 {
                     let agree = (1.0 - change).clamp(0.0, 1.0);
                     self.agreement[i] += AGREEMENT_RATE * (agree - self.agreement[i]);
+                } else {
+                    // The image gate started the texel afresh: what is seen
+                    // now is new, so is the agreement about it.
+                    self.agreement[i] = FRESH_AGREEMENT;
                 }
             }
         }
@@ -320,6 +330,26 @@ mod tests {
         let mut jumped = depth(|x, _| if x < 4 { 1.9 } else { 3.0 });
         stabiliser.apply(&frame(160), &mut jumped);
         assert_eq!(jumped.get(6, 3), Some(3.0));
+    }
+
+    #[test]
+    fn a_texel_the_image_restarts_loses_the_old_surfaces_confidence() {
+        let mut stabiliser = Stabiliser::new(TemporalSettings::default());
+        let mut sure = 0.0;
+        for _ in 0..20 {
+            let mut map = depth(|_, _| 2.0);
+            stabiliser.apply(&frame(100), &mut map);
+            sure = map.confidence()[3 * 8 + 1];
+        }
+        assert!(sure > 0.9, "agreement built up: {sure}");
+        // Something else appears in the left half of the image at about the
+        // same depth: its depth is new, so is its agreement.
+        let mut appeared = depth(|_, _| 2.0);
+        stabiliser.apply(&frame(160), &mut appeared);
+        let left = appeared.confidence()[3 * 8 + 1];
+        let right = appeared.confidence()[3 * 8 + 6];
+        assert!(left <= FRESH_AGREEMENT + 1e-6, "restarted texel: {left}");
+        assert!(right > 0.9, "untouched texel: {right}");
     }
 
     #[test]

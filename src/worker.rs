@@ -8,7 +8,8 @@
 //! Results and faults come back as [`WorkerEvent`]s.
 //!
 //! A frame that fails is reported and the worker carries on; a panic inside
-//! the estimator is caught, reported, and the estimator is rebuilt; a new
+//! the estimator is caught, reported, and the estimator is rebuilt (after a
+//! pause that doubles with each panic in a row, from [`PANIC_BACK_OFF`]); a new
 //! model can be swapped in while running; dropping the worker stops the
 //! thread and joins it when the current frame is done, waiting at most
 //! [`STOP_TIMEOUT`] (a slow model load then finishes on its own).
@@ -33,7 +34,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
 
@@ -227,8 +228,9 @@ impl DepthWorker {
         self.sender.clone()
     }
 
-    /// Results and faults, oldest first. If nobody reads them, the oldest are
-    /// discarded beyond a small backlog.
+    /// Results and faults, oldest first. If nobody reads them, the oldest
+    /// depth results are discarded beyond a small backlog
+    /// ([`EVENT_CAPACITY`]); `Ready` and `LoadFailed` are kept.
     pub fn events(&self) -> &Receiver<WorkerEvent> {
         &self.events
     }
@@ -323,17 +325,41 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "panic with a non-text payload".to_owned())
 }
 
-/// Sends `event`, discarding the oldest unread one when the channel is full.
+/// Sends `event`. When the channel is full, the oldest unread depth result
+/// makes room (then the oldest frame fault, and only when nothing else is
+/// waiting, the oldest event): the one-off [`WorkerEvent::Ready`] and
+/// [`WorkerEvent::LoadFailed`] survive any number of unread results, so an
+/// app that starts reading late still learns that the model loaded.
 fn send(events: &Sender<WorkerEvent>, drain: &Receiver<WorkerEvent>, mut event: WorkerEvent) {
     loop {
         match events.try_send(event) {
             Ok(()) | Err(TrySendError::Disconnected(_)) => return,
             Err(TrySendError::Full(back)) => {
                 event = back;
-                // Racing with the reader is fine: either frees a place.
-                let _ = drain.try_recv();
+                // This thread is the only sender: take what is waiting, drop
+                // the least important, put the rest back in order. A reader
+                // racing with this only takes events older than those held
+                // here, so the order it sees stays the order they were sent.
+                let mut waiting: Vec<WorkerEvent> = drain.try_iter().collect();
+                if let Some(index) = (0..waiting.len()).min_by_key(|&i| (rank(&waiting[i]), i)) {
+                    waiting.remove(index);
+                }
+                for kept in waiting {
+                    if let Err(TrySendError::Disconnected(_)) = events.try_send(kept) {
+                        return;
+                    }
+                }
             }
         }
+    }
+}
+
+/// Which waiting event gives way first when the channel is full (lowest first).
+fn rank(event: &WorkerEvent) -> u8 {
+    match event {
+        WorkerEvent::Depth(_) => 0,
+        WorkerEvent::FrameFailed { .. } | WorkerEvent::Panicked { .. } => 1,
+        WorkerEvent::Ready(_) | WorkerEvent::LoadFailed(_) => 2,
     }
 }
 
@@ -347,11 +373,43 @@ fn build(factory: &mut EstimatorFactory) -> Result<Box<dyn DepthEstimator>, Engi
     }
 }
 
+/// Pause before rebuilding after the first panic in a row.
+pub const PANIC_BACK_OFF: Duration = Duration::from_millis(100);
+/// The longest pause before a rebuild.
+const MAX_BACK_OFF: Duration = Duration::from_secs(10);
+
+/// Waits before the rebuild after `in_a_row` panics: none after the first,
+/// then [`PANIC_BACK_OFF`] doubling up to 10 s. A new model or shutdown ends
+/// the wait; returns `false` on shutdown.
+fn back_off(shared: &Shared, in_a_row: u32) -> bool {
+    if in_a_row < 2 {
+        return true;
+    }
+    let pause = PANIC_BACK_OFF
+        .saturating_mul(1 << (in_a_row - 2).min(16))
+        .min(MAX_BACK_OFF);
+    let until = Instant::now() + pause;
+    let mut mailbox = shared.lock();
+    while !mailbox.shutdown && mailbox.factory.is_none() {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        mailbox = shared
+            .wake
+            .wait_timeout(mailbox, left)
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
+    }
+    !mailbox.shutdown
+}
+
 fn run(shared: &Shared, events: &Sender<WorkerEvent>, drain: &Receiver<WorkerEvent>) {
     let counters = &shared.counters;
     let mut factory: Option<EstimatorFactory> = None;
     let mut estimator: Option<Box<dyn DepthEstimator>> = None;
     let mut map = DepthMap::empty();
+    let mut panics_in_a_row = 0u32;
     loop {
         let (new_factory, job) = {
             let mut mailbox = shared.lock();
@@ -389,6 +447,7 @@ fn run(shared: &Shared, events: &Sender<WorkerEvent>, drain: &Receiver<WorkerEve
         let wait = submitted.elapsed();
         match catch_unwind(AssertUnwindSafe(|| current.estimate_into(&frame, &mut map))) {
             Ok(Ok(mut timings)) => {
+                panics_in_a_row = 0;
                 timings.wait = wait;
                 map.camera = frame.camera();
                 counters.processed.fetch_add(1, Ordering::Relaxed);
@@ -430,9 +489,16 @@ fn run(shared: &Shared, events: &Sender<WorkerEvent>, drain: &Receiver<WorkerEve
                         message,
                     },
                 );
-                // The estimator may be in any state: rebuild it.
+                // The estimator may be in any state: rebuild it, after a
+                // pause that doubles with every panic in a row, so a frame
+                // or model that panics each time does not rebuild the model
+                // flat out.
                 estimator = None;
                 map = DepthMap::empty();
+                panics_in_a_row += 1;
+                if !back_off(shared, panics_in_a_row) {
+                    return;
+                }
                 if let Some(f) = factory.as_mut() {
                     match build(f) {
                         Ok(e) => {

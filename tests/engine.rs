@@ -130,25 +130,39 @@ fn fill_crops_the_centre_of_a_wider_frame() {
 }
 
 #[test]
-fn fit_letterboxes_a_wider_frame_with_black_bars() {
+fn fit_letterboxes_a_wider_frame_and_its_bars_are_not_depth() {
     // 320×128 fits as a 320×128 band at input rows 64..192 (depth rows 32..96).
     let mut engine = engine("closed_form.onnx", ResizeMode::Fit);
+    let inside_rows = 32..96;
     for (format, padding) in FORMATS {
         let (depth, _) = engine
             .estimate(&make_frame(format, 320, 128, padding, gradient))
             .unwrap();
-        let inside = worst_error(&depth, 32..96, 0..160, |i, j| {
+        let inside = worst_error(&depth, inside_rows.clone(), 0..160, |i, j| {
             analytic(|y, x| gradient(y - 64, x), i, j)
         });
-        let bars = worst_error(&depth, 0..32, 0..160, |_, _| 0.5).max(worst_error(
-            &depth,
-            96..128,
-            0..160,
-            |_, _| 0.5,
-        ));
+        assert!(inside < 1e-4, "{format:?}: inside off by {inside}");
+        // The bars, where the model saw black, are no depth: not in the
+        // map, not in its statistics.
+        for i in (0..32).chain(96..128) {
+            for j in 0..160 {
+                assert_eq!(depth.get(j, i), None, "{format:?}: bar texel ({j}, {i})");
+            }
+        }
+        let stats = depth.stats();
+        assert_eq!(stats.valid, inside_rows.len() * 160);
+        let analytic_inside: Vec<f32> = inside_rows
+            .clone()
+            .flat_map(|i| (0..160).map(move |j| analytic(|y, x| gradient(y - 64, x), i, j)))
+            .collect();
+        let nearest = analytic_inside
+            .iter()
+            .copied()
+            .fold(f32::INFINITY, f32::min);
         assert!(
-            inside < 1e-4 && bars < 1e-4,
-            "{format:?}: inside off by {inside}, bars by {bars}"
+            (stats.min - nearest).abs() < 1e-4,
+            "{format:?}: nearest {} where the image's is {nearest}",
+            stats.min
         );
         assert_eq!(
             depth.mapping,

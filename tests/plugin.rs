@@ -55,7 +55,7 @@ fn uniform_frame(colour: [u8; 3]) -> Vec<u8> {
 }
 
 fn closed_form(colour: [u8; 3]) -> f32 {
-    0.5 + 0.02 * f32::from(colour[0]) + 0.01 * f32::from(colour[1]) + 0.005 * f32::from(colour[2])
+    common::closed_form_depth(colour)
 }
 
 #[test]
@@ -546,4 +546,36 @@ fn bad_pushed_buffers_are_errors_and_the_app_keeps_running() {
         depth_sequence(app) == Some(u64::MAX)
     });
     assert_eq!(app.world().resource::<MonoDepthStatus>().frames.failed, 0);
+}
+
+#[test]
+fn ready_reaches_the_status_after_many_unread_results() {
+    // The worker starts with the plugin; no update runs while far more
+    // results arrive than the event channel holds.
+    let mut app = app_with(Some("closed_form.onnx"), FrameSource::Pushed);
+    let pusher = app.world().resource::<FramePusher>().clone();
+    let frame = uniform_frame([40, 80, 120]);
+    let mut last = 0;
+    for _ in 0..300 {
+        last = pusher
+            .push_rgb(320, 256, 320 * 3, &frame, Duration::ZERO)
+            .unwrap();
+        // Paced so that each frame is processed rather than replaced.
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    update_until(&mut app, "the last pushed frame's depth", |app| {
+        depth_sequence(app) == Some(last)
+    });
+    let status = app.world().resource::<MonoDepthStatus>();
+    let capacity = bevy_mono_depth::worker::EVENT_CAPACITY as u64;
+    assert!(
+        status.frames.processed > capacity,
+        "the premise: more results than the channel holds arrived unread ({:?})",
+        status.frames
+    );
+    assert!(
+        matches!(status.engine, EngineStatus::Running(_)),
+        "{}",
+        status.engine
+    );
 }

@@ -567,3 +567,152 @@ fn poses_are_recorded_per_frame_and_replayed() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A recording of frames pushed without timestamps: every one at 0 ms.
+fn untimed_recording(name: &str, frames: u64) -> PathBuf {
+    let dir = scratch(name);
+    let mut recorder = Recorder::create(&dir, "pushed without timestamps").unwrap();
+    for n in 0..frames {
+        let frame = CameraFrame::packed(PixelFormat::Rgb8, 4, 2, vec![n as u8; 4 * 2 * 3])
+            .unwrap()
+            .with_sequence(n + 1);
+        let depth = DepthMap::from_metres(4, 2, vec![1.0; 8], (0.1, 20.0));
+        recorder.record(&frame, &depth, None).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn a_replay_without_timestamps_plays_at_its_configured_rate() {
+    let dir = untimed_recording("untimed_rate", 4);
+    let mut recording = Recording::open(&dir).unwrap();
+    assert!(recording.index.frames.iter().all(|f| f.timestamp_ms == 0.0));
+    assert!(!recording.timestamps_advance());
+    for fps in [
+        bevy_mono_depth::sources::recording::FPS_WITHOUT_TIMESTAMPS,
+        10.0,
+    ] {
+        recording.fps_without_timestamps = fps;
+        // frames 1..=9 across two loops of 4: one interval apart throughout
+        for sequence in 1..=9u64 {
+            let want = (sequence - 1) as f64 / fps;
+            let got = recording.play_time(sequence).as_secs_f64();
+            assert!(
+                (got - want).abs() < 1e-9,
+                "frame {sequence} at {fps} fps: {got} s, want {want} s"
+            );
+        }
+        assert!((recording.duration().as_secs_f64() - 4.0 / fps).abs() < 1e-9);
+    }
+    // A nonsense rate falls back to the default instead of a busy loop.
+    recording.fps_without_timestamps = 0.0;
+    assert!(recording.play_time(2) > Duration::ZERO);
+
+    // The replay thread sleeps between frames: about 30 in a second, not
+    // the thousands a loop without sleeping sends.
+    recording.fps_without_timestamps = bevy_mono_depth::sources::recording::FPS_WITHOUT_TIMESTAMPS;
+    let hub = bevy_mono_depth::sources::FrameHub::default();
+    let replay = bevy_mono_depth::sources::recording::spawn_replay(
+        hub.clone(),
+        std::sync::Arc::new(recording),
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let sent = hub.newest().map_or(0, |f| f.sequence);
+    drop(replay);
+    assert!(
+        (2..=40).contains(&sent),
+        "{sent} frames sent in 0.5 s at 30 fps"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_timed_replay_keeps_the_recorded_times() {
+    let dir = scratch("timed_rate");
+    let mut recorder = Recorder::create(&dir, "timed").unwrap();
+    for n in 0..3u64 {
+        let frame = CameraFrame::packed(PixelFormat::Rgb8, 4, 2, vec![0; 24])
+            .unwrap()
+            .with_sequence(n + 1)
+            .with_timestamp(Duration::from_millis(500 + 20 * n));
+        let depth = DepthMap::from_metres(4, 2, vec![1.0; 8], (0.1, 20.0));
+        recorder.record(&frame, &depth, None).unwrap();
+    }
+    let recording = Recording::open(&dir).unwrap();
+    assert!(recording.timestamps_advance());
+    // 0, 20, 40 ms, then the next loop one interval after the last frame
+    let times: Vec<u128> = (1..=5)
+        .map(|k| recording.play_time(k).as_millis())
+        .collect();
+    assert_eq!(times, [0, 20, 40, 60, 80]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn recordings_hold_the_models_depth_not_the_stabilised_one() {
+    let dir = scratch("record_model_depth");
+    let mut app = headless_app(MonoDepthPlugin {
+        session: common::cpu(),
+        model: Some(model("closed_form.onnx")),
+        source: FrameSource::Pushed,
+        ..Default::default()
+    });
+    app.init_resource::<Seen>().add_systems(Update, collect);
+    assert!(matches!(
+        wait_for_engine(&mut app, Duration::from_secs(60)),
+        EngineStatus::Running(_)
+    ));
+    assert!(
+        app.world()
+            .resource::<MonoDepthSettings>()
+            .stabilisation
+            .is_some(),
+        "stabilisation is on by default"
+    );
+    app.insert_resource(MonoDepthRecorder::start(&dir, "closed_form_luma").unwrap());
+    let pusher = app.world().resource::<FramePusher>().clone();
+    // Small steps in red: below the stabiliser's image and depth gates, so
+    // it blends them with the history.
+    let reds = [100u8, 104, 108, 112];
+    for (n, red) in reds.iter().enumerate() {
+        let pixels = [*red, 60, 30].repeat(320 * 256);
+        let sequence = pusher
+            .push_rgb(320, 256, 960, &pixels, Duration::from_millis(40 * n as u64))
+            .unwrap();
+        update_until(&mut app, "the pushed frame's depth", |app| {
+            app.world()
+                .resource::<Seen>()
+                .0
+                .iter()
+                .any(|(s, _)| *s == sequence)
+        });
+    }
+    let recorder = app
+        .world_mut()
+        .remove_resource::<MonoDepthRecorder>()
+        .unwrap();
+    assert_eq!(recorder.finish(), reds.len() as u64);
+    let shown = app.world().resource::<Seen>().0.clone();
+    drop(app);
+    let recording = Recording::open(&dir).unwrap();
+    for (n, red) in reds.iter().enumerate() {
+        let model_depth = common::closed_form_depth([*red, 60, 30]);
+        let stored = millimetres(&dir.join(&recording.index.frames[n].depth));
+        let want = (model_depth * 1000.0).round() as u16;
+        assert!(
+            stored.iter().all(|&mm| mm.abs_diff(want) <= 1),
+            "frame {n}: stored {} mm, the model gave {want} mm",
+            stored[0]
+        );
+    }
+    // The premise: what was shown was smoothed, so it differs from the model.
+    let (_, last) = shown.last().unwrap();
+    let last_model = common::closed_form_depth([112, 60, 30]);
+    assert!(
+        (last.get(80, 64).unwrap() - last_model).abs() > 0.01,
+        "shown {} vs model {last_model}",
+        last.get(80, 64).unwrap()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

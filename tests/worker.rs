@@ -417,3 +417,98 @@ fn depth_maps_keep_their_frames_camera() {
         }
     }
 }
+
+#[test]
+fn ready_and_faults_outlive_unread_depth_results() {
+    let (builds, seen) = (
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(Mutex::new(Vec::new())),
+    );
+    let plan = Script {
+        fail_on: Some(5),
+        ..script("fast", 0)
+    };
+    let worker = DepthWorker::spawn(factory(plan, builds, seen)).unwrap();
+    let capacity = bevy_mono_depth::worker::EVENT_CAPACITY as u64;
+    let pixels: Arc<[u8]> = Arc::from(vec![0u8; 16]);
+    // Nobody reads while three channels' worth of frames are processed,
+    // each waited for so none is replaced in the mailbox.
+    let frames = 3 * capacity;
+    let mut submitted = 0;
+    while submitted < frames {
+        let stats = worker.stats();
+        if stats.processed + stats.failed + stats.dropped < submitted {
+            std::thread::yield_now();
+            continue;
+        }
+        submitted += 1;
+        worker.submit(tiny_frame(&pixels, submitted));
+    }
+    let stats = wait_idle(&worker, frames);
+    assert_eq!(stats.processed + stats.failed, frames, "{stats:?}");
+    let events: Vec<WorkerEvent> = worker.events().try_iter().collect();
+    assert_eq!(events.len() as u64, capacity);
+    assert!(matches!(&events[0], WorkerEvent::Ready(s) if s.to_string().contains("fast")));
+    assert!(matches!(
+        events[1],
+        WorkerEvent::FrameFailed { sequence: 5, .. }
+    ));
+    // then the newest results, in order
+    let depths: Vec<u64> = events[2..]
+        .iter()
+        .map(|e| match e {
+            WorkerEvent::Depth(r) => r.depth.sequence,
+            other => panic!("expected depth, got {other:?}"),
+        })
+        .collect();
+    let want: Vec<u64> = (frames - (capacity - 2) + 1..=frames).collect();
+    assert_eq!(depths, want);
+}
+
+#[test]
+fn a_model_that_always_panics_is_rebuilt_with_growing_pauses() {
+    use bevy_mono_depth::worker::PANIC_BACK_OFF;
+    let (builds, seen) = (
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(Mutex::new(Vec::new())),
+    );
+    // Panics on every frame: `panic_on` is checked per sequence, so give
+    // each frame the same one.
+    let plan = Script {
+        panic_on: Some(1),
+        ..script("always panics", 0)
+    };
+    let worker = DepthWorker::spawn(factory(plan, Arc::clone(&builds), seen)).unwrap();
+    collect_until(&worker, |e| matches!(e, WorkerEvent::Ready(_)));
+    let pixels: Arc<[u8]> = Arc::from(vec![0u8; 16]);
+    let started = Instant::now();
+    let panics = 5u64;
+    for n in 1..=panics {
+        worker.submit(tiny_frame(&pixels, 1));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while worker.stats().panics < n {
+            assert!(Instant::now() < deadline, "panic {n} never came");
+            std::thread::yield_now();
+        }
+        // rebuilt (or waiting to be) before the next frame
+        collect_until(&worker, |e| matches!(e, WorkerEvent::Ready(_)));
+    }
+    // No pause after the first panic, then 1, 2, 4 times the first pause
+    // before the rebuilds after panics 2, 3 and 4 (the 5th's is waited for
+    // too, 8 times).
+    let least = PANIC_BACK_OFF * (1 + 2 + 4 + 8);
+    assert!(
+        started.elapsed() >= least,
+        "{:?} for {panics} panics, at least {least:?} expected",
+        started.elapsed()
+    );
+    assert_eq!(builds.load(Ordering::SeqCst) as u64, 1 + panics);
+    // Dropping it while it waits returns at once, not after the pause.
+    worker.submit(tiny_frame(&pixels, 1));
+    while worker.stats().panics < panics + 1 {
+        std::thread::yield_now();
+    }
+    let dropping = Instant::now();
+    drop(worker);
+    assert!(dropping.elapsed() < PANIC_BACK_OFF * 16);
+}

@@ -90,6 +90,11 @@ type Captured = Arc<Mutex<(Option<Vec<u8>>, Option<Vec<u8>>)>>;
 /// A camera path: the pose at `t` (0–1 across the sequence).
 type Path = fn(f32) -> Transform;
 
+/// Frames the quality sequences' camera paths span: shorter runs (the
+/// smoke run's 3) render the first frames of the same motion, so one frame
+/// late means the same camera motion in both.
+const QUALITY_PATH_FRAMES: u32 = 30;
+
 /// The quality sequences: name and camera path.
 const SEQUENCES: [(&str, Path); 4] = [
     ("table_still", |_| table_pose(0.35)),
@@ -107,19 +112,19 @@ fn main() {
                 .iter()
                 .position(|a| a == "--frames")
                 .and_then(|i| args.get(i + 1))
-                .map_or(Ok(30), |n| n.parse::<u32>())
+                .map_or(Ok(QUALITY_PATH_FRAMES), |n| n.parse::<u32>())
                 .map_err(|e| format!("--frames: {e}"));
             frames.and_then(|frames| {
                 let mut app = app(QUALITY)?;
                 for (name, path) in SEQUENCES {
-                    render(&mut app, &out.join(name), frames, path)?;
+                    render(&mut app, &out.join(name), frames, QUALITY_PATH_FRAMES, path)?;
                 }
                 Ok(())
             })
         }
         other => {
             let out = PathBuf::from(other.unwrap_or("assets/samples/room"));
-            app(SAMPLE).and_then(|mut app| render(&mut app, &out, FRAMES, camera_pose))
+            app(SAMPLE).and_then(|mut app| render(&mut app, &out, FRAMES, FRAMES, camera_pose))
         }
     };
     if let Err(e) = result {
@@ -152,9 +157,16 @@ fn app(config: Config) -> Result<App, String> {
     Ok(app)
 }
 
-/// Renders `frames` frames along `path` into a recording at `out`. A still
-/// path is rendered once and recorded `frames` times.
-fn render(app: &mut App, out: &std::path::Path, frames: u32, path: Path) -> Result<(), String> {
+/// Renders `frames` frames along `path` into a recording at `out`, the path
+/// spanning `path_frames` frames (or all of them, when more). A still path
+/// is rendered once and recorded `frames` times.
+fn render(
+    app: &mut App,
+    out: &std::path::Path,
+    frames: u32,
+    path_frames: u32,
+    path: Path,
+) -> Result<(), String> {
     let Config {
         width, height, fps, ..
     } = *app.world().resource::<Config>();
@@ -173,7 +185,7 @@ fn render(app: &mut App, out: &std::path::Path, frames: u32, path: Path) -> Resu
     let targets = app.world().resource::<Targets>().clone();
     let mut previous: Option<(Transform, Vec<u8>, Vec<f32>)> = None;
     for n in 0..frames {
-        let t = n as f32 / (frames.max(2) - 1) as f32;
+        let t = n as f32 / (frames.max(path_frames).max(2) - 1) as f32;
         let pose = path(t);
         let (rgba, metres) = match previous.take() {
             Some((last, rgba, metres)) if last == pose => (rgba, metres),

@@ -159,6 +159,7 @@ fn panel(
     time: Res<Time<Real>>,
     mut cameras: Query<(&Camera, &mut MonoDepthCamera)>,
     mut images: ResMut<Assets<Image>>,
+    mut stabilisation_off: Local<Option<TemporalSettings>>,
 ) -> Result {
     // The preview is colour-mapped only when a new depth map arrived.
     if let Some(map) = current.as_ref().and_then(|c| c.map.as_ref())
@@ -204,6 +205,8 @@ fn panel(
     let ctx = contexts.ctx_mut()?;
     egui::Window::new("Mono depth (F3)")
         .default_width(440.0)
+        // Taller than a small window (720p): kept on screen and scrolled.
+        .vscroll(true)
         .show(ctx, |ui| {
             let Some(status) = status else {
                 ui.colored_label(BAD, "MonoDepthPlugin is not added to the app");
@@ -273,13 +276,39 @@ fn panel(
                     || background != settings.background
                     || stable != settings.stabilisation.is_some()
                 {
-                    settings.paused = paused;
-                    settings.background = background;
-                    settings.stabilisation = stable.then(TemporalSettings::default);
+                    apply_controls(
+                        &mut settings,
+                        paused,
+                        background,
+                        stable,
+                        &mut stabilisation_off,
+                    );
                 }
             }
         });
     Ok(())
+}
+
+/// Writes the panel's controls into the settings. Turning stabilisation
+/// off keeps the app's own [`TemporalSettings`] in `off`, and turning it on
+/// brings them back; the other controls leave them alone.
+fn apply_controls(
+    settings: &mut MonoDepthSettings,
+    paused: bool,
+    background: BackgroundSync,
+    stable: bool,
+    off: &mut Option<TemporalSettings>,
+) {
+    settings.paused = paused;
+    settings.background = background;
+    if stable != settings.stabilisation.is_some() {
+        settings.stabilisation = if stable {
+            Some(off.take().unwrap_or_default())
+        } else {
+            *off = settings.stabilisation.take();
+            None
+        };
+    }
 }
 
 fn status_lines(ui: &mut egui::Ui, status: &MonoDepthStatus) {
@@ -509,6 +538,35 @@ fn proximity_controls(ui: &mut egui::Ui, proximity: &mut ResMut<MonoDepthProximi
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_panel_keeps_the_apps_own_stabilisation_settings() {
+        let own = TemporalSettings {
+            history: 0.5,
+            ..TemporalSettings::default()
+        };
+        let mut settings = MonoDepthSettings {
+            stabilisation: Some(own),
+            ..MonoDepthSettings::default()
+        };
+        let mut off = None;
+        // pausing or switching the background leaves them alone
+        apply_controls(&mut settings, true, BackgroundSync::Newest, true, &mut off);
+        assert_eq!(settings.stabilisation, Some(own));
+        assert!(settings.paused);
+        // off and on again: the same settings come back
+        apply_controls(&mut settings, true, BackgroundSync::Newest, false, &mut off);
+        assert_eq!(settings.stabilisation, None);
+        apply_controls(&mut settings, false, BackgroundSync::Synced, true, &mut off);
+        assert_eq!(settings.stabilisation, Some(own));
+        // an app that started without stabilisation gets the defaults
+        let mut plain = MonoDepthSettings {
+            stabilisation: None,
+            ..MonoDepthSettings::default()
+        };
+        apply_controls(&mut plain, false, BackgroundSync::Synced, true, &mut None);
+        assert_eq!(plain.stabilisation, Some(TemporalSettings::default()));
+    }
 
     #[test]
     fn history_keeps_the_last_frames_and_summarises_them() {

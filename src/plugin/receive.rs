@@ -26,6 +26,10 @@ pub struct CurrentDepth {
     pub latency: Duration,
     /// The camera frame the depth came from (shares its pixels).
     pub frame: Option<CameraFrame>,
+    /// The depth as the model produced it, before stabilisation: kept only
+    /// while a [`MonoDepthRecorder`](super::MonoDepthRecorder) records and
+    /// stabilisation is on, so recordings hold the model's depth.
+    pub(crate) model_map: Option<DepthMap>,
 }
 
 /// Sent once per new depth map, in `PreUpdate`
@@ -51,7 +55,10 @@ fn engine_failure(error: &EngineError) -> EngineStatus {
 
 pub(super) fn receive_depth(
     running: Res<Running>,
-    settings: Res<MonoDepthSettings>,
+    (settings, recorder): (
+        Res<MonoDepthSettings>,
+        Option<Res<super::MonoDepthRecorder>>,
+    ),
     mut status: ResMut<MonoDepthStatus>,
     mut current: ResMut<CurrentDepth>,
     mut textures: TextureWriter,
@@ -98,6 +105,9 @@ pub(super) fn receive_depth(
     }
     // Only the newest result matters; older ones in the same update are skipped.
     let Some(mut result) = newest else { return };
+    // A recording keeps what the model produced; replay stabilises it again.
+    current.model_map =
+        (recorder.is_some() && settings.stabilisation.is_some()).then(|| result.depth.clone());
     match (settings.stabilisation, stabiliser.as_mut()) {
         (None, _) => *stabiliser = None,
         (Some(temporal), Some(running)) => {

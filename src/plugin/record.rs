@@ -133,8 +133,9 @@ pub(super) fn record_depth(
     if new_depth.read().last().is_none() {
         return;
     }
-    let (Some(map), Some(frame), Some(jobs)) = (&current.map, &current.frame, &recorder.jobs)
-    else {
+    // The model's own depth when stabilisation changed what is shown.
+    let model_map = current.model_map.as_ref().or(current.map.as_ref());
+    let (Some(map), Some(frame), Some(jobs)) = (model_map, &current.frame, &recorder.jobs) else {
         return;
     };
     match jobs.try_send((frame.clone(), map.clone(), current.timings)) {

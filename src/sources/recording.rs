@@ -273,7 +273,14 @@ pub struct Recording {
     pub dir: PathBuf,
     /// Its index.
     pub index: RecordingIndex,
+    /// The rate a replay keeps when the recorded timestamps do not advance
+    /// (frames pushed without timestamps are all recorded at 0 ms); set by
+    /// [`Recording::open`] to [`FPS_WITHOUT_TIMESTAMPS`].
+    pub fps_without_timestamps: f64,
 }
+
+/// Frames a second of a replay whose recorded timestamps do not advance.
+pub const FPS_WITHOUT_TIMESTAMPS: f64 = 30.0;
 
 impl Recording {
     /// Reads and checks the index of the recording in `dir`.
@@ -306,7 +313,11 @@ impl Recording {
             }
         }
         index.validate().map_err(|reason| format(&path, reason))?;
-        Ok(Self { dir, index })
+        Ok(Self {
+            dir,
+            index,
+            fps_without_timestamps: FPS_WITHOUT_TIMESTAMPS,
+        })
     }
 
     /// The recording-wide mapping of depth onto the frame (frames of
@@ -392,21 +403,62 @@ impl Recording {
         millis(self.pass_ms())
     }
 
+    /// Whether the recorded timestamps advance from the first frame to the
+    /// last; when they do not, a replay plays at
+    /// [`Recording::fps_without_timestamps`].
+    pub fn timestamps_advance(&self) -> bool {
+        let frames = &self.index.frames;
+        frames[frames.len() - 1].timestamp_ms > frames[0].timestamp_ms
+    }
+
+    /// The frame interval of a replay without usable timestamps, milliseconds.
+    fn fallback_step_ms(&self) -> f64 {
+        let fps = self.fps_without_timestamps;
+        1000.0
+            / if fps.is_finite() && fps > 0.0 {
+                fps
+            } else {
+                FPS_WITHOUT_TIMESTAMPS
+            }
+    }
+
+    /// Milliseconds from the start of a pass to entry `i`.
+    fn offset_ms(&self, i: usize) -> f64 {
+        if self.timestamps_advance() {
+            (self.index.frames[i].timestamp_ms - self.index.frames[0].timestamp_ms).max(0.0)
+        } else {
+            i as f64 * self.fallback_step_ms()
+        }
+    }
+
     /// One pass in milliseconds: one frame interval past the last frame, so
     /// loops keep the rhythm.
     fn pass_ms(&self) -> f64 {
         let frames = &self.index.frames;
+        let n = frames.len() as f64;
+        if !self.timestamps_advance() {
+            return n * self.fallback_step_ms();
+        }
         let (first, last) = (
             frames[0].timestamp_ms,
             frames[frames.len() - 1].timestamp_ms,
         );
-        let n = frames.len() as f64;
         let step = if n > 1.0 {
             (last - first) / (n - 1.0)
         } else {
             33.0
         };
-        (last - first + step).max(0.0)
+        last - first + step
+    }
+
+    /// When a replay sends frame `sequence` (1, 2, 3… across loops), from
+    /// the replay's start: at the recorded times, or at
+    /// [`Recording::fps_without_timestamps`] when they do not advance.
+    pub fn play_time(&self, sequence: u64) -> Duration {
+        let (i, pass) = entry_of(sequence, self.index.frames.len());
+        // Saturates after centuries of looping instead of overflowing.
+        Duration::try_from_secs_f64((self.pass_ms() * pass as f64 + self.offset_ms(i)) / 1000.0)
+            .unwrap_or(Duration::MAX)
     }
 }
 
@@ -429,16 +481,11 @@ pub fn spawn_replay(hub: FrameHub, recording: Arc<Recording>) -> std::io::Result
 fn run_replay(hub: &FrameHub, recording: &Recording, stop: &Stop) {
     let name = format!("recording {}", recording.dir.display());
     let len = recording.index.frames.len();
-    let first = recording.index.frames[0].timestamp_ms;
-    let pass_ms = recording.pass_ms();
     let started = Instant::now();
     let mut reported = false;
     for sequence in 1u64.. {
-        let (i, pass) = entry_of(sequence, len);
-        let offset = (recording.index.frames[i].timestamp_ms - first).max(0.0);
-        // Saturates after centuries of looping instead of overflowing.
-        let at = Duration::try_from_secs_f64((pass_ms * pass as f64 + offset) / 1000.0)
-            .unwrap_or(Duration::MAX);
+        let (i, _) = entry_of(sequence, len);
+        let at = recording.play_time(sequence);
         if !stop.sleep(at.saturating_sub(started.elapsed())) {
             return;
         }

@@ -109,3 +109,9 @@ pub fn frame_bytes(
 }
 
 pub mod render;
+
+/// The closed-form test model's depth over a patch of one colour, in
+/// metres: `0.5 + 0.02 R + 0.01 G + 0.005 B` (tools/README.md, "Test models").
+pub fn closed_form_depth(rgb: [u8; 3]) -> f32 {
+    0.5 + 0.02 * f32::from(rgb[0]) + 0.01 * f32::from(rgb[1]) + 0.005 * f32::from(rgb[2])
+}

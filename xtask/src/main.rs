@@ -287,10 +287,14 @@ fn bench(args: &[String]) -> Result<(), Fail> {
 /// make too (rendering, not the example's code, takes the time).
 fn quality_ground_truth(dir: &str, frames: u32, redo: bool) -> Result<(), Fail> {
     let root = repo_root();
-    // Ground truth from before poses were recorded is rendered again.
+    // Ground truth from before poses were recorded, or from before the
+    // camera paths kept their speed whatever the frame count, is rendered
+    // again.
+    const PATHS: &str = "camera paths span 30 frames";
+    let stamp = root.join(dir).join(".ground-truth");
     let with_poses = std::fs::read_to_string(root.join(dir).join("thin_moving/frames.jsonl"))
         .is_ok_and(|lines| lines.lines().next().is_some_and(|l| l.contains("\"pose\"")));
-    if !redo && with_poses {
+    if !redo && with_poses && util::read_stamp(&stamp) == PATHS {
         println!("\n== ground truth in {dir} (present; --rerender to redo)");
         return Ok(());
     }
@@ -305,7 +309,9 @@ fn quality_ground_truth(dir: &str, frames: u32, redo: bool) -> Result<(), Fail> 
         .args(["--frames", &frames.to_string()])
         .current_dir(&root);
     util::test_env(&mut render);
-    run(&mut render)
+    run(&mut render)?;
+    std::fs::write(&stamp, PATHS)?;
+    Ok(())
 }
 
 fn quality(args: &[String]) -> Result<(), Fail> {
