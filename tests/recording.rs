@@ -46,6 +46,22 @@ fn replay_app(dir: PathBuf) -> App {
     app
 }
 
+/// The closed-form model on pushed frames, running, collecting what it shows.
+fn live_app() -> App {
+    let mut app = headless_app(MonoDepthPlugin {
+        session: common::cpu(),
+        model: Some(model("closed_form.onnx")),
+        source: FrameSource::Pushed,
+        ..Default::default()
+    });
+    app.init_resource::<Seen>().add_systems(Update, collect);
+    assert!(matches!(
+        wait_for_engine(&mut app, Duration::from_secs(60)),
+        EngineStatus::Running(_)
+    ));
+    app
+}
+
 fn update_until(app: &mut App, what: &str, mut done: impl FnMut(&App) -> bool) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while !done(app) {
@@ -122,17 +138,7 @@ fn replayed_depth_is_the_recorded_millimetres() {
 #[test]
 fn a_recorded_session_replays_with_identical_depth_and_order() {
     let dir = scratch("record_replay");
-    let mut app = headless_app(MonoDepthPlugin {
-        session: common::cpu(),
-        model: Some(model("closed_form.onnx")),
-        source: FrameSource::Pushed,
-        ..Default::default()
-    });
-    app.init_resource::<Seen>().add_systems(Update, collect);
-    assert!(matches!(
-        wait_for_engine(&mut app, Duration::from_secs(60)),
-        EngineStatus::Running(_)
-    ));
+    let mut app = live_app();
     app.insert_resource(MonoDepthRecorder::start(&dir, "closed_form_luma").unwrap());
     let pusher = app.world().resource::<FramePusher>().clone();
     // Wider than the model's 320×256 input: the depth covers a crop of the
@@ -652,17 +658,7 @@ fn a_timed_replay_keeps_the_recorded_times() {
 #[test]
 fn recordings_hold_the_models_depth_not_the_stabilised_one() {
     let dir = scratch("record_model_depth");
-    let mut app = headless_app(MonoDepthPlugin {
-        session: common::cpu(),
-        model: Some(model("closed_form.onnx")),
-        source: FrameSource::Pushed,
-        ..Default::default()
-    });
-    app.init_resource::<Seen>().add_systems(Update, collect);
-    assert!(matches!(
-        wait_for_engine(&mut app, Duration::from_secs(60)),
-        EngineStatus::Running(_)
-    ));
+    let mut app = live_app();
     assert!(
         app.world()
             .resource::<MonoDepthSettings>()
