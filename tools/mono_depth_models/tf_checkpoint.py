@@ -396,10 +396,3 @@ def weight_dict(path) -> dict:
         layer, param = name.rsplit("/", 1)
         out.setdefault(layer, {})[param] = array
     return out
-
-
-def looks_like_checkpoint(path) -> bool:
-    """A zip, an ``.index`` file or a prefix with an ``.index`` beside it."""
-    p = Path(path)
-    return (p.is_file() and zipfile.is_zipfile(p)) or str(p).endswith(".index") or Path(str(p) + ".index").is_file()
-

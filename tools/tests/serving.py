@@ -20,7 +20,8 @@ class Quiet(http.server.SimpleHTTPRequestHandler):
 
 
 class Ranges(Quiet):
-    """Also serves ``Range: bytes=N-`` requests as 206 Partial Content."""
+    """Also serves ``Range: bytes=N-`` and ``bytes=N-M`` requests as 206
+    Partial Content."""
 
     def send_head(self):
         wanted = self.headers.get("Range", "")
@@ -28,13 +29,15 @@ class Ranges(Quiet):
             return super().send_head()
         self.server.requests.append((self.command, self.path))
         data = Path(self.translate_path(self.path)).read_bytes()
-        start = int(wanted[len("bytes="):].rstrip("-"))
+        first, _, last = wanted[len("bytes="):].partition("-")
+        start = int(first)
+        end = min(int(last), len(data) - 1) if last else len(data) - 1
         self.server.ranges.append(start)
         self.send_response(206)
-        self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-        self.send_header("Content-Length", str(len(data) - start))
+        self.send_header("Content-Range", f"bytes {start}-{end}/{len(data)}")
+        self.send_header("Content-Length", str(end + 1 - start))
         self.end_headers()
-        return io.BytesIO(data[start:])
+        return io.BytesIO(data[start:end + 1])
 
 
 @contextlib.contextmanager

@@ -124,6 +124,22 @@ class CliTest(unittest.TestCase):
             self.assertCleanFailure(wrong)
             self.assertIn("1,000 bytes, expected 999", wrong.stderr)
 
+    def test_probe_asks_for_the_first_byte_where_head_is_refused(self):
+        class NoHead(Ranges):
+            def do_HEAD(self):
+                self.server.requests.append(("HEAD", self.path))
+                self.send_error(405)
+
+        with tempfile.TemporaryDirectory() as served:
+            (Path(served) / "w.zip").write_bytes(b"x" * 1000)
+            with serve_with(served, NoHead) as (base, server):
+                ok = run_cli("fetch", "--probe", "--url", f"{base}/w.zip", "--size", "1000", timeout=60)
+                wrong = run_cli("fetch", "--probe", "--url", f"{base}/w.zip", "--size", "999", timeout=60)
+            self.assertEqual(ok.returncode, 0, ok.stderr)
+            self.assertEqual(server.ranges, [0, 0])  # one byte asked for, each time
+            self.assertCleanFailure(wrong)
+            self.assertIn("1,000 bytes, expected 999", wrong.stderr)
+
     def test_probe_of_a_closed_port(self):
         url = f"http://127.0.0.1:{closed_port()}/NYU_FCRN-checkpoint.zip"
         r = run_cli("fetch", "--probe", "--url", url, timeout=60)
