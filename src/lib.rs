@@ -12,7 +12,10 @@
 //! | [`MonoDepthPlugin`](plugin::MonoDepthPlugin) | the plugin: model path, runtime location, session options |
 //! | [`MonoDepthStatus`](plugin::MonoDepthStatus) | resource: what the engine and the camera are doing, with reasons when they fail |
 //! | [`CurrentDepth`](plugin::CurrentDepth) | resource: the newest depth map, its timings and its frame |
+//! | [`MonoDepthSettings`](plugin::MonoDepthSettings) | resource: what can change while the app runs (background sync, pause, stabilisation) |
+//! | [`MonoDepthSystems`](plugin::MonoDepthSystems) | the system sets every plugin system runs in, for ordering an app's systems around them |
 //! | [`DepthTextures`](plugin::DepthTextures) | handles of the Rg32Float depth-and-confidence texture and the camera-background texture |
+//! | [`ExternalDepth`](plugin::ExternalDepth) | system parameter: show depth from elsewhere (a sensor, a test) as if the model made it |
 //! | [`NewDepth`](plugin::NewDepth) / [`ProximityAlert`](plugin::ProximityAlert) | messages: a depth map arrived; something real came close or left |
 //! | [`MonoDepthCamera`](plugin::MonoDepthCamera) | component: the camera image behind this camera's scene, real surfaces hiding virtual objects (depth buffer) |
 //! | [`SoftOcclusionMaterial`](plugin::SoftOcclusionMaterial) | a `StandardMaterial` that fades out across a band around the real surface |
@@ -47,9 +50,20 @@
 //! }
 //! ```
 //!
-//! ONNX Runtime is opened at start-up on desktop: see [`runtime`] for where
-//! it is looked for. Nothing panics when it, the model or the camera is
-//! missing; [`MonoDepthStatus`](plugin::MonoDepthStatus) says what is wrong.
+//! ONNX Runtime is opened when the app starts (the plugin's threads start in
+//! [`MonoDepthSystems::Start`](plugin::MonoDepthSystems::Start), not in
+//! `Plugin::build`); see [`runtime`] for where it is looked for. Nothing
+//! panics when it, the model or the camera is missing;
+//! [`MonoDepthStatus`](plugin::MonoDepthStatus) says what is wrong.
+//!
+//! ## Layers
+//!
+//! A Bevy-free core in layers, each using only those below it (checked by
+//! `cargo xtask layers`): [`camera`], [`runtime`] → [`frame`], [`depth`],
+//! [`model`] → [`session`] and the analysis of depth maps ([`temporal`],
+//! [`reproject`], [`proximity`], [`colormap`]) → [`engine`] → [`worker`] →
+//! [`sources`] → [`plugin`]. `docs/ARCHITECTURE.md` follows a camera frame
+//! through them to an occluded pixel.
 //!
 //! ## Cargo features
 //!
@@ -62,7 +76,6 @@
 
 #![warn(missing_docs)]
 
-mod background;
 pub mod camera;
 pub mod colormap;
 pub mod depth;
@@ -70,38 +83,42 @@ pub mod engine;
 pub mod frame;
 pub mod model;
 pub mod plugin;
-pub mod pose;
-pub mod preprocess;
 pub mod proximity;
 pub mod reproject;
 pub mod runtime;
 pub mod session;
 pub mod sources;
 pub mod temporal;
+mod threads;
 pub mod worker;
 
-/// The types most apps need.
+// Paths of earlier releases.
+pub use camera::pose;
+pub use engine::preprocess;
+
+/// The types an app touches: the plugin and its configuration, its
+/// settings, status, resources, messages and components, and the frames and
+/// depth maps that go in and out.
 pub mod prelude {
-    pub use crate::camera::{FocalCorrection, Intrinsics};
+    pub use crate::camera::{FocalCorrection, FrameRotation, Intrinsics, ResizeMode};
     pub use crate::depth::DepthMap;
-    pub use crate::engine::{DepthEngine, EngineConfig};
-    pub use crate::frame::{CameraFrame, FrameRotation, PixelFormat};
+    pub use crate::frame::{CameraFrame, PixelFormat};
     #[cfg(feature = "overlay")]
-    pub use crate::plugin::MonoDepthOverlayPlugin;
+    pub use crate::plugin::{MonoDepthOverlay, MonoDepthOverlayPlugin};
     pub use crate::plugin::{
         BackgroundSync, CurrentDepth, DepthDisplay, DepthTextures, DepthUpsampling, EngineStatus,
-        FrameSource, MonoDepthCamera, MonoDepthPlugin, MonoDepthProximity, MonoDepthSettings,
-        MonoDepthStatus, MonoDepthSystems, NewDepth, OcclusionMode, ProximityAlert,
-        SoftOcclusionMaterial, SourceStatus, soft_occlusion,
+        ExternalDepth, FrameSource, MonoDepthCamera, MonoDepthPlugin, MonoDepthProximity,
+        MonoDepthRecorder, MonoDepthSettings, MonoDepthStatus, MonoDepthSystems, NewDepth,
+        OcclusionMode, ProximityAlert, ReprojectionStatus, SoftOcclusionMaterial, SourceStatus,
+        soft_occlusion,
     };
-    pub use crate::preprocess::ResizeMode;
-    pub use crate::proximity::{ProximityEvent, ProximitySettings};
+    pub use crate::proximity::{ProximityChange, ProximitySettings};
     pub use crate::session::{
         CoreMlComputeUnits, CoreMlFormat, CoreMlOptions, ExecutionProvider, InferencePrecision,
         SessionOptions,
     };
     pub use crate::sources::FramePusher;
-    pub use crate::worker::{DepthWorker, FrameSender, WorkerEvent};
+    pub use crate::temporal::TemporalSettings;
 }
 
 /// The README's Rust examples, compiled as doctests.

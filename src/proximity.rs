@@ -9,20 +9,21 @@
 //! ```
 //! use std::time::Duration;
 //! use bevy_mono_depth::depth::DepthMap;
-//! use bevy_mono_depth::proximity::{ProximityDetector, ProximityEvent, ProximitySettings};
+//! use bevy_mono_depth::proximity::{ProximityDetector, ProximityChange, ProximitySettings};
 //!
 //! let mut detector = ProximityDetector::new(ProximitySettings::default());
 //! let near = DepthMap::from_metres(4, 4, vec![0.6; 16], (0.1, 10.0));
 //! let event = detector.update(&near, Duration::from_secs(1));
-//! assert!(matches!(event, Some(ProximityEvent::Started { .. })));
+//! assert!(matches!(event, Some(ProximityChange::Started { .. })));
 //! ```
 
+use bevy::reflect::Reflect;
 use std::time::Duration;
 
 use crate::depth::DepthMap;
 
 /// When the alert starts and ends.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Reflect)]
 pub struct ProximitySettings {
     /// Nearer than this many metres counts as close.
     pub distance: f32,
@@ -50,7 +51,7 @@ impl Default for ProximitySettings {
 }
 
 /// How much of the region is close, in one depth map.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Reflect)]
 pub struct Closeness {
     /// Share (0–1) of the region's valid pixels nearer than the distance.
     pub share: f32,
@@ -89,9 +90,13 @@ pub fn closeness(map: &DepthMap, region: [f32; 4], distance: f32) -> Option<Clos
     })
 }
 
+/// The name of [`ProximityChange`] before 0.2.
+#[deprecated(since = "0.2.0", note = "renamed `ProximityChange` (it is not a Bevy event)")]
+pub type ProximityEvent = ProximityChange;
+
 /// A change of the alert's state.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum ProximityEvent {
+#[derive(Debug, Clone, Copy, PartialEq, Reflect)]
+pub enum ProximityChange {
     /// Something came close.
     Started {
         /// Share of the region that is close.
@@ -104,7 +109,7 @@ pub enum ProximityEvent {
 }
 
 /// The alert's state machine.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Reflect)]
 pub struct ProximityDetector {
     /// Its settings (may be changed between updates).
     pub settings: ProximitySettings,
@@ -136,7 +141,7 @@ impl ProximityDetector {
 
     /// Feeds one depth map, seen at time `now`; returns a change of state.
     /// A region with no valid pixel counts as nothing close.
-    pub fn update(&mut self, map: &DepthMap, now: Duration) -> Option<ProximityEvent> {
+    pub fn update(&mut self, map: &DepthMap, now: Duration) -> Option<ProximityChange> {
         let s = &self.settings;
         self.last = closeness(map, s.region, s.distance);
         let share = self.last.map_or(0.0, |c| c.share);
@@ -147,12 +152,12 @@ impl ProximityDetector {
             return None;
         }
         let event = if !self.active && share >= s.enter_share {
-            Some(ProximityEvent::Started {
+            Some(ProximityChange::Started {
                 share,
                 nearest: self.last.map_or(f32::INFINITY, |c| c.nearest),
             })
         } else if self.active && share < s.exit_share.min(s.enter_share) {
-            Some(ProximityEvent::Ended)
+            Some(ProximityChange::Ended)
         } else {
             None
         };
@@ -195,7 +200,7 @@ mod tests {
             "14 % is below 15 %"
         );
         assert!(
-            matches!(d.update(&map_with_near(15), t(10)), Some(ProximityEvent::Started { share, nearest }) if share == 0.15 && nearest == 0.5)
+            matches!(d.update(&map_with_near(15), t(10)), Some(ProximityChange::Started { share, nearest }) if share == 0.15 && nearest == 0.5)
         );
         assert_eq!(
             d.update(&map_with_near(8), t(20)),
@@ -205,7 +210,7 @@ mod tests {
         assert_eq!(d.update(&map_with_near(12), t(30)), None);
         assert_eq!(
             d.update(&map_with_near(7), t(40)),
-            Some(ProximityEvent::Ended)
+            Some(ProximityChange::Ended)
         );
         assert_eq!(
             d.update(&map_with_near(12), t(50)),
@@ -230,7 +235,7 @@ mod tests {
         assert!(d.is_active());
         assert_eq!(
             d.update(&map_with_near(0), t(1500)),
-            Some(ProximityEvent::Ended)
+            Some(ProximityChange::Ended)
         );
         assert_eq!(
             d.update(&map_with_near(50), t(1700)),
@@ -288,7 +293,7 @@ mod tests {
         let mut map = map_with_near(0);
         let metres = (0..100).map(|i| if i % 10 < 5 { 0.5 } else { 3.0 });
         map.set_metres(10, 10, metres, (0.1, 10.0));
-        map.mapping = crate::preprocess::ImageMapping {
+        map.mapping = crate::camera::ImageMapping {
             scale: [0.5, 1.0],
             offset: [0.25, 0.0],
         };

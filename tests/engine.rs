@@ -8,19 +8,24 @@ use std::sync::OnceLock;
 use bevy_mono_depth::engine::{DepthEngine, DepthEstimator, EngineError};
 use bevy_mono_depth::frame::{CameraFrame, PixelFormat};
 use bevy_mono_depth::model::{DepthUnits, ModelOverrides, TensorLayout};
-use bevy_mono_depth::preprocess::{ImageMapping, Preprocessor, ResizeMode};
+use bevy_mono_depth::camera::{ImageMapping, ResizeMode};
+use bevy_mono_depth::engine::preprocess::Preprocessor;
 use bevy_mono_depth::session::{DepthSession, ModelError};
 use common::model;
 
-/// The closed-form model's definition (see tools/README.md), on an RGB
-/// image given as a function of the model-input pixel.
+/// The closed-form model's depth at output texel (`i`, `j`) of an RGB image
+/// given as a function of the model-input pixel.
 fn analytic(rgb: impl Fn(usize, usize) -> [u8; 3], i: usize, j: usize) -> f32 {
-    let mut sum = 0.0f64;
-    for (dy, dx) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
-        let [r, g, b] = rgb(2 * i + dy, 2 * j + dx);
-        sum += 0.02 * f64::from(r) + 0.01 * f64::from(g) + 0.005 * f64::from(b);
-    }
-    (0.5 + sum / 4.0) as f32
+    common::closed_form_block(|dy, dx| rgb(2 * i + dy, 2 * j + dx))
+}
+
+/// The model's input and output sizes, (width, height), from its spec.
+fn sizes(engine: &DepthEngine) -> ((u32, u32), (usize, usize)) {
+    let spec = engine.spec();
+    (
+        (spec.input_width, spec.input_height),
+        (spec.output_width as usize, spec.output_height as usize),
+    )
 }
 
 /// A frame of `width`×`height` in `format` with `padding` extra bytes per
@@ -87,15 +92,16 @@ fn model_sized_frames_give_the_formula_in_every_format_mode_and_layout() {
                     TensorLayout::Nchw
                 }
             );
+            let ((iw, ih), (ow, oh)) = sizes(&engine);
             for (format, padding) in FORMATS {
-                let frame = make_frame(format, 320, 256, padding, gradient).with_sequence(41);
+                let frame = make_frame(format, iw, ih, padding, gradient).with_sequence(41);
                 let (depth, _) = engine.estimate(&frame).unwrap_or_else(|e| panic!("{e}"));
                 assert_eq!(
-                    (depth.width(), depth.height(), depth.sequence),
-                    (160, 128, 41)
+                    (depth.width() as usize, depth.height() as usize, depth.sequence),
+                    (ow, oh, 41)
                 );
                 assert_eq!(depth.mapping, ImageMapping::IDENTITY);
-                let worst = worst_error(&depth, 0..128, 0..160, |i, j| analytic(gradient, i, j));
+                let worst = worst_error(&depth, 0..oh, 0..ow, |i, j| analytic(gradient, i, j));
                 assert!(worst < 1e-4, "{name} {mode:?} {format:?}: off by {worst}");
             }
         }
@@ -104,18 +110,21 @@ fn model_sized_frames_give_the_formula_in_every_format_mode_and_layout() {
 
 #[test]
 fn fill_crops_the_centre_of_a_wider_frame() {
-    // 640×256: the centre 320 columns hold the gradient, the sides junk.
+    // Twice the input's width: the centre input-width columns hold the
+    // gradient, the sides junk.
+    let mut engine = engine("closed_form.onnx", ResizeMode::Fill);
+    let ((iw, ih), (ow, oh)) = sizes(&engine);
+    let side = iw as usize / 2;
     let rgb = |y: usize, x: usize| {
-        if (160..480).contains(&x) {
-            gradient(y, x - 160)
+        if (side..side + iw as usize).contains(&x) {
+            gradient(y, x - side)
         } else {
             [255, 0, 255]
         }
     };
-    let mut engine = engine("closed_form.onnx", ResizeMode::Fill);
     for (format, padding) in FORMATS {
         let (depth, _) = engine
-            .estimate(&make_frame(format, 640, 256, padding, rgb))
+            .estimate(&make_frame(format, 2 * iw, ih, padding, rgb))
             .unwrap();
         assert_eq!(
             depth.mapping,
@@ -124,36 +133,44 @@ fn fill_crops_the_centre_of_a_wider_frame() {
                 offset: [0.25, 0.0]
             }
         );
-        let worst = worst_error(&depth, 0..128, 0..160, |i, j| analytic(gradient, i, j));
+        let worst = worst_error(&depth, 0..oh, 0..ow, |i, j| analytic(gradient, i, j));
         assert!(worst < 1e-4, "{format:?}: off by {worst}");
     }
 }
 
 #[test]
 fn fit_letterboxes_a_wider_frame_and_its_bars_are_not_depth() {
-    // 320×128 fits as a 320×128 band at input rows 64..192 (depth rows 32..96).
+    // The input's width and half its height fits as a band over the input's
+    // middle half: input rows h/4..3h/4, depth rows the same quarters.
     let mut engine = engine("closed_form.onnx", ResizeMode::Fit);
-    let inside_rows = 32..96;
+    let ((iw, ih), (ow, oh)) = sizes(&engine);
+    let top = ih as usize / 4;
+    let inside_rows = oh / 4..3 * oh / 4;
     for (format, padding) in FORMATS {
         let (depth, _) = engine
-            .estimate(&make_frame(format, 320, 128, padding, gradient))
+            .estimate(&make_frame(format, iw, ih / 2, padding, gradient))
             .unwrap();
-        let inside = worst_error(&depth, inside_rows.clone(), 0..160, |i, j| {
-            analytic(|y, x| gradient(y - 64, x), i, j)
+        let inside = worst_error(&depth, inside_rows.clone(), 0..ow, |i, j| {
+            analytic(|y, x| gradient(y - top, x), i, j)
         });
         assert!(inside < 1e-4, "{format:?}: inside off by {inside}");
         // The bars, where the model saw black, are no depth: not in the
         // map, not in its statistics.
-        for i in (0..32).chain(96..128) {
-            for j in 0..160 {
-                assert_eq!(depth.get(j, i), None, "{format:?}: bar texel ({j}, {i})");
+        for i in (0..inside_rows.start).chain(inside_rows.end..oh) {
+            for j in 0..ow {
+                let texel = (j as u32, i as u32);
+                assert_eq!(
+                    depth.get(texel.0, texel.1),
+                    None,
+                    "{format:?}: bar texel {texel:?}"
+                );
             }
         }
         let stats = depth.stats();
-        assert_eq!(stats.valid, inside_rows.len() * 160);
+        assert_eq!(stats.valid, inside_rows.len() * ow);
         let analytic_inside: Vec<f32> = inside_rows
             .clone()
-            .flat_map(|i| (0..160).map(move |j| analytic(|y, x| gradient(y - 64, x), i, j)))
+            .flat_map(|i| (0..ow).map(move |j| analytic(|y, x| gradient(y - top, x), i, j)))
             .collect();
         let nearest = analytic_inside
             .iter()
@@ -179,14 +196,21 @@ fn stretch_squeezes_a_wider_frame() {
     // 640×256, left half one colour, right half another: stretched, each
     // half covers half of the input; away from the seam the depth is exact.
     let (a, b) = ([200u8, 40, 10], [10u8, 90, 250]);
-    let rgb = |_: usize, x: usize| if x < 320 { a } else { b };
     let mut engine = engine("closed_form.onnx", ResizeMode::Stretch);
+    let ((iw, ih), (ow, oh)) = sizes(&engine);
+    let rgb = |_: usize, x: usize| if x < iw as usize { a } else { b };
+    // The seam's resampling blurs two texels either side of the middle.
+    let (left_half, right_half) = (0..ow / 2 - 2, ow / 2 + 2..ow);
     for (format, padding) in FORMATS {
         let (depth, _) = engine
-            .estimate(&make_frame(format, 640, 256, padding, rgb))
+            .estimate(&make_frame(format, 2 * iw, ih, padding, rgb))
             .unwrap();
-        let left = worst_error(&depth, 0..128, 0..78, |_, _| analytic(|_, _| a, 0, 0));
-        let right = worst_error(&depth, 0..128, 82..160, |_, _| analytic(|_, _| b, 0, 0));
+        let left = worst_error(&depth, 0..oh, left_half.clone(), |_, _| {
+            common::closed_form_depth(a)
+        });
+        let right = worst_error(&depth, 0..oh, right_half.clone(), |_, _| {
+            common::closed_form_depth(b)
+        });
         assert!(left < 1e-4 && right < 1e-4, "{format:?}: {left} {right}");
     }
 }

@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use bevy_mono_depth::engine::EngineConfig;
-use bevy_mono_depth::worker::{DepthWorker, WorkerEvent};
+use bevy_mono_depth::worker::{DepthWorker, WorkerReport};
 
 /// The nice value of the thread whose `/proc` entry is `task` (field 19 of
 /// its `stat`).
@@ -65,8 +65,8 @@ fn wait_ready(worker: &DepthWorker) {
             .recv_timeout(left)
             .expect("worker went quiet")
         {
-            WorkerEvent::Ready(_) => return,
-            WorkerEvent::LoadFailed(e) => panic!("{e}"),
+            WorkerReport::Ready(_) => return,
+            WorkerReport::LoadFailed(e) => panic!("{e}"),
             _ => {}
         }
     }

@@ -16,10 +16,16 @@ use bevy_mono_depth::session::{
 };
 use common::model;
 
-/// A folder with a broken plugin library in it.
+/// A folder with a broken plugin library in it, made once per run inside
+/// the build's folder for test files (`CARGO_TARGET_TMPDIR`), so nothing is
+/// left in the system's temporary folder.
 fn broken_plugin_dir() -> PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("bevy_mono_depth_providers_{}", std::process::id()));
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(make_broken_plugin_dir).clone()
+}
+
+fn make_broken_plugin_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("broken_provider_plugin");
     std::fs::create_dir_all(&dir).unwrap();
     let name = if cfg!(target_os = "windows") {
         "onnxruntime_providers_broken_plugin.dll"

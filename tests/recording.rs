@@ -11,7 +11,7 @@ use bevy::prelude::*;
 use bevy_mono_depth::depth::DepthMap;
 use bevy_mono_depth::plugin::MonoDepthRecorder;
 use bevy_mono_depth::prelude::*;
-use bevy_mono_depth::preprocess::ImageMapping;
+use bevy_mono_depth::camera::ImageMapping;
 use bevy_mono_depth::sources::recording::{Recorder, Recording, RecordingError};
 use common::{headless_app, model, wait_for_engine};
 

@@ -19,7 +19,7 @@ use bevy_mono_depth::plugin::{
     BackgroundSync, CurrentDepth, DepthDisplay, DepthUpsampling, MonoDepthCamera,
     MonoDepthSettings, MonoDepthStatus, ReprojectionStatus,
 };
-use bevy_mono_depth::pose::FrameCamera;
+use bevy_mono_depth::camera::FrameCamera;
 use bevy_mono_depth::prelude::*;
 use common::render::{Readbacks, headless_render_plugins, settle};
 

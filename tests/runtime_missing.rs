@@ -13,9 +13,7 @@ use common::{headless_app, model, wait_for_engine};
 
 #[test]
 fn wrong_or_missing_runtime_is_an_error_not_a_panic() {
-    let scratch =
-        std::env::temp_dir().join(format!("bevy_mono_depth_missing_{}", std::process::id()));
-    std::fs::create_dir_all(&scratch).expect("scratch dir");
+    let scratch = common::Scratch::new("missing");
     let wrong = scratch.join("nowhere/libonnxruntime.so");
     // SAFETY: this is the only test in this binary and no other thread has
     // started yet, so nothing reads the environment concurrently.

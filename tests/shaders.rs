@@ -64,7 +64,7 @@ fn the_shared_module_validates_on_its_own() {
     // The module's functions are only kept when used, so use each of them.
     let user = r#"
 #import bevy_mono_depth::occlusion::{
-    OcclusionView, frame_uv, real_depth, occluder_metres, depth_ndc, visibility, depth_colour,
+    OcclusionView, frame_uv, real_depth, occluder_metres, depth_ndc, visibility, depth_color,
 }
 @group(0) @binding(0) var<uniform> view: OcclusionView;
 @group(0) @binding(1) var depth: texture_2d<f32>;
@@ -73,7 +73,7 @@ fn the_shared_module_validates_on_its_own() {
 fn main(@builtin(position) p: vec4<f32>) -> @location(0) vec4<f32> {
     let real = real_depth(view, depth, frame_uv(view, p.xy));
     let v = visibility(view, real, 1.0, p.w);
-    return vec4<f32>(depth_colour(view, lut, real), depth_ndc(view, occluder_metres(view, real, 1.0)) * v);
+    return vec4<f32>(depth_color(view, lut, real), depth_ndc(view, occluder_metres(view, real, 1.0)) * v);
 }
 "#;
     let module = composer()

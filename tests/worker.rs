@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use bevy_mono_depth::depth::DepthMap;
 use bevy_mono_depth::engine::{DepthEstimator, EngineError, ModelSummary, StageTimings};
 use bevy_mono_depth::frame::{CameraFrame, PixelFormat};
-use bevy_mono_depth::worker::{DepthWorker, EstimatorFactory, WorkerEvent, WorkerStats};
+use bevy_mono_depth::worker::{DepthWorker, EstimatorFactory, WorkerReport, WorkerStats};
 
 /// Depth = the frame's sequence number, after `delay`; fails on `fail_on`,
 /// panics on `panic_on`.
@@ -93,8 +93,8 @@ fn tiny_frame(pixels: &Arc<[u8]>, sequence: u64) -> CameraFrame {
 /// Reads events until `done` says stop, or fails after 30 s.
 fn collect_until(
     worker: &DepthWorker,
-    mut done: impl FnMut(&WorkerEvent) -> bool,
-) -> Vec<WorkerEvent> {
+    mut done: impl FnMut(&WorkerReport) -> bool,
+) -> Vec<WorkerReport> {
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut events = Vec::new();
     loop {
@@ -134,7 +134,7 @@ fn a_slow_model_sees_only_the_newest_frames_and_memory_stays_flat() {
     );
     let worker =
         DepthWorker::spawn(factory(script("slow", 20), builds, Arc::clone(&seen))).unwrap();
-    collect_until(&worker, |e| matches!(e, WorkerEvent::Ready(_)));
+    collect_until(&worker, |e| matches!(e, WorkerReport::Ready(_)));
 
     // Every frame shares one pixel buffer, so its reference count counts the
     // frames the worker holds on to.
@@ -185,28 +185,28 @@ fn failing_and_panicking_frames_are_reported_and_the_worker_carries_on() {
         ..script("fragile", 0)
     };
     let worker = DepthWorker::spawn(factory(plan, Arc::clone(&builds), seen)).unwrap();
-    collect_until(&worker, |e| matches!(e, WorkerEvent::Ready(_)));
+    collect_until(&worker, |e| matches!(e, WorkerReport::Ready(_)));
     let pixels: Arc<[u8]> = Arc::from(vec![0u8; 16]);
     let mut events = Vec::new();
     for sequence in 1..=4 {
         worker.submit(tiny_frame(&pixels, sequence));
         // One at a time, so none is dropped.
         events.extend(collect_until(&worker, |e| match e {
-            WorkerEvent::Depth(r) => r.depth.sequence == sequence,
-            WorkerEvent::FrameFailed { .. } => true,
-            WorkerEvent::Ready(_) => true,
+            WorkerReport::Depth(r) => r.depth.sequence == sequence,
+            WorkerReport::FrameFailed { .. } => true,
+            WorkerReport::Ready(_) => true,
             _ => false,
         }));
     }
     let kinds: Vec<String> = events
         .iter()
         .map(|e| match e {
-            WorkerEvent::Depth(r) => format!("depth {}", r.depth.sequence),
-            WorkerEvent::FrameFailed { sequence, error } => format!("failed {sequence}: {error}"),
-            WorkerEvent::Panicked { sequence, message } => {
+            WorkerReport::Depth(r) => format!("depth {}", r.depth.sequence),
+            WorkerReport::FrameFailed { sequence, error } => format!("failed {sequence}: {error}"),
+            WorkerReport::Panicked { sequence, message } => {
                 format!("panicked {sequence}: {message}")
             }
-            WorkerEvent::Ready(what) => format!("ready {}", what.name.as_deref().unwrap_or("?")),
+            WorkerReport::Ready(what) => format!("ready {}", what.name.as_deref().unwrap_or("?")),
             other => format!("{other:?}"),
         })
         .collect();
@@ -241,18 +241,18 @@ fn a_new_model_can_be_swapped_in_while_running() {
         Arc::clone(&seen),
     ))
     .unwrap();
-    collect_until(&worker, |e| matches!(e, WorkerEvent::Ready(_)));
+    collect_until(&worker, |e| matches!(e, WorkerReport::Ready(_)));
     worker.swap(factory(script("second", 0), builds, seen));
-    let events = collect_until(&worker, |e| matches!(e, WorkerEvent::Ready(_)));
+    let events = collect_until(&worker, |e| matches!(e, WorkerReport::Ready(_)));
     assert!(
-        matches!(events.last(), Some(WorkerEvent::Ready(what)) if what.name.as_deref() == Some("second"))
+        matches!(events.last(), Some(WorkerReport::Ready(what)) if what.name.as_deref() == Some("second"))
     );
 
     // A factory that fails leaves the worker running, dropping frames.
     worker.swap(Box::new(|| Err(EngineError::Other("no such model".into()))));
-    let events = collect_until(&worker, |e| matches!(e, WorkerEvent::LoadFailed(_)));
+    let events = collect_until(&worker, |e| matches!(e, WorkerReport::LoadFailed(_)));
     assert!(
-        matches!(events.last(), Some(WorkerEvent::LoadFailed(e)) if e.to_string() == "no such model")
+        matches!(events.last(), Some(WorkerReport::LoadFailed(e)) if e.to_string() == "no such model")
     );
     let pixels: Arc<[u8]> = Arc::from(vec![0u8; 16]);
     worker.submit(tiny_frame(&pixels, 1));
@@ -267,7 +267,7 @@ fn dropping_a_busy_worker_returns_once_the_current_frame_is_done() {
     );
     let worker =
         DepthWorker::spawn(factory(script("busy", 300), builds, Arc::clone(&seen))).unwrap();
-    collect_until(&worker, |e| matches!(e, WorkerEvent::Ready(_)));
+    collect_until(&worker, |e| matches!(e, WorkerReport::Ready(_)));
     let pixels: Arc<[u8]> = Arc::from(vec![0u8; 16]);
     worker.submit(tiny_frame(&pixels, 1));
     while seen.lock().unwrap().is_empty() {
@@ -289,10 +289,10 @@ fn the_real_engine_on_the_worker_thread() {
     let worker =
         DepthWorker::with_engine(common::engine_config(common::model("closed_form.onnx"))).unwrap();
     let ready = collect_until(&worker, |e| {
-        matches!(e, WorkerEvent::Ready(_) | WorkerEvent::LoadFailed(_))
+        matches!(e, WorkerReport::Ready(_) | WorkerReport::LoadFailed(_))
     });
     assert!(
-        matches!(ready.last(), Some(WorkerEvent::Ready(what)) if what.name.as_deref() == Some("closed_form_luma")),
+        matches!(ready.last(), Some(WorkerReport::Ready(what)) if what.name.as_deref() == Some("closed_form_luma")),
         "{ready:?}"
     );
     let frame = CameraFrame::packed(PixelFormat::Rgb8, 320, 256, vec![100u8; 320 * 256 * 3])
@@ -300,14 +300,14 @@ fn the_real_engine_on_the_worker_thread() {
         .with_sequence(77);
     worker.submit(frame);
     let events = collect_until(&worker, |e| {
-        matches!(e, WorkerEvent::Depth(_) | WorkerEvent::FrameFailed { .. })
+        matches!(e, WorkerReport::Depth(_) | WorkerReport::FrameFailed { .. })
     });
-    let Some(WorkerEvent::Depth(result)) = events.last() else {
+    let Some(WorkerReport::Depth(result)) = events.last() else {
         panic!("{events:?}");
     };
     assert_eq!(result.depth.sequence, 77);
     assert_eq!(result.frame.sequence, 77);
-    let want = 0.5 + 100.0 * (0.02 + 0.01 + 0.005);
+    let want = common::closed_form_depth([100; 3]);
     assert!((result.depth.get(3, 4).unwrap() - want).abs() < 1e-4);
     assert!(result.timings.inference > Duration::ZERO);
 
@@ -317,10 +317,10 @@ fn the_real_engine_on_the_worker_thread() {
     ))
     .unwrap();
     let events = collect_until(&worker, |e| {
-        matches!(e, WorkerEvent::Ready(_) | WorkerEvent::LoadFailed(_))
+        matches!(e, WorkerReport::Ready(_) | WorkerReport::LoadFailed(_))
     });
     assert!(
-        matches!(events.last(), Some(WorkerEvent::LoadFailed(e)) if e.to_string().contains("missing.onnx"))
+        matches!(events.last(), Some(WorkerReport::LoadFailed(e)) if e.to_string().contains("missing.onnx"))
     );
 }
 
@@ -336,13 +336,13 @@ fn maps_handed_back_are_reused_for_later_frames() {
         let events = collect_until(&worker, |e| {
             matches!(
                 e,
-                WorkerEvent::Depth(_)
-                    | WorkerEvent::FrameFailed { .. }
-                    | WorkerEvent::LoadFailed(_)
+                WorkerReport::Depth(_)
+                    | WorkerReport::FrameFailed { .. }
+                    | WorkerReport::LoadFailed(_)
             )
         });
         match events.into_iter().last() {
-            Some(WorkerEvent::Depth(result)) => result.depth,
+            Some(WorkerReport::Depth(result)) => result.depth,
             other => panic!("{other:?}"),
         }
     };
@@ -356,7 +356,7 @@ fn maps_handed_back_are_reused_for_later_frames() {
     let third = depth_of(3, 30);
     assert_eq!(third.metres().as_ptr(), buffer, "the recycled buffer");
     assert_eq!(third.sequence, 3);
-    let want = 0.5 + 30.0 * (0.02 + 0.01 + 0.005);
+    let want = common::closed_form_depth([30; 3]);
     assert!((third.get(5, 6).unwrap() - want).abs() < 1e-4);
 }
 
@@ -394,7 +394,7 @@ fn depth_maps_keep_their_frames_camera() {
         Arc::new(Mutex::new(Vec::new())),
     ))
     .unwrap();
-    collect_until(&worker, |e| matches!(e, WorkerEvent::Ready(_)));
+    collect_until(&worker, |e| matches!(e, WorkerReport::Ready(_)));
     let pixels: Arc<[u8]> = Arc::from(vec![7u8; 16]);
     let pose = Affine3A::from_rotation_translation(Quat::from_rotation_y(0.3), Vec3::Y);
     let posed = tiny_frame(&pixels, 1)
@@ -405,8 +405,8 @@ fn depth_maps_keep_their_frames_camera() {
         let want = frame.camera();
         assert_eq!(want.is_some(), has_camera);
         worker.submit(frame);
-        let events = collect_until(&worker, |e| matches!(e, WorkerEvent::Depth(_)));
-        let Some(WorkerEvent::Depth(result)) = events.last() else {
+        let events = collect_until(&worker, |e| matches!(e, WorkerReport::Depth(_)));
+        let Some(WorkerReport::Depth(result)) = events.last() else {
             panic!("{events:?}");
         };
         assert_eq!(result.depth.camera, want);
@@ -446,18 +446,18 @@ fn ready_and_faults_outlive_unread_depth_results() {
     }
     let stats = wait_idle(&worker, frames);
     assert_eq!(stats.processed + stats.failed, frames, "{stats:?}");
-    let events: Vec<WorkerEvent> = worker.events().try_iter().collect();
+    let events: Vec<WorkerReport> = worker.events().try_iter().collect();
     assert_eq!(events.len() as u64, capacity);
-    assert!(matches!(&events[0], WorkerEvent::Ready(s) if s.to_string().contains("fast")));
+    assert!(matches!(&events[0], WorkerReport::Ready(s) if s.to_string().contains("fast")));
     assert!(matches!(
         events[1],
-        WorkerEvent::FrameFailed { sequence: 5, .. }
+        WorkerReport::FrameFailed { sequence: 5, .. }
     ));
     // then the newest results, in order
     let depths: Vec<u64> = events[2..]
         .iter()
         .map(|e| match e {
-            WorkerEvent::Depth(r) => r.depth.sequence,
+            WorkerReport::Depth(r) => r.depth.sequence,
             other => panic!("expected depth, got {other:?}"),
         })
         .collect();
@@ -479,7 +479,7 @@ fn a_model_that_always_panics_is_rebuilt_with_growing_pauses() {
         ..script("always panics", 0)
     };
     let worker = DepthWorker::spawn(factory(plan, Arc::clone(&builds), seen)).unwrap();
-    collect_until(&worker, |e| matches!(e, WorkerEvent::Ready(_)));
+    collect_until(&worker, |e| matches!(e, WorkerReport::Ready(_)));
     let pixels: Arc<[u8]> = Arc::from(vec![0u8; 16]);
     let started = Instant::now();
     let panics = 5u64;
@@ -491,7 +491,7 @@ fn a_model_that_always_panics_is_rebuilt_with_growing_pauses() {
             std::thread::yield_now();
         }
         // rebuilt (or waiting to be) before the next frame
-        collect_until(&worker, |e| matches!(e, WorkerEvent::Ready(_)));
+        collect_until(&worker, |e| matches!(e, WorkerReport::Ready(_)));
     }
     // No pause after the first panic, then 1, 2, 4 times the first pause
     // before the rebuilds after panics 2, 3 and 4 (the 5th's is waited for

@@ -36,15 +36,15 @@ use std::time::{Duration, Instant};
 
 use bevy::camera::{Hdr, RenderTarget};
 use bevy::core_pipeline::tonemapping::{DebandDither, Tonemapping};
+use bevy::ecs::system::RunSystemOnce;
 use bevy::prelude::*;
 use bevy::render::render_resource::{TextureFormat, TextureUsages};
-use bevy::render::renderer::RenderDevice;
+use bevy_mono_depth::camera::ImageMapping;
 use bevy_mono_depth::frame::CameraFrame;
 use bevy_mono_depth::plugin::{
-    CurrentDepth, DepthDisplay, DepthTextures, DepthUpsampling, MonoDepthCamera, MonoDepthPlugin,
+    DepthDisplay, DepthTextures, DepthUpsampling, ExternalDepth, MonoDepthCamera, MonoDepthPlugin,
 };
 use bevy_mono_depth::prelude::DepthMap;
-use bevy_mono_depth::preprocess::ImageMapping;
 use bevy_mono_depth::reproject::{HoleFill, Reprojector};
 use bevy_mono_depth::sources::recording::Recording;
 use bevy_mono_depth::temporal::{Stabiliser, TemporalSettings};
@@ -522,20 +522,14 @@ fn spawn_cameras(app: &mut App, size: (u32, u32)) -> Vec<(Entity, Handle<Image>)
 
 /// Hands frame `i` and its degraded depth to the plugin's textures.
 fn show(app: &mut App, frame: &CameraFrame, depth: DepthMap) -> Fallible<()> {
-    let max_side = app
-        .world()
-        .get_resource::<RenderDevice>()
-        .map_or(u32::MAX, |d| d.limits().max_texture_dimension_2d);
-    let world = app.world_mut();
-    world.resource_scope(|world, mut textures: Mut<DepthTextures>| {
-        let mut images = world.resource_mut::<Assets<Image>>();
-        textures.set_background(&mut images, frame, max_side)?;
-        textures.set_depth(&mut images, &depth, max_side)
-    })?;
-    let mut current = world.resource_mut::<CurrentDepth>();
-    current.frame = Some(frame.clone());
-    current.map = Some(depth);
-    Ok(())
+    let frame = frame.clone();
+    let mut depth = Some(depth);
+    app.world_mut()
+        .run_system_once(move |mut external: ExternalDepth| {
+            external.show(&frame, depth.take().unwrap_or_default())
+        })
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())
 }
 
 /// Renders every frame of `sequence` through every method.

@@ -18,16 +18,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use bevy_mono_depth::depth::{DepthMap, postprocess};
+use bevy_mono_depth::depth::DepthMap;
+use bevy_mono_depth::engine::postprocess::postprocess;
 use bevy_mono_depth::engine::{DepthEngine, DepthEstimator, EngineConfig};
 use bevy_mono_depth::frame::{CameraFrame, PixelFormat};
 use bevy_mono_depth::model::DepthUnits;
-use bevy_mono_depth::preprocess::{Preprocessor, ResizeMode};
+use bevy_mono_depth::camera::ResizeMode;
+use bevy_mono_depth::engine::preprocess::Preprocessor;
 use bevy_mono_depth::runtime::{Runtime, RuntimeSearch};
 use bevy_mono_depth::session::{
     DepthSession, ExecutionProvider, InferencePrecision, SessionOptions,
 };
-use bevy_mono_depth::worker::{DepthWorker, WorkerEvent};
+use bevy_mono_depth::worker::{DepthWorker, WorkerReport};
 
 #[path = "../common/machine.rs"]
 mod machine;
@@ -511,12 +513,12 @@ fn rss_kb() -> Option<u64> {
 fn next_depth(worker: &DepthWorker) -> Fallible<()> {
     loop {
         match worker.events().recv_timeout(Duration::from_secs(60))? {
-            WorkerEvent::Depth(result) => {
+            WorkerReport::Depth(result) => {
                 worker.recycle(result.depth);
                 return Ok(());
             }
-            WorkerEvent::LoadFailed(e) => return Err(e.into()),
-            WorkerEvent::FrameFailed { error, .. } => return Err(error.into()),
+            WorkerReport::LoadFailed(e) => return Err(e.into()),
+            WorkerReport::FrameFailed { error, .. } => return Err(error.into()),
             _ => {}
         }
     }
@@ -615,8 +617,8 @@ fn pipelining(config: &EngineConfig, plan: Plan, frame: &CameraFrame) -> Fallibl
     // Wait for the model, so loading is not counted.
     loop {
         match worker.events().recv_timeout(Duration::from_secs(120))? {
-            WorkerEvent::Ready(_) => break,
-            WorkerEvent::LoadFailed(e) => return Err(e.into()),
+            WorkerReport::Ready(_) => break,
+            WorkerReport::LoadFailed(e) => return Err(e.into()),
             _ => {}
         }
     }
@@ -644,7 +646,7 @@ fn pipelining(config: &EngineConfig, plan: Plan, frame: &CameraFrame) -> Fallibl
     let mut inference = Vec::new();
     let start = Instant::now();
     while start.elapsed() < window + Duration::from_secs(2) {
-        if let Ok(WorkerEvent::Depth(result)) =
+        if let Ok(WorkerReport::Depth(result)) =
             worker.events().recv_timeout(Duration::from_millis(100))
         {
             inference.push(ms(result.timings.inference));

@@ -41,7 +41,7 @@ pub(super) fn build(app: &mut App) {
     ] {
         app.register_diagnostic(Diagnostic::new(path).with_suffix(suffix));
     }
-    app.add_systems(PreUpdate, measure.after(MonoDepthSystems::Receive));
+    app.add_systems(PreUpdate, measure.in_set(MonoDepthSystems::Diagnostics));
 }
 
 fn ms(d: std::time::Duration) -> f64 {

@@ -1,5 +1,13 @@
-//! Everything Bevy-facing: the plugin, its resources, textures, messages,
-//! diagnostics and the overlay.
+//! Everything Bevy-facing: the plugin, its system sets, resources,
+//! textures, messages, diagnostics and the overlay.
+//!
+//! One file a concept: the plugin and its configuration (here), the system
+//! sets (`sets.rs`), starting the threads (`start.rs`), run-time settings
+//! (`settings.rs`), receiving results (`receive.rs`), the status
+//! (`status.rs`), the GPU textures (`textures/`), background and occlusion
+//! (`occlusion/`), the proximity alert (`proximity.rs`), recording
+//! (`record.rs`), diagnostics (`diagnostics.rs`) and the overlay
+//! (`overlay/`).
 
 mod diagnostics;
 mod occlusion;
@@ -8,38 +16,39 @@ mod overlay;
 mod proximity;
 mod receive;
 mod record;
+mod sets;
+mod settings;
+mod start;
 mod status;
 mod textures;
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use bevy::prelude::*;
 
 pub use diagnostics::MonoDepthDiagnostics;
 pub use occlusion::{
-    ArProjection, DepthDisplay, DepthUpsampling, MonoDepthCamera, OcclusionMode, OcclusionView,
-    SoftOcclusion, SoftOcclusionMaterial, frame_to_depth, screen_to_frame, soft_occlusion,
+    ArProjection, DepthDisplay, DepthUpsampling, MonoDepthCamera, OcclusionMode, SoftOcclusion,
+    SoftOcclusionMaterial, soft_occlusion,
 };
 #[cfg(feature = "overlay")]
 pub use overlay::{MonoDepthOverlay, MonoDepthOverlayPlugin, TimingHistory, median_max};
 pub use proximity::{MonoDepthProximity, ProximityAlert};
 pub use receive::{CurrentDepth, NewDepth};
 pub use record::MonoDepthRecorder;
+pub use sets::MonoDepthSystems;
+pub use settings::{BackgroundSync, MonoDepthSettings};
+pub(crate) use start::Running;
 pub use status::{EngineStatus, MonoDepthStatus, ReprojectionStatus};
-pub use textures::{DEPTH_FORMAT, DepthTextures};
+pub use textures::{DEPTH_FORMAT, DepthTextures, ExternalDepth, TextureError};
 
+use crate::camera::ResizeMode;
 pub use crate::engine::ModelSummary;
-use crate::engine::{DepthEstimator, EngineConfig};
 use crate::model::ModelOverrides;
-use crate::preprocess::ResizeMode;
 use crate::session::SessionOptions;
 pub use crate::sources::SourceStatus;
 use crate::sources::folder::ImageFolder;
-use crate::sources::recording::{Recording, ReplayEstimator};
-use crate::sources::{FrameHub, FramePusher, SourceThread};
-use crate::worker::DepthWorker;
-use crate::worker::EstimatorFactory;
+use crate::sources::{FrameHub, FramePusher};
 
 /// Where the example and the model tooling put the converted FCRN model.
 pub const DEFAULT_MODEL_PATH: &str = "assets/models/fcrn.onnx";
@@ -102,166 +111,38 @@ impl Default for MonoDepthPlugin {
     }
 }
 
-/// Which camera frame the background shows.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum BackgroundSync {
-    /// The frame the current depth was computed from (default): occlusion
-    /// lines up with the image, at the cost of showing the image as late as
-    /// the depth (one inference behind the camera).
-    #[default]
-    Synced,
-    /// The newest camera frame: less lag, but with a slow model the depth
-    /// (and so occlusion edges) trails moving objects.
-    Newest,
-    /// The newest camera frame, with the depth moved into its camera pose
-    /// ([`crate::reproject`]): the live image, and occlusion that follows
-    /// camera motion. Needs a pose and intrinsics on every frame (ARKit
-    /// gives both; see [`crate::pose`]); without them it shows what
-    /// [`Self::Newest`] shows and [`MonoDepthStatus::reprojection`] says
-    /// why. Things that move by themselves still trail by the model's
-    /// latency.
-    Reprojected,
-}
-
-/// Settings that can change while the app runs.
-#[derive(Resource, Debug, Clone, PartialEq)]
-pub struct MonoDepthSettings {
-    /// Which frame the background shows.
-    pub background: BackgroundSync,
-    /// Stop sending frames to the model (the background keeps showing the
-    /// newest frame; the last depth map stays).
-    pub paused: bool,
-    /// Temporal stabilisation of each new depth map, with per-pixel
-    /// confidence ([`crate::temporal`]); `None` publishes the model's depth
-    /// as it is (confidence 1 wherever valid). On by default.
-    pub stabilisation: Option<crate::temporal::TemporalSettings>,
-}
-
-impl Default for MonoDepthSettings {
-    fn default() -> Self {
-        Self {
-            background: BackgroundSync::default(),
-            paused: false,
-            stabilisation: Some(crate::temporal::TemporalSettings::default()),
-        }
-    }
-}
-
-fn apply_pause(settings: Res<MonoDepthSettings>, running: Res<Running>) {
-    if settings.is_changed() {
-        let sender = running
-            .worker
-            .as_ref()
-            .filter(|_| !settings.paused)
-            .map(DepthWorker::sender);
-        running.hub.connect(sender);
-    }
-}
-
-/// System sets of the plugin, for ordering app systems around it.
-#[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
-pub enum MonoDepthSystems {
-    /// Runs in `PreUpdate`: takes results from the inference thread and the
-    /// sources, updates [`CurrentDepth`], [`DepthTextures`], [`MonoDepthStatus`],
-    /// diagnostics, and writes [`NewDepth`]. Systems that read depth run in
-    /// `Update` or after this set.
-    Receive,
-}
-
-/// The running worker and source (dropped with the app, which stops them).
-#[derive(Resource)]
-pub(crate) struct Running {
-    pub(crate) worker: Option<DepthWorker>,
-    pub(crate) hub: FrameHub,
-    _source: Option<SourceThread>,
-}
-
 impl Plugin for MonoDepthPlugin {
     fn build(&self, app: &mut App) {
+        // Nothing starts here: the threads start in `MonoDepthSystems::Start`
+        // when the app runs, so building an app opens no file.
         let hub = FrameHub::default();
-        let mut status = MonoDepthStatus::default();
-        let replay = match &self.source {
-            FrameSource::Replay(dir) => match Recording::open(dir.clone()) {
-                Ok(recording) => Some(Arc::new(recording)),
-                Err(e) => {
-                    status.source = SourceStatus::Failed(e.to_string());
-                    status.engine = EngineStatus::ModelFailed(format!("no recorded depth: {e}"));
-                    None
-                }
-            },
-            _ => None,
-        };
-        let worker = match (&self.model, &replay) {
-            (_, Some(recording)) => {
-                let recording = Arc::clone(recording);
-                let factory: EstimatorFactory = Box::new(move || {
-                    Ok(Box::new(ReplayEstimator::new(Arc::clone(&recording)))
-                        as Box<dyn DepthEstimator>)
-                });
-                match DepthWorker::spawn(factory) {
-                    Ok(worker) => Some(worker),
-                    Err(e) => {
-                        status.engine = EngineStatus::ModelFailed(format!(
-                            "could not start the replay thread: {e}"
-                        ));
-                        None
-                    }
-                }
-            }
-            (_, None) if matches!(self.source, FrameSource::Replay(_)) => None,
-            (None, None) => {
-                status.engine = EngineStatus::NoModel;
-                None
-            }
-            (Some(model), None) => {
-                let config = EngineConfig {
-                    runtime_library: self.runtime_library.clone(),
-                    session: self.session.clone(),
-                    resize: self.resize,
-                    overrides: self.overrides.clone(),
-                    ..EngineConfig::new(model.clone())
-                };
-                match DepthWorker::with_engine(config) {
-                    Ok(worker) => Some(worker),
-                    Err(e) => {
-                        status.engine = EngineStatus::ModelFailed(format!(
-                            "could not start the inference thread: {e}"
-                        ));
-                        None
-                    }
-                }
-            }
-        };
-        hub.connect(worker.as_ref().map(DepthWorker::sender));
-        let source = start_source(&self.source, replay, &hub, &mut status);
-        app.insert_resource(status)
+        sets::configure(app);
+        app.insert_resource(start::StartRequest(self.clone()))
+            .init_resource::<MonoDepthStatus>()
             .insert_resource(FramePusher::new(hub.clone()))
-            .insert_resource(Running {
-                worker,
-                hub,
-                _source: source,
-            })
+            .insert_resource(Running::new(hub))
             .init_resource::<MonoDepthSettings>()
             .init_resource::<CurrentDepth>()
+            .init_resource::<MonoDepthProximity>()
             .add_message::<NewDepth>()
-            .configure_sets(PreUpdate, MonoDepthSystems::Receive)
+            .add_message::<ProximityAlert>()
+            .add_systems(PreStartup, start::start.in_set(MonoDepthSystems::Start))
             .add_systems(
                 PreUpdate,
                 (
-                    receive::receive_sources,
-                    receive::receive_depth,
-                    receive::update_newest_background,
-                )
-                    .chain()
-                    .in_set(MonoDepthSystems::Receive),
-            )
-            .add_systems(PreUpdate, apply_pause.before(MonoDepthSystems::Receive))
-            .init_resource::<MonoDepthProximity>()
-            .add_message::<ProximityAlert>()
-            .add_systems(
-                PreUpdate,
-                (record::record_depth, proximity::check_proximity).after(MonoDepthSystems::Receive),
+                    settings::apply_pause.in_set(MonoDepthSystems::Control),
+                    (
+                        receive::receive_sources,
+                        receive::receive_depth,
+                        receive::update_newest_background,
+                    )
+                        .chain()
+                        .in_set(MonoDepthSystems::Receive),
+                    record::record_depth.in_set(MonoDepthSystems::Record),
+                    proximity::check_proximity.in_set(MonoDepthSystems::Proximity),
+                ),
             );
+        register_types(app);
         diagnostics::build(app);
         occlusion::build(app);
     }
@@ -273,31 +154,27 @@ impl Plugin for MonoDepthPlugin {
     }
 }
 
-fn start_source(
-    source: &FrameSource,
-    replay: Option<Arc<Recording>>,
-    hub: &FrameHub,
-    status: &mut MonoDepthStatus,
-) -> Option<SourceThread> {
-    let started = match source {
-        FrameSource::Pushed => return None,
-        FrameSource::Replay(_) => match replay {
-            Some(recording) => crate::sources::recording::spawn_replay(hub.clone(), recording),
-            None => return None,
-        },
-        #[cfg(feature = "webcam")]
-        FrameSource::Webcam(settings) => {
-            crate::sources::webcam::spawn(hub.clone(), settings.clone())
-        }
-        FrameSource::ImageFolder(settings) => {
-            crate::sources::folder::spawn(hub.clone(), settings.clone())
-        }
-    };
-    match started {
-        Ok(thread) => Some(thread),
-        Err(e) => {
-            status.source = SourceStatus::Failed(format!("could not start the source thread: {e}"));
-            None
-        }
-    }
+/// Registers the settings, components and status types for reflection, so
+/// inspectors and scenes see them.
+fn register_types(app: &mut App) {
+    app.register_type::<MonoDepthSettings>()
+        .register_type::<BackgroundSync>()
+        .register_type::<MonoDepthStatus>()
+        .register_type::<EngineStatus>()
+        .register_type::<ReprojectionStatus>()
+        .register_type::<SourceStatus>()
+        .register_type::<MonoDepthCamera>()
+        .register_type::<OcclusionMode>()
+        .register_type::<DepthDisplay>()
+        .register_type::<DepthUpsampling>()
+        .register_type::<ArProjection>()
+        .register_type::<MonoDepthProximity>()
+        .register_type::<DepthTextures>()
+        .register_type::<ResizeMode>()
+        .register_type::<crate::temporal::TemporalSettings>()
+        .register_type::<crate::proximity::ProximitySettings>()
+        .register_type::<crate::camera::FocalCorrection>()
+        .register_type::<crate::camera::Intrinsics>()
+        .register_type::<crate::worker::WorkerStats>()
+        .register_type::<ModelSummary>();
 }

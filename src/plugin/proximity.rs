@@ -4,11 +4,12 @@
 use bevy::prelude::*;
 
 use super::receive::{CurrentDepth, NewDepth};
-use crate::proximity::{Closeness, ProximityDetector, ProximityEvent, ProximitySettings};
+use crate::proximity::{Closeness, ProximityDetector, ProximityChange, ProximitySettings};
 
 /// The proximity alert's settings and state. Change `detector.settings` at
 /// run time; set `enabled = false` to stop it.
-#[derive(Resource, Debug, Clone)]
+#[derive(Resource, Debug, Clone, Reflect)]
+#[reflect(Resource, Debug, Default)]
 pub struct MonoDepthProximity {
     /// Whether depth maps are checked.
     pub enabled: bool,
@@ -40,7 +41,7 @@ impl MonoDepthProximity {
 /// Sent when the proximity alert starts or ends (in `PreUpdate`, after
 /// [`MonoDepthSystems::Receive`](super::MonoDepthSystems::Receive)).
 #[derive(Message, Debug, Clone, Copy, PartialEq)]
-pub struct ProximityAlert(pub ProximityEvent);
+pub struct ProximityAlert(pub ProximityChange);
 
 pub(super) fn check_proximity(
     mut proximity: ResMut<MonoDepthProximity>,
@@ -55,14 +56,14 @@ pub(super) fn check_proximity(
     let Some(map) = &current.map else { return };
     if let Some(event) = proximity.detector.update(map, time.elapsed()) {
         match event {
-            ProximityEvent::Started { share, nearest } => {
+            ProximityChange::Started { share, nearest } => {
                 info!(
                     "proximity alert: {:.0} % of the view nearer than {:.2} m (nearest {nearest:.2} m)",
                     share * 100.0,
                     proximity.detector.settings.distance
                 )
             }
-            ProximityEvent::Ended => info!("proximity alert ended"),
+            ProximityChange::Ended => info!("proximity alert ended"),
         }
         alerts.write(ProximityAlert(event));
     }

@@ -5,15 +5,15 @@ use std::time::Duration;
 use bevy::prelude::*;
 
 use super::status::{EngineStatus, MonoDepthStatus, ReprojectionStatus};
-use super::textures::TextureWriter;
+use super::textures::{TextureError, TextureWriter};
 use super::{BackgroundSync, MonoDepthSettings, Running};
 use crate::camera::FocalCorrection;
+use crate::camera::FrameCamera;
 use crate::depth::{DepthMap, DepthStats};
 use crate::engine::{EngineError, StageTimings};
 use crate::frame::CameraFrame;
-use crate::pose::FrameCamera;
 use crate::reproject::Reprojector;
-use crate::worker::WorkerEvent;
+use crate::worker::WorkerReport;
 
 /// The newest depth map (CPU copy), `None` until the first arrives.
 #[derive(Resource, Debug, Clone, Default)]
@@ -71,26 +71,26 @@ pub(super) fn receive_depth(
     let mut newest = None;
     for event in worker.events().try_iter() {
         match event {
-            WorkerEvent::Ready(summary) => {
+            WorkerReport::Ready(summary) => {
                 info!("depth model running: {summary}");
                 if !summary.trained {
                     warn!("{summary}");
                 }
                 status.engine = EngineStatus::Running(summary);
             }
-            WorkerEvent::LoadFailed(error) => {
+            WorkerReport::LoadFailed(error) => {
                 error!("depth engine: {error}");
                 status.engine = engine_failure(&error);
             }
-            WorkerEvent::FrameFailed { sequence, error } => {
+            WorkerReport::FrameFailed { sequence, error } => {
                 warn!("depth for frame {sequence} failed: {error}");
                 status.last_frame_error = Some(format!("frame {sequence}: {error}"));
             }
-            WorkerEvent::Panicked { sequence, message } => {
+            WorkerReport::Panicked { sequence, message } => {
                 error!("depth engine panicked on frame {sequence}: {message}; restarting it");
                 status.last_frame_error = Some(format!("frame {sequence}: panic: {message}"));
             }
-            WorkerEvent::Depth(result) => {
+            WorkerReport::Depth(result) => {
                 // An older result in the same update is skipped; its map
                 // goes back to the worker.
                 if let Some(skipped) = newest.replace(result) {
@@ -294,14 +294,15 @@ pub(super) fn update_newest_background(
 
 /// Keeps `texture_error` on the last refusal, cleared by the next upload;
 /// each new reason is logged once.
-fn report_texture(status: &mut MonoDepthStatus, uploaded: Result<(), String>) {
+fn report_texture(status: &mut MonoDepthStatus, uploaded: Result<(), TextureError>) {
     match uploaded {
         Ok(()) => {
             if status.texture_error.is_some() {
                 status.texture_error = None;
             }
         }
-        Err(reason) => {
+        Err(error) => {
+            let reason = error.to_string();
             if status.texture_error.as_ref() != Some(&reason) {
                 warn!("bevy_mono_depth: {reason}");
                 status.texture_error = Some(reason);

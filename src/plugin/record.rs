@@ -9,11 +9,11 @@ use bevy::prelude::*;
 use crossbeam_channel::{Sender, TrySendError, bounded};
 
 use super::receive::{CurrentDepth, NewDepth};
-use crate::background::Background;
 use crate::depth::DepthMap;
 use crate::engine::StageTimings;
 use crate::frame::CameraFrame;
 use crate::sources::recording::{Recorder, RecordingError};
+use crate::threads::Background;
 
 type Job = (CameraFrame, DepthMap, StageTimings);
 

@@ -11,7 +11,8 @@ use crate::worker::WorkerStats;
 
 /// What the depth engine and the frame source are doing. Updated in
 /// [`MonoDepthSystems::Receive`](super::MonoDepthSystems::Receive).
-#[derive(Resource, Debug, Clone, Default)]
+#[derive(Resource, Debug, Clone, Default, Reflect)]
+#[reflect(Resource, Debug, Default)]
 pub struct MonoDepthStatus {
     /// ONNX Runtime and the model.
     pub engine: EngineStatus,
@@ -37,7 +38,7 @@ pub struct MonoDepthStatus {
 }
 
 /// Whether the depth on screen was reprojected into the frame's pose.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Reflect)]
 #[non_exhaustive]
 pub enum ReprojectionStatus {
     /// Not asked for (the background is `Synced` or `Newest`).
@@ -72,7 +73,7 @@ impl fmt::Display for ReprojectionStatus {
 }
 
 /// State of ONNX Runtime and the model.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Reflect)]
 #[non_exhaustive]
 pub enum EngineStatus {
     /// Locating ONNX Runtime and loading the model.

@@ -7,6 +7,7 @@
 //! forwards each to the inference worker's mailbox. Sources report their
 //! state as [`SourceStatus`] on the hub's status channel.
 
+use bevy::reflect::Reflect;
 pub mod folder;
 mod pushed;
 pub mod recording;
@@ -22,14 +23,14 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError, bounde
 
 pub use pushed::FramePusher;
 
-use crate::background::Background;
 use crate::camera::{DEFAULT_VERTICAL_FOV_DEGREES, Intrinsics};
+use crate::threads::Background;
 
 use crate::frame::CameraFrame;
 use crate::worker::FrameSender;
 
 /// State of the frame source.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Reflect)]
 #[non_exhaustive]
 pub enum SourceStatus {
     /// No frame source is running (frames may still be pushed by the app).
@@ -147,7 +148,7 @@ impl FrameHub {
     }
 }
 
-pub use crate::background::STOP_TIMEOUT;
+pub use crate::threads::STOP_TIMEOUT;
 
 /// Intrinsics of `frame` from a vertical field of view in degrees; without
 /// one (or with one outside 1–179°), a typical webcam's, marked assumed.

@@ -2,7 +2,7 @@
 
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
@@ -14,6 +14,35 @@ pub fn models_dir() -> PathBuf {
     std::env::var_os("MONO_DEPTH_TEST_MODELS")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/models"))
+}
+
+/// An empty folder of its own for a test, removed when dropped (when the
+/// test ends, passed or failed).
+pub struct Scratch(PathBuf);
+
+impl Scratch {
+    /// `bevy_mono_depth_<name>_<process id>` under the system's temporary
+    /// folder, emptied if an earlier run left it.
+    pub fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("bevy_mono_depth_{name}_{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("scratch folder");
+        Self(dir)
+    }
+}
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// A generated test model; panics with the fix when it is missing.
@@ -113,5 +142,20 @@ pub mod render;
 /// The closed-form test model's depth over a patch of one colour, in
 /// metres: `0.5 + 0.02 R + 0.01 G + 0.005 B` (tools/README.md, "Test models").
 pub fn closed_form_depth(rgb: [u8; 3]) -> f32 {
-    0.5 + 0.02 * f32::from(rgb[0]) + 0.01 * f32::from(rgb[1]) + 0.005 * f32::from(rgb[2])
+    closed_form_f64(rgb) as f32
+}
+
+fn closed_form_f64([r, g, b]: [u8; 3]) -> f64 {
+    0.5 + 0.02 * f64::from(r) + 0.01 * f64::from(g) + 0.005 * f64::from(b)
+}
+
+/// The closed-form model's output texel: the mean of [`closed_form_depth`]
+/// over its 2×2 block of input pixels, `rgb(dy, dx)` giving the colour at
+/// each offset from the block's top-left pixel.
+pub fn closed_form_block(rgb: impl Fn(usize, usize) -> [u8; 3]) -> f32 {
+    let sum: f64 = [(0, 0), (0, 1), (1, 0), (1, 1)]
+        .into_iter()
+        .map(|(dy, dx)| closed_form_f64(rgb(dy, dx)))
+        .sum();
+    (sum / 4.0) as f32
 }

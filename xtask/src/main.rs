@@ -1,5 +1,6 @@
 //! Repository tooling for bevy_mono_depth: `cargo xtask <command>`.
 
+mod layers;
 mod onnxruntime;
 mod providers;
 mod python;
@@ -17,8 +18,11 @@ commands:
   setup              install what builds, tests and the demo need (idempotent):
                      Debian packages, ONNX Runtime 1.31.1 in target/onnxruntime,
                      the model-tool venv in target/pyenv, test models in target/models
-  test               setup, then fmt --check, clippy -D warnings (feature sets
+  test               setup, then fmt --check, the layer check, clippy -D warnings (feature sets
                      that matter), cargo doc, the model-tool tests and cargo test
+  layers             check that src/ is layered (each module uses only lower
+                     layers: no cycle, no upward edge) and that no file is
+                     over 400 lines without saying why; prints the layers
   demo [ARGS..]      setup, fetch and convert the trained FCRN weights when
                      there is no model and the file can be had (asked for
                      by an HTTP request; otherwise one line says why), then
@@ -61,6 +65,7 @@ fn main() -> ExitCode {
     let result = match command.as_str() {
         "setup" => setup(rest),
         "test" => test(rest),
+        "layers" => layers::run(),
         "demo" => demo(rest),
         "fetch-model" => fetch_model(rest),
         "bench" => bench(rest),
@@ -102,6 +107,9 @@ fn test(args: &[String]) -> Result<(), Fail> {
     let root = repo_root();
     println!("\n== cargo fmt --check");
     run(cargo().args(["fmt", "--all", "--check"]).current_dir(&root))?;
+
+    println!("\n== layers");
+    layers::run()?;
 
     // The feature sets that matter: everything (what the example and a
     // newcomer build) and nothing (a library user who brings their own
@@ -209,15 +217,15 @@ fn check_coreml(root: &std::path::Path) -> Result<(), Fail> {
         }
         println!("ort on {target}: coreml {has}");
     }
-    let session = std::fs::read_to_string(root.join("src/session.rs"))?;
+    let session = std::fs::read_to_string(root.join("src/session/providers.rs"))?;
     let cfg = r#"#[cfg(any(feature = "coreml", target_os = "ios", target_os = "macos"))]
-            ExecutionProvider::CoreMl"#;
+        ExecutionProvider::CoreMl"#;
     if !session.contains(cfg) {
         return Err(Fail::new(
-            "src/session.rs no longer registers Core ML under `any(feature = \"coreml\", target_os = \"ios\", target_os = \"macos\")`, the targets Cargo.toml gives ort `coreml` on".to_owned(),
+            "src/session/providers.rs no longer registers Core ML under `any(feature = \"coreml\", target_os = \"ios\", target_os = \"macos\")`, the targets Cargo.toml gives ort `coreml` on".to_owned(),
         ));
     }
-    println!("src/session.rs registers Core ML on the same targets");
+    println!("src/session/providers.rs registers Core ML on the same targets");
     Ok(())
 }
 

@@ -3,7 +3,7 @@
 // depth there is, and how much of a virtual fragment stays visible.
 #define_import_path bevy_mono_depth::occlusion
 
-// One per view; see `OcclusionView` in `occlusion/mod.rs`.
+// One per view; see `OcclusionView` in `occlusion/view.rs`.
 struct OcclusionView {
     // Camera-image uv (0–1) of a framebuffer pixel position:
     // frag.xy * screen_to_frame.xy + screen_to_frame.zw (mirroring included).
@@ -138,7 +138,7 @@ fn bilinear_depth(view: OcclusionView, depth: texture_2d<f32>, position: vec2<f3
 // The camera image's colour at a camera-image uv, roughly sRGB-encoded (the
 // square root of linear), so that colour differences are about as visible
 // in the dark as in the light.
-fn guide_colour(
+fn guide_color(
     view: OcclusionView,
     image: texture_2d<f32>,
     image_sampler: sampler,
@@ -167,7 +167,7 @@ fn guided_depth(
     if position.x < 0.0 {
         return 0.0;
     }
-    let here = guide_colour(view, image, image_sampler, uv_frame);
+    let here = guide_color(view, image, image_sampler, uv_frame);
     let size = vec2<f32>(textureDimensions(depth));
     let base = vec2<i32>(floor(position - 0.5)) - vec2<i32>(1);
     let sigma = max(view.relative.z, 1.0e-3);
@@ -183,7 +183,7 @@ fn guided_depth(
         let offset = centre - position;
         // Back from depth uv to camera-image uv for the texel's colour.
         let texel_frame = (centre / size - view.frame_to_depth.zw) / view.frame_to_depth.xy;
-        let difference = guide_colour(view, image, image_sampler, texel_frame) - here;
+        let difference = guide_color(view, image, image_sampler, texel_frame) - here;
         let w = exp(-dot(offset, offset) / (2.0 * 1.5 * 1.5)
             - dot(difference, difference) / (2.0 * sigma * sigma));
         sum += w * d;
@@ -267,7 +267,7 @@ fn visibility(view: OcclusionView, real: f32, sure: f32, fragment_metres: f32) -
 
 // Turbo colour of `metres` between the colour-map ends (near red, far blue),
 // from the 256×1 lookup table.
-fn depth_colour(view: OcclusionView, lut: texture_2d<f32>, metres: f32) -> vec3<f32> {
+fn depth_color(view: OcclusionView, lut: texture_2d<f32>, metres: f32) -> vec3<f32> {
     let near = view.params.z;
     let far = view.params.w;
     let t = clamp((far - metres) / max(far - near, 1.0e-6), 0.0, 1.0);

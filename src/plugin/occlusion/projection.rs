@@ -3,14 +3,13 @@
 //! so a virtual point lands on the pixel where the camera image shows the
 //! real point at the same place.
 
-use bevy::camera::{CameraProjection, CameraUpdateSystems, SubCameraView};
+use bevy::camera::{CameraProjection, SubCameraView};
 use bevy::math::Vec3A;
 use bevy::prelude::*;
 
 use super::{MonoDepthCamera, screen_to_frame};
-use crate::camera::Intrinsics;
+use crate::camera::{Intrinsics, ResizeMode};
 use crate::plugin::DepthTextures;
-use crate::preprocess::ResizeMode;
 
 /// A perspective projection (reverse-Z, infinite far plane, as Bevy's own)
 /// that shows the real camera's rays: for the viewport it is given by Bevy,
@@ -21,7 +20,7 @@ use crate::preprocess::ResizeMode;
 ///
 /// [`MonoDepthCamera`] sets one on its camera whenever the shown frame has
 /// intrinsics (unless [`MonoDepthCamera::follow_camera`] is off).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Reflect)]
 pub struct ArProjection {
     /// The camera's intrinsics, in pixels of `frame`.
     pub intrinsics: Intrinsics,
@@ -111,14 +110,10 @@ impl CameraProjection for ArProjection {
     }
 }
 
-pub(super) fn build(app: &mut App) {
-    app.add_systems(PostUpdate, follow_real_camera.before(CameraUpdateSystems));
-}
-
 /// Gives every following [`MonoDepthCamera`] the real camera's projection
 /// once the shown frame has intrinsics; without them the app's projection
 /// stays as it is.
-fn follow_real_camera(
+pub(super) fn follow_real_camera(
     textures: Option<Res<DepthTextures>>,
     mut cameras: Query<(&MonoDepthCamera, &mut Projection)>,
 ) {

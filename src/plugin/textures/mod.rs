@@ -1,6 +1,6 @@
 //! The depth texture and the camera-background texture.
 //!
-//! Both handles are made once (in `Plugin::build`) and stay valid for the
+//! Both handles are made once (in `Plugin::finish`) and stay valid for the
 //! life of the app. The main world never copies pixels into them: a new
 //! camera frame or depth map is handed over as it is (the frame's pixels are
 //! shared through an `Arc`), extracted to the render world and written
@@ -16,6 +16,9 @@
 //! texture keeps its previous content and `MonoDepthStatus::texture_error`
 //! says why, instead of a wgpu validation error ending the app.
 
+#[cfg(test)]
+mod tests;
+
 mod upload;
 
 use std::sync::Arc;
@@ -26,9 +29,10 @@ use bevy::prelude::*;
 use bevy::render::render_resource::{Extent3d, TextureDimension, TextureFormat};
 use bevy::render::renderer::RenderDevice;
 
-use crate::camera::Intrinsics;
+use super::CurrentDepth;
+use crate::camera::{FrameRotation, Intrinsics};
 use crate::depth::DepthMap;
-use crate::frame::{CameraFrame, FrameRotation, PixelFormat};
+use crate::frame::{CameraFrame, PixelFormat};
 
 /// Handles of the plugin's textures (present when the app has `Assets<Image>`,
 /// i.e. `AssetPlugin` and `ImagePlugin`, as with `DefaultPlugins`).
@@ -36,7 +40,8 @@ use crate::frame::{CameraFrame, FrameRotation, PixelFormat};
 /// The images hold no CPU copy of their pixels (`RenderAssetUsages::RENDER_WORLD`):
 /// bind them in materials and passes; read depth on the CPU from
 /// [`CurrentDepth`](super::CurrentDepth).
-#[derive(Resource, Debug, Clone)]
+#[derive(Resource, Debug, Clone, Reflect)]
+#[reflect(Resource, Debug)]
 pub struct DepthTextures {
     /// Depth in metres (red) and its confidence, 0–1 (green), `Rg32Float`
     /// ([`DEPTH_FORMAT`]), the model's output size; both 0 where invalid.
@@ -61,6 +66,7 @@ pub struct DepthTextures {
     /// The camera intrinsics of the frame the background shows, if it had
     /// any (in pixels of the upright image).
     pub background_intrinsics: Option<Intrinsics>,
+    #[reflect(ignore)]
     uploads: Uploads,
 }
 
@@ -90,6 +96,36 @@ struct FrameUpload {
     format: TextureFormat,
 }
 
+/// Why a frame or depth map was not put into its texture.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TextureError {
+    /// The image has no pixels.
+    #[error("an empty {width}×{height} {what} was not uploaded")]
+    Empty {
+        /// `"depth map"` or `"camera frame"`.
+        what: &'static str,
+        /// Width in pixels.
+        width: u32,
+        /// Height in pixels.
+        height: u32,
+    },
+    /// A side is longer than the GPU's texture limit.
+    #[error(
+        "the {width}×{height} {what} is larger than this GPU's {max_side}-pixel texture limit; it was not shown (use a smaller camera resolution or images)"
+    )]
+    TooLarge {
+        /// `"depth map"` or `"camera frame"`.
+        what: &'static str,
+        /// Width in pixels.
+        width: u32,
+        /// Height in pixels.
+        height: u32,
+        /// The render device's `max_texture_dimension_2d`.
+        max_side: u32,
+    },
+}
+
 /// What the plugin's systems need to update the textures.
 #[derive(SystemParam)]
 pub(super) struct TextureWriter<'w> {
@@ -109,7 +145,7 @@ impl TextureWriter<'_> {
     }
 
     /// See [`DepthTextures::set_depth`]; `Ok` when there are no textures.
-    pub fn depth(&mut self, depth: &DepthMap) -> Result<(), String> {
+    pub fn depth(&mut self, depth: &DepthMap) -> Result<(), TextureError> {
         let max_side = self.max_side();
         match (&mut self.textures, &mut self.images) {
             (Some(textures), Some(images)) => textures.set_depth(images, depth, max_side),
@@ -118,12 +154,59 @@ impl TextureWriter<'_> {
     }
 
     /// See [`DepthTextures::set_background`]; `Ok` when there are no textures.
-    pub fn background(&mut self, frame: &CameraFrame) -> Result<(), String> {
+    pub fn background(&mut self, frame: &CameraFrame) -> Result<(), TextureError> {
         let max_side = self.max_side();
         match (&mut self.textures, &mut self.images) {
             (Some(textures), Some(images)) => textures.set_background(images, frame, max_side),
             _ => Ok(()),
         }
+    }
+}
+
+/// Shows depth that does not come from the plugin's model (a depth sensor,
+/// a measurement, a test) as if it did: the camera frame goes into the
+/// background texture, the map into the depth texture and both into
+/// [`CurrentDepth`], whose mapping occlusion uses. Sizes are checked against
+/// the GPU's limits.
+///
+/// ```no_run
+/// use bevy::prelude::*;
+/// use bevy_mono_depth::depth::DepthMap;
+/// use bevy_mono_depth::frame::{CameraFrame, PixelFormat};
+/// use bevy_mono_depth::plugin::ExternalDepth;
+///
+/// fn show_sensor_depth(mut external: ExternalDepth) {
+///     let frame = CameraFrame::packed(PixelFormat::Rgb8, 4, 2, vec![90; 24]).unwrap();
+///     let depth = DepthMap::from_metres(2, 1, vec![1.0, 2.0], (0.1, 10.0));
+///     if let Err(e) = external.show(&frame, depth) {
+///         warn!("not shown: {e}");
+///     }
+/// }
+/// ```
+#[derive(SystemParam)]
+pub struct ExternalDepth<'w> {
+    textures: TextureWriter<'w>,
+    current: ResMut<'w, CurrentDepth>,
+}
+
+impl ExternalDepth<'_> {
+    /// Shows `depth` over `frame`, the frame it belongs to. Nothing changes
+    /// when either is empty or too large for the GPU. Without the plugin's
+    /// textures (no `Assets<Image>`) only [`CurrentDepth`] is updated.
+    pub fn show(&mut self, frame: &CameraFrame, depth: DepthMap) -> Result<(), TextureError> {
+        let max_side = self.textures.max_side();
+        let size = |w, h| UVec2::new(w, h);
+        check_size(
+            "camera frame",
+            size(frame.width(), frame.height()),
+            max_side,
+        )?;
+        check_size("depth map", size(depth.width(), depth.height()), max_side)?;
+        self.textures.background(frame)?;
+        self.textures.depth(&depth)?;
+        self.current.frame = Some(frame.clone());
+        self.current.map = Some(depth);
+        Ok(())
     }
 }
 
@@ -183,17 +266,21 @@ fn resize(images: &mut Assets<Image>, handle: &Handle<Image>, size: UVec2, forma
 }
 
 /// Checks a texture size against the GPU: `Err` says why it cannot be made.
-fn check_size(what: &str, size: UVec2, max_side: u32) -> Result<(), String> {
-    if size.x == 0 || size.y == 0 {
-        Err(format!(
-            "an empty {}×{} {what} was not uploaded",
-            size.x, size.y
-        ))
-    } else if size.x > max_side || size.y > max_side {
-        Err(format!(
-            "the {}×{} {what} is larger than this GPU's {max_side}-pixel texture limit; it was not shown (use a smaller camera resolution or images)",
-            size.x, size.y
-        ))
+fn check_size(what: &'static str, size: UVec2, max_side: u32) -> Result<(), TextureError> {
+    let (width, height) = (size.x, size.y);
+    if width == 0 || height == 0 {
+        Err(TextureError::Empty {
+            what,
+            width,
+            height,
+        })
+    } else if width > max_side || height > max_side {
+        Err(TextureError::TooLarge {
+            what,
+            width,
+            height,
+            max_side,
+        })
     } else {
         Ok(())
     }
@@ -203,19 +290,13 @@ impl DepthTextures {
     /// Hands `depth` to the render world for the depth texture. A map the
     /// GPU cannot hold (a side over `max_side`, the render device's
     /// `max_texture_dimension_2d`) keeps the previous texture, with the
-    /// reason.
-    ///
-    /// The plugin calls this for every depth map from its model. An app that
-    /// brings depth from elsewhere (a depth sensor, a measurement) calls it
-    /// itself, with [`Self::set_background`] for the frame the depth belongs
-    /// to, and puts the map into [`CurrentDepth`](super::CurrentDepth) too,
-    /// whose mapping the occlusion pass uses.
-    pub fn set_depth(
+    /// reason. Apps show depth of their own with [`ExternalDepth`].
+    fn set_depth(
         &mut self,
         images: &mut Assets<Image>,
         depth: &DepthMap,
         max_side: u32,
-    ) -> Result<(), String> {
+    ) -> Result<(), TextureError> {
         let size = UVec2::new(depth.width(), depth.height());
         check_size("depth map", size, max_side)?;
         resize(images, &self.depth, size, DEPTH_FORMAT);
@@ -240,12 +321,12 @@ impl DepthTextures {
     /// Hands `frame` to the render world for the background texture. A frame
     /// the GPU cannot hold (see [`Self::set_depth`]) keeps the previous
     /// texture, with the reason.
-    pub fn set_background(
+    fn set_background(
         &mut self,
         images: &mut Assets<Image>,
         frame: &CameraFrame,
         max_side: u32,
-    ) -> Result<(), String> {
+    ) -> Result<(), TextureError> {
         let size = UVec2::new(frame.width(), frame.height());
         check_size("camera frame", size, max_side)?;
         let format = match frame.format() {
@@ -268,89 +349,5 @@ impl DepthTextures {
         self.background_rotation = frame.rotation;
         self.background_intrinsics = frame.display_intrinsics();
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn textures(images: &mut Assets<Image>) -> DepthTextures {
-        DepthTextures {
-            depth: images.add(blank(DEPTH_FORMAT)),
-            background: images.add(blank(TextureFormat::Rgba8UnormSrgb)),
-            depth_sequence: None,
-            background_sequence: None,
-            depth_size: None,
-            background_size: None,
-            background_rotation: FrameRotation::None,
-            background_intrinsics: None,
-            uploads: Uploads::default(),
-        }
-    }
-
-    #[test]
-    fn depth_goes_to_the_render_world_as_texels_and_bad_sizes_keep_the_last() {
-        let mut images = Assets::<Image>::default();
-        let mut textures = textures(&mut images);
-        let mut map = DepthMap::from_metres(2, 1, vec![1.5, 2.5], (0.5, 10.0));
-        map.sequence = 4;
-        textures.set_depth(&mut images, &map, 8192).unwrap();
-        let bytes: Vec<u8> = [1.5f32, 1.0, 2.5, 1.0]
-            .iter()
-            .flat_map(|d| d.to_le_bytes())
-            .collect();
-        let upload = textures.uploads.depth.clone().unwrap();
-        assert_eq!(upload.bytes, bytes);
-        assert_eq!(upload.size, UVec2::new(2, 1));
-        let image = images.get(&textures.depth).unwrap();
-        assert_eq!(image.size(), UVec2::new(2, 1));
-        assert_eq!(image.asset_usage, RenderAssetUsages::RENDER_WORLD);
-        assert!(image.data.is_none(), "no CPU copy");
-        assert_eq!(textures.depth_sequence, Some(4));
-
-        // Empty, or larger than the GPU allows: refused, nothing changes.
-        let err = textures
-            .set_depth(&mut images, &DepthMap::empty(), 8192)
-            .unwrap_err();
-        assert!(err.contains("empty"), "{err}");
-        let big = DepthMap::from_metres(9000, 1, vec![1.0; 9000], (0.5, 10.0));
-        let err = textures.set_depth(&mut images, &big, 8192).unwrap_err();
-        assert!(err.contains("8192"), "{err}");
-        assert_eq!(
-            images.get(&textures.depth).unwrap().size(),
-            UVec2::new(2, 1)
-        );
-        assert_eq!(
-            textures.uploads.depth.unwrap().generation,
-            upload.generation
-        );
-        assert_eq!(textures.depth_sequence, Some(4));
-    }
-
-    #[test]
-    fn frames_are_shared_not_copied_and_bgra_stays_bgra() {
-        let mut images = Assets::<Image>::default();
-        let mut textures = textures(&mut images);
-        let pixels = vec![7u8; 4 * 3 * 4 + 8];
-        let frame = CameraFrame::new(PixelFormat::Bgra8, 3, 4, 3 * 4 + 2, pixels)
-            .unwrap()
-            .with_sequence(9);
-        textures.set_background(&mut images, &frame, 8192).unwrap();
-        let upload = textures.uploads.background.clone().unwrap();
-        assert!(std::ptr::eq(
-            upload.frame.data().as_ptr(),
-            frame.data().as_ptr()
-        ));
-        assert_eq!(upload.format, TextureFormat::Bgra8UnormSrgb);
-        let image = images.get(&textures.background).unwrap();
-        assert_eq!(
-            image.texture_descriptor.format,
-            TextureFormat::Bgra8UnormSrgb
-        );
-        assert_eq!(textures.background_size, Some(UVec2::new(3, 4)));
-        let tall = CameraFrame::new(PixelFormat::Rgb8, 1, 9000, 3, vec![0; 27_000]).unwrap();
-        assert!(textures.set_background(&mut images, &tall, 8192).is_err());
-        assert_eq!(textures.background_sequence, Some(9));
     }
 }

@@ -24,12 +24,16 @@
 //! 0. The plugin runs the stabiliser on each new depth map when
 //! `MonoDepthSettings::stabilisation` is set (the default).
 
+#[cfg(test)]
+mod tests;
+
+use crate::camera::ImageMapping;
 use crate::depth::DepthMap;
 use crate::frame::{CameraFrame, FrameRotation, PixelFormat};
-use crate::preprocess::ImageMapping;
+use bevy::reflect::Reflect;
 
 /// How strongly depth is smoothed over time.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Reflect)]
 pub struct TemporalSettings {
     /// Share of the history kept where image and depth did not change
     /// (0–1; default 0.85: noise falls to about a third).
@@ -259,152 +263,4 @@ fn luma_at(frame: &CameraFrame, offsets: &[usize], out: &mut Vec<f32>) {
             .chunks_exact(4)
             .map(|four| four.iter().map(|&o| luma(o)).sum::<u32>() as f32 / 32.0),
     );
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A 32×24 grey frame whose left half has luma `left`.
-    fn frame(left: u8) -> CameraFrame {
-        let rgb: Vec<u8> = (0..24)
-            .flat_map(|_| (0..32).flat_map(move |x| [if x < 16 { left } else { 100 }; 3]))
-            .collect();
-        CameraFrame::packed(PixelFormat::Rgb8, 32, 24, rgb).unwrap()
-    }
-
-    /// An 8×6 depth map: `value(x, y)` metres.
-    fn depth(value: impl Fn(u32, u32) -> f32) -> DepthMap {
-        let metres = (0..6)
-            .flat_map(|y| (0..8).map(move |x| (x, y)))
-            .map(|(x, y)| value(x, y));
-        DepthMap::from_metres(8, 6, metres.collect(), (0.1, 100.0))
-    }
-
-    /// Deterministic ±`amount` relative noise per texel and frame.
-    fn noisy(t: u32, amount: f32) -> DepthMap {
-        depth(|x, y| {
-            let hash = (x * 73 + y * 151 + t * 997) % 101;
-            2.0 * (1.0 + amount * (hash as f32 / 50.0 - 1.0))
-        })
-    }
-
-    fn spread(values: &[f32]) -> f32 {
-        let mean = values.iter().sum::<f32>() / values.len() as f32;
-        (values.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / values.len() as f32).sqrt()
-    }
-
-    #[test]
-    fn noise_on_a_still_image_shrinks_and_confidence_grows() {
-        let mut stabiliser = Stabiliser::new(TemporalSettings::default());
-        let still = frame(100);
-        let (mut raw, mut filtered) = (Vec::new(), Vec::new());
-        let mut confidence = 0.0;
-        for t in 0..40 {
-            let mut map = noisy(t, 0.03);
-            raw.push(map.metres()[20]);
-            stabiliser.apply(&still, &mut map);
-            filtered.push(map.metres()[20]);
-            confidence = map.confidence()[20];
-        }
-        let (raw, filtered) = (spread(&raw[10..]), spread(&filtered[10..]));
-        assert!(filtered < 0.5 * raw, "spread {filtered} vs {raw}");
-        // ±3 % against a 15 % threshold: agreement settles near 0.9.
-        assert!(confidence > 0.75, "confidence {confidence}");
-    }
-
-    #[test]
-    fn a_changed_image_or_depth_starts_the_texel_afresh() {
-        let mut stabiliser = Stabiliser::new(TemporalSettings::default());
-        for _ in 0..5 {
-            stabiliser.apply(&frame(100), &mut depth(|_, _| 2.0));
-        }
-        // The left half of the image changes (something moved there) and
-        // the depth there with it, by only 5 % (under the depth gate).
-        let mut moved = depth(|x, _| if x < 4 { 1.9 } else { 2.1 });
-        stabiliser.apply(&frame(160), &mut moved);
-        assert_eq!(moved.get(1, 3), Some(1.9), "moved texel kept its history");
-        let still = moved.get(6, 3).unwrap();
-        assert!(still > 2.0 && still < 2.05, "still texel: {still}");
-        // A jump of 50 % with no change in the image: the depth gate.
-        let mut jumped = depth(|x, _| if x < 4 { 1.9 } else { 3.0 });
-        stabiliser.apply(&frame(160), &mut jumped);
-        assert_eq!(jumped.get(6, 3), Some(3.0));
-    }
-
-    #[test]
-    fn a_texel_the_image_restarts_loses_the_old_surfaces_confidence() {
-        let mut stabiliser = Stabiliser::new(TemporalSettings::default());
-        let mut sure = 0.0;
-        for _ in 0..20 {
-            let mut map = depth(|_, _| 2.0);
-            stabiliser.apply(&frame(100), &mut map);
-            sure = map.confidence()[3 * 8 + 1];
-        }
-        assert!(sure > 0.9, "agreement built up: {sure}");
-        // Something else appears in the left half of the image at about the
-        // same depth: its depth is new, so is its agreement.
-        let mut appeared = depth(|_, _| 2.0);
-        stabiliser.apply(&frame(160), &mut appeared);
-        let left = appeared.confidence()[3 * 8 + 1];
-        let right = appeared.confidence()[3 * 8 + 6];
-        assert!(left <= FRESH_AGREEMENT + 1e-6, "restarted texel: {left}");
-        assert!(right > 0.9, "untouched texel: {right}");
-    }
-
-    #[test]
-    fn invalid_depth_has_no_confidence_and_edges_less() {
-        let mut stabiliser = Stabiliser::default();
-        let mut map = depth(|x, y| match (x, y) {
-            (0, 0) => f32::NAN,
-            (x, _) if x < 4 => 1.0,
-            _ => 3.0,
-        });
-        for _ in 0..10 {
-            let mut next = map.clone();
-            stabiliser.apply(&frame(100), &mut next);
-            map = next;
-        }
-        assert_eq!(map.get(0, 0), None);
-        assert_eq!(map.confidence()[0], 0.0);
-        let inside = map.confidence()[3 * 8 + 1];
-        let edge = map.confidence()[3 * 8 + 3];
-        assert!(inside > 0.9, "inside {inside}");
-        assert!(
-            (edge - EDGE_FLOOR * inside).abs() < 1e-3,
-            "edge {edge} vs {inside}"
-        );
-    }
-
-    #[test]
-    fn a_new_size_or_crop_starts_afresh() {
-        let mut stabiliser = Stabiliser::default();
-        stabiliser.apply(&frame(100), &mut depth(|_, _| 2.0));
-        let mut cropped = depth(|_, _| 2.02);
-        cropped.mapping = ImageMapping {
-            scale: [0.5, 1.0],
-            offset: [0.25, 0.0],
-        };
-        stabiliser.apply(&frame(100), &mut cropped);
-        assert_eq!(cropped.get(2, 2), Some(2.02));
-    }
-
-    #[test]
-    fn luma_follows_the_frames_rotation() {
-        let map = depth(|_, _| 1.0);
-        let mut upright = Vec::new();
-        texel_luma(&frame(20), &map, &mut upright);
-        assert_eq!(upright[0], 20.0);
-        assert_eq!(upright[7], 100.0);
-        // The same picture stored turned by 180°: the texels see it upright.
-        let turned: Vec<u8> = (0..24)
-            .flat_map(|_| (0..32).flat_map(move |x| [if x >= 16 { 20 } else { 100 }; 3]))
-            .collect();
-        let turned = CameraFrame::packed(PixelFormat::Rgb8, 32, 24, turned)
-            .unwrap()
-            .with_rotation(crate::frame::FrameRotation::Clockwise180);
-        let mut seen = Vec::new();
-        texel_luma(&turned, &map, &mut seen);
-        assert_eq!(seen, upright);
-    }
 }

@@ -1,4 +1,5 @@
-//! Background threads that the main thread stops without waiting long.
+//! Threads the crate starts: background threads that the main thread stops
+//! without waiting long, and lowering a thread's priority.
 //!
 //! A camera driver, a model load or a disk can keep a thread busy for
 //! seconds; dropping the owner of such a thread on Bevy's main thread must
@@ -57,6 +58,23 @@ impl Background {
 
     /// Leaves the thread to end on its own, without waiting.
     pub(crate) fn detach(self) {}
+}
+
+/// Lowers the calling thread's scheduling priority (best effort: a failure
+/// leaves it as it was).
+pub(crate) fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: plain system calls on the calling thread with no pointers;
+    // raising one's own nice value needs no privilege.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 10);
+    }
+    #[cfg(target_vendor = "apple")]
+    // SAFETY: sets the calling thread's own QoS class; no pointers.
+    unsafe {
+        libc::pthread_set_qos_class_self_np(libc::qos_class_t::QOS_CLASS_UTILITY, 0);
+    }
 }
 
 #[cfg(test)]

@@ -1,15 +1,15 @@
-//! The pinhole camera model: intrinsics of a frame, and how they carry over
-//! to the model input and the depth map.
+//! Intrinsics of a frame, and how they carry over to the model input and
+//! the depth map.
 //!
 //! Intrinsics are in pixels of the frame they belong to: focal lengths `fx`,
 //! `fy` and the principal point (`cx`, `cy`, from the top-left corner of the
 //! image). Any part of the crate that resizes or crops an image carries them
 //! along with [`Intrinsics::in_region`].
 
+use bevy::reflect::Reflect;
 use serde::{Deserialize, Serialize};
 
-use crate::frame::FrameRotation;
-use crate::preprocess::ImageMapping;
+use super::{FrameRotation, ImageMapping};
 
 /// A typical webcam's vertical field of view, degrees (a Logitech C920:
 /// 70.4° horizontal, 43.3° vertical at 16:9). Used when a webcam or image
@@ -17,7 +17,7 @@ use crate::preprocess::ImageMapping;
 pub const DEFAULT_VERTICAL_FOV_DEGREES: f32 = 43.3;
 
 /// Pinhole camera intrinsics, in pixels of the frame.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Reflect)]
 pub struct Intrinsics {
     /// Focal length along x.
     pub fx: f32,
@@ -126,7 +126,7 @@ impl Intrinsics {
 /// length `f_train`; a camera with focal length `f` (at the network input)
 /// sees the same object at the same size at `f / f_train` times the distance,
 /// so true depth = predicted depth × `f / f_train`.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Reflect)]
 #[non_exhaustive]
 pub enum FocalCorrection {
     /// Scaled by `factor` = camera focal / training focal, both at the model

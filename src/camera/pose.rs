@@ -16,8 +16,7 @@
 
 use bevy::math::{Affine3A, Mat3, Mat4, Quat, Vec3};
 
-use crate::camera::Intrinsics;
-use crate::frame::FrameRotation;
+use super::{FrameRotation, Intrinsics};
 
 /// A camera-to-world transform is accepted as a pose when its rotation
 /// part is orthonormal within this tolerance and everything is finite.
@@ -216,24 +215,6 @@ mod tests {
         let mut nan = pose;
         nan.translation.x = f32::NAN;
         assert!(!is_rigid(&nan));
-    }
-
-    /// A frame keeps a rigid pose and drops one that is not (a scaled
-    /// transform, a NaN), so a bad pose from the host never reaches
-    /// reprojection.
-    #[test]
-    fn frames_take_only_rigid_poses() {
-        use crate::frame::{CameraFrame, PixelFormat};
-        let frame = || CameraFrame::packed(PixelFormat::Rgb8, 2, 2, vec![0u8; 12]).unwrap();
-        let rigid = Affine3A::from_rotation_translation(Quat::from_rotation_z(0.2), Vec3::X);
-        assert_eq!(frame().with_pose(Some(rigid)).pose, Some(rigid));
-        let scaled = Affine3A::from_scale(Vec3::splat(1.5));
-        assert_eq!(frame().with_pose(Some(scaled)).pose, None);
-        let mut nan = rigid;
-        nan.matrix3.x_axis.y = f32::NAN;
-        assert_eq!(frame().with_pose(Some(nan)).pose, None);
-        // Without intrinsics there is no camera to reproject with.
-        assert!(frame().with_pose(Some(rigid)).camera().is_none());
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! go into a mailbox of capacity one: a new frame replaces one that has not
 //! started processing (counted as dropped), so the producer never blocks,
 //! memory stays flat and latency stays one frame however slow the model is.
-//! Results and faults come back as [`WorkerEvent`]s.
+//! Results and faults come back as [`WorkerReport`]s.
 //!
 //! A frame that fails is reported and the worker carries on; a panic inside
 //! the estimator is caught, reported, and the estimator is rebuilt (after a
@@ -17,13 +17,13 @@
 //! ```no_run
 //! use bevy_mono_depth::engine::EngineConfig;
 //! use bevy_mono_depth::frame::{CameraFrame, PixelFormat};
-//! use bevy_mono_depth::worker::{DepthWorker, WorkerEvent};
+//! use bevy_mono_depth::worker::{DepthWorker, WorkerReport};
 //!
 //! let worker = DepthWorker::with_engine(EngineConfig::new("assets/models/fcrn.onnx"))?;
 //! let sender = worker.sender(); // cloneable, for a camera thread
 //! sender.submit(CameraFrame::packed(PixelFormat::Rgb8, 640, 480, vec![0u8; 640 * 480 * 3])?.with_sequence(1));
 //! for event in worker.events().iter() {
-//!     if let WorkerEvent::Depth(result) = event {
+//!     if let WorkerReport::Depth(result) = event {
 //!         println!("frame {}: nearest {:.2} m", result.depth.sequence, result.depth.stats().min);
 //!         break;
 //!     }
@@ -31,20 +31,22 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
+mod thread;
+
+use bevy::reflect::Reflect;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
+use crossbeam_channel::{Receiver, bounded};
 
-use crate::background::Background;
-pub use crate::background::STOP_TIMEOUT;
 use crate::depth::DepthMap;
 use crate::engine::{
     DepthEngine, DepthEstimator, EngineConfig, EngineError, ModelSummary, StageTimings,
 };
 use crate::frame::CameraFrame;
+use crate::threads::Background;
+pub use crate::threads::STOP_TIMEOUT;
 
 /// Builds (and after a panic, rebuilds) the estimator on the worker thread.
 pub type EstimatorFactory = Box<dyn FnMut() -> Result<Box<dyn DepthEstimator>, EngineError> + Send>;
@@ -66,10 +68,14 @@ pub struct DepthResult {
     pub frame: CameraFrame,
 }
 
+/// The name of [`WorkerReport`] before 0.2.
+#[deprecated(since = "0.2.0", note = "renamed `WorkerReport` (it is not a Bevy event)")]
+pub type WorkerEvent = WorkerReport;
+
 /// What the worker reports.
 #[derive(Debug)]
 #[non_exhaustive]
-pub enum WorkerEvent {
+pub enum WorkerReport {
     /// An estimator was built and is ready; what runs.
     Ready(ModelSummary),
     /// Building the estimator failed; frames are dropped until a new one is swapped in.
@@ -93,7 +99,7 @@ pub enum WorkerEvent {
 }
 
 /// Frame counts since the worker started.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Reflect)]
 pub struct WorkerStats {
     /// Frames submitted.
     pub received: u64,
@@ -107,6 +113,9 @@ pub struct WorkerStats {
     /// Panics caught.
     pub panics: u64,
 }
+
+/// Pause before rebuilding after the first panic in a row.
+pub const PANIC_BACK_OFF: Duration = Duration::from_millis(100);
 
 #[derive(Default)]
 struct Counters {
@@ -174,7 +183,7 @@ impl FrameSender {
 /// The inference thread and its channels. Dropping it stops the thread.
 pub struct DepthWorker {
     sender: FrameSender,
-    events: Receiver<WorkerEvent>,
+    events: Receiver<WorkerReport>,
     thread: Option<Background>,
 }
 
@@ -188,8 +197,8 @@ impl std::fmt::Debug for DepthWorker {
 
 impl DepthWorker {
     /// Starts a worker running the ONNX engine described by `config`. The
-    /// model loads on the worker thread; watch for [`WorkerEvent::Ready`] or
-    /// [`WorkerEvent::LoadFailed`].
+    /// model loads on the worker thread; watch for [`WorkerReport::Ready`] or
+    /// [`WorkerReport::LoadFailed`].
     pub fn with_engine(config: EngineConfig) -> std::io::Result<Self> {
         Self::spawn(engine_factory(config))
     }
@@ -209,7 +218,7 @@ impl DepthWorker {
         let thread_shared = Arc::clone(&shared);
         let drain = events.clone();
         let thread = Background::spawn("mono-depth-inference", move || {
-            run(&thread_shared, &events_tx, &drain);
+            thread::run(&thread_shared, &events_tx, &drain);
         })?;
         Ok(Self {
             sender: FrameSender { shared },
@@ -231,7 +240,7 @@ impl DepthWorker {
     /// Results and faults, oldest first. If nobody reads them, the oldest
     /// depth results are discarded beyond a small backlog
     /// ([`EVENT_CAPACITY`]); `Ready` and `LoadFailed` are kept.
-    pub fn events(&self) -> &Receiver<WorkerEvent> {
+    pub fn events(&self) -> &Receiver<WorkerReport> {
         &self.events
     }
 
@@ -294,221 +303,8 @@ fn engine_factory(config: EngineConfig) -> EstimatorFactory {
         // as the session creates them (see `session::threads`), since on
         // Apple platforms they would not inherit it.
         if config.session.low_priority {
-            lower_thread_priority();
+            crate::threads::lower_priority();
         }
         DepthEngine::load(&config).map(|engine| Box::new(engine) as Box<dyn DepthEstimator>)
     })
-}
-
-/// Lowers the calling thread's scheduling priority (best effort: a failure
-/// leaves it as it was).
-pub(crate) fn lower_thread_priority() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: plain system calls on the calling thread with no pointers;
-    // raising one's own nice value needs no privilege.
-    unsafe {
-        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-        libc::setpriority(libc::PRIO_PROCESS, tid, 10);
-    }
-    #[cfg(target_vendor = "apple")]
-    // SAFETY: sets the calling thread's own QoS class; no pointers.
-    unsafe {
-        libc::pthread_set_qos_class_self_np(libc::qos_class_t::QOS_CLASS_UTILITY, 0);
-    }
-}
-
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "panic with a non-text payload".to_owned())
-}
-
-/// Sends `event`. When the channel is full, the oldest unread depth result
-/// makes room (then the oldest frame fault, and only when nothing else is
-/// waiting, the oldest event): the one-off [`WorkerEvent::Ready`] and
-/// [`WorkerEvent::LoadFailed`] survive any number of unread results, so an
-/// app that starts reading late still learns that the model loaded.
-fn send(events: &Sender<WorkerEvent>, drain: &Receiver<WorkerEvent>, mut event: WorkerEvent) {
-    loop {
-        match events.try_send(event) {
-            Ok(()) | Err(TrySendError::Disconnected(_)) => return,
-            Err(TrySendError::Full(back)) => {
-                event = back;
-                // This thread is the only sender: take what is waiting, drop
-                // the least important, put the rest back in order. A reader
-                // racing with this only takes events older than those held
-                // here, so the order it sees stays the order they were sent.
-                let mut waiting: Vec<WorkerEvent> = drain.try_iter().collect();
-                if let Some(index) = (0..waiting.len()).min_by_key(|&i| (rank(&waiting[i]), i)) {
-                    waiting.remove(index);
-                }
-                for kept in waiting {
-                    if let Err(TrySendError::Disconnected(_)) = events.try_send(kept) {
-                        return;
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// Which waiting event gives way first when the channel is full (lowest first).
-fn rank(event: &WorkerEvent) -> u8 {
-    match event {
-        WorkerEvent::Depth(_) => 0,
-        WorkerEvent::FrameFailed { .. } | WorkerEvent::Panicked { .. } => 1,
-        WorkerEvent::Ready(_) | WorkerEvent::LoadFailed(_) => 2,
-    }
-}
-
-fn build(factory: &mut EstimatorFactory) -> Result<Box<dyn DepthEstimator>, EngineError> {
-    match catch_unwind(AssertUnwindSafe(factory)) {
-        Ok(result) => result,
-        Err(payload) => Err(EngineError::Other(format!(
-            "loading the model panicked: {}",
-            panic_message(&*payload)
-        ))),
-    }
-}
-
-/// Pause before rebuilding after the first panic in a row.
-pub const PANIC_BACK_OFF: Duration = Duration::from_millis(100);
-/// The longest pause before a rebuild.
-const MAX_BACK_OFF: Duration = Duration::from_secs(10);
-
-/// Waits before the rebuild after `in_a_row` panics: none after the first,
-/// then [`PANIC_BACK_OFF`] doubling up to 10 s. A new model or shutdown ends
-/// the wait; returns `false` on shutdown.
-fn back_off(shared: &Shared, in_a_row: u32) -> bool {
-    if in_a_row < 2 {
-        return true;
-    }
-    let pause = PANIC_BACK_OFF
-        .saturating_mul(1 << (in_a_row - 2).min(16))
-        .min(MAX_BACK_OFF);
-    let until = Instant::now() + pause;
-    let mut mailbox = shared.lock();
-    while !mailbox.shutdown && mailbox.factory.is_none() {
-        let left = until.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            break;
-        }
-        mailbox = shared
-            .wake
-            .wait_timeout(mailbox, left)
-            .unwrap_or_else(|e| e.into_inner())
-            .0;
-    }
-    !mailbox.shutdown
-}
-
-fn run(shared: &Shared, events: &Sender<WorkerEvent>, drain: &Receiver<WorkerEvent>) {
-    let counters = &shared.counters;
-    let mut factory: Option<EstimatorFactory> = None;
-    let mut estimator: Option<Box<dyn DepthEstimator>> = None;
-    let mut map = DepthMap::empty();
-    let mut panics_in_a_row = 0u32;
-    loop {
-        let (new_factory, job) = {
-            let mut mailbox = shared.lock();
-            while !mailbox.shutdown && mailbox.factory.is_none() && mailbox.frame.is_none() {
-                mailbox = shared.wake.wait(mailbox).unwrap_or_else(|e| e.into_inner());
-            }
-            if mailbox.shutdown {
-                return;
-            }
-            match mailbox.factory.take() {
-                Some(f) => (Some(f), None),
-                None => (None, mailbox.frame.take()),
-            }
-        };
-        if let Some(mut f) = new_factory {
-            // Free the old model before loading the new one.
-            estimator = None;
-            match build(&mut f) {
-                Ok(e) => {
-                    send(events, drain, WorkerEvent::Ready(e.summary()));
-                    estimator = Some(e);
-                }
-                Err(error) => send(events, drain, WorkerEvent::LoadFailed(error)),
-            }
-            factory = Some(f);
-            continue;
-        }
-        let Some((frame, submitted)) = job else {
-            continue;
-        };
-        let Some(current) = estimator.as_mut() else {
-            counters.dropped.fetch_add(1, Ordering::Relaxed);
-            continue;
-        };
-        let wait = submitted.elapsed();
-        match catch_unwind(AssertUnwindSafe(|| current.estimate_into(&frame, &mut map))) {
-            Ok(Ok(mut timings)) => {
-                panics_in_a_row = 0;
-                timings.wait = wait;
-                map.camera = frame.camera();
-                counters.processed.fetch_add(1, Ordering::Relaxed);
-                // The result takes the map; the next frame is written into
-                // a recycled one when the consumer handed one back.
-                let spare = shared
-                    .spares
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .pop()
-                    .unwrap_or_else(DepthMap::empty);
-                let result = DepthResult {
-                    depth: std::mem::replace(&mut map, spare),
-                    timings,
-                    frame,
-                };
-                send(events, drain, WorkerEvent::Depth(Box::new(result)));
-            }
-            Ok(Err(error)) => {
-                counters.failed.fetch_add(1, Ordering::Relaxed);
-                send(
-                    events,
-                    drain,
-                    WorkerEvent::FrameFailed {
-                        sequence: frame.sequence,
-                        error,
-                    },
-                );
-            }
-            Err(payload) => {
-                counters.failed.fetch_add(1, Ordering::Relaxed);
-                counters.panics.fetch_add(1, Ordering::Relaxed);
-                let message = panic_message(&*payload);
-                send(
-                    events,
-                    drain,
-                    WorkerEvent::Panicked {
-                        sequence: frame.sequence,
-                        message,
-                    },
-                );
-                // The estimator may be in any state: rebuild it, after a
-                // pause that doubles with every panic in a row, so a frame
-                // or model that panics each time does not rebuild the model
-                // flat out.
-                estimator = None;
-                map = DepthMap::empty();
-                panics_in_a_row += 1;
-                if !back_off(shared, panics_in_a_row) {
-                    return;
-                }
-                if let Some(f) = factory.as_mut() {
-                    match build(f) {
-                        Ok(e) => {
-                            send(events, drain, WorkerEvent::Ready(e.summary()));
-                            estimator = Some(e);
-                        }
-                        Err(error) => send(events, drain, WorkerEvent::LoadFailed(error)),
-                    }
-                }
-            }
-        }
-    }
 }

@@ -16,16 +16,23 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod estimator;
+pub mod postprocess;
+pub mod preprocess;
+
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::camera::FocalCorrection;
-use crate::depth::{DepthMap, postprocess_mapped};
-use crate::frame::{CameraFrame, FrameError};
-use crate::model::{DepthUnits, ModelOverrides, ModelSpec};
-use crate::preprocess::{ImageMapping, PreprocessError, Preprocessor, ResizeMode};
-use crate::runtime::{Runtime, RuntimeError, RuntimeSearch};
-use crate::session::{DepthSession, ModelError, SessionOptions};
+use crate::camera::{FocalCorrection, ResizeMode};
+use crate::depth::DepthMap;
+use crate::frame::CameraFrame;
+use crate::model::{ModelError, ModelOverrides, ModelSpec};
+use crate::runtime::{Runtime, RuntimeSearch};
+use crate::session::{DepthSession, SessionOptions};
+
+pub use estimator::{DepthEstimator, EngineError, ModelSummary, StageTimings};
+use postprocess::{focal_correction, postprocess_mapped};
+use preprocess::Preprocessor;
 
 /// What to load and how to run it.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,121 +62,6 @@ impl EngineConfig {
             overrides: ModelOverrides::default(),
             warm_up: true,
         }
-    }
-}
-
-/// Errors from the engine.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum EngineError {
-    /// ONNX Runtime could not be found or loaded.
-    #[error(transparent)]
-    Runtime(#[from] RuntimeError),
-    /// The model could not be loaded, is not usable, or failed to run.
-    #[error(transparent)]
-    Model(#[from] ModelError),
-    /// The frame could not be turned into the model input.
-    #[error(transparent)]
-    Preprocess(#[from] PreprocessError),
-    /// The frame was refused.
-    #[error(transparent)]
-    Frame(#[from] FrameError),
-    /// Anything else (e.g. a panic caught by the worker).
-    #[error("{0}")]
-    Other(String),
-}
-
-/// Time spent on one frame, per stage.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct StageTimings {
-    /// From submission to the start of processing (set by the worker).
-    pub wait: Duration,
-    /// Resize, colour conversion, normalisation.
-    pub preprocess: Duration,
-    /// `session.run`.
-    pub inference: Duration,
-    /// Units, validity, statistics.
-    pub postprocess: Duration,
-}
-
-impl StageTimings {
-    /// Preprocess + inference + postprocess (without the wait).
-    pub fn processing(&self) -> Duration {
-        self.preprocess + self.inference + self.postprocess
-    }
-}
-
-/// What an estimator runs, for status displays.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct ModelSummary {
-    /// The model file, if there is one.
-    pub path: Option<PathBuf>,
-    /// Model name (`mono_depth.model`), if known.
-    pub name: Option<String>,
-    /// Input tensor shape.
-    pub input_shape: Vec<usize>,
-    /// Output tensor shape.
-    pub output_shape: Vec<usize>,
-    /// Whether the weights are trained (`mono_depth.trained = true`).
-    /// Untrained models (random weights, test models) do not give depth.
-    pub trained: bool,
-    /// Where the weights came from (`mono_depth.weights`).
-    pub weights: Option<String>,
-    /// Which execution provider runs it.
-    pub provider: String,
-    /// The ONNX Runtime library in use (`None` when linked statically or not used).
-    pub runtime_library: Option<PathBuf>,
-}
-
-impl ModelSummary {
-    /// A summary with only a name (for estimators that are not ONNX models).
-    pub fn named(name: impl Into<String>) -> Self {
-        Self {
-            name: Some(name.into()),
-            ..Self::default()
-        }
-    }
-}
-
-impl std::fmt::Display for ModelSummary {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name.as_deref().unwrap_or("unnamed model"))?;
-        if let Some(path) = &self.path {
-            write!(f, " ({})", path.display())?;
-        }
-        if !self.input_shape.is_empty() {
-            write!(
-                f,
-                ", input {:?}, output {:?}",
-                self.input_shape, self.output_shape
-            )?;
-        }
-        if !self.provider.is_empty() {
-            write!(f, " on {}", self.provider)?;
-        }
-        if !self.trained {
-            f.write_str(" — untrained: output is not depth")?;
-        }
-        Ok(())
-    }
-}
-
-/// Something that turns frames into depth maps: the ONNX engine, or a
-/// stand-in (a recording's depth, a test double).
-pub trait DepthEstimator: Send {
-    /// Writes the depth for `frame` into `out` (reusing its buffers).
-    fn estimate_into(
-        &mut self,
-        frame: &CameraFrame,
-        out: &mut DepthMap,
-    ) -> Result<StageTimings, EngineError>;
-
-    /// What runs (model, provider), for status displays.
-    fn summary(&self) -> ModelSummary;
-
-    /// [`Self::summary`] as one line.
-    fn describe(&self) -> String {
-        self.summary().to_string()
     }
 }
 
@@ -257,40 +149,6 @@ impl DepthEngine {
         let mut map = DepthMap::empty();
         let timings = self.estimate_into(frame, &mut map)?;
         Ok((map, timings))
-    }
-}
-
-/// How depth from a model described by `spec`, for `frame` fitted to the
-/// input by `mapping`, is corrected for the camera's focal length: the
-/// frame's intrinsics carried to the model input, over the training focal
-/// length.
-fn focal_correction(
-    spec: &ModelSpec,
-    frame: &CameraFrame,
-    mapping: &ImageMapping,
-) -> FocalCorrection {
-    if !matches!(spec.units, DepthUnits::Metres) {
-        return FocalCorrection::NotMetric;
-    }
-    let Some(train) = spec.focal_px else {
-        return FocalCorrection::NoModelFocal;
-    };
-    let Some(k) = frame.display_intrinsics() else {
-        return FocalCorrection::NoIntrinsics;
-    };
-    let input = k.in_region(
-        mapping,
-        frame.display_size(),
-        (spec.input_width, spec.input_height),
-    );
-    let factor = input.focal() / train;
-    if factor.is_finite() && factor > 0.0 {
-        FocalCorrection::Applied {
-            factor,
-            assumed: k.assumed,
-        }
-    } else {
-        FocalCorrection::NoIntrinsics
     }
 }
 

@@ -1,0 +1,196 @@
+//! From the model's raw output to a depth map: units, validity and the
+//! focal-length correction.
+
+use crate::camera::{FocalCorrection, ImageMapping};
+use crate::depth::DepthMap;
+use crate::frame::CameraFrame;
+use crate::model::{DepthUnits, ModelSpec};
+
+/// Writes a model's raw output into `map` as metres (converting inverse
+/// relative depth) and validates it against `range`. Reuses `map`'s buffers.
+/// The whole map is taken to show the camera image; see
+/// [`postprocess_mapped`] for a letterboxed input.
+pub fn postprocess(
+    raw: &[f32],
+    width: u32,
+    height: u32,
+    units: DepthUnits,
+    range: (f32, f32),
+    map: &mut DepthMap,
+) {
+    postprocess_mapped(
+        raw,
+        width,
+        height,
+        units,
+        range,
+        ImageMapping::IDENTITY,
+        map,
+    );
+}
+
+/// [`postprocess`] for an output whose texels map to the camera image by
+/// `mapping` (which the map keeps): texels outside the image (the bars of
+/// [`ResizeMode::Fit`](crate::camera::ResizeMode::Fit)) are invalid, so
+/// they stay out of the statistics, the stabiliser, the reprojection and
+/// occlusion.
+pub fn postprocess_mapped(
+    raw: &[f32],
+    width: u32,
+    height: u32,
+    units: DepthUnits,
+    range: (f32, f32),
+    mapping: ImageMapping,
+    map: &mut DepthMap,
+) {
+    map.mapping = mapping;
+    match units {
+        DepthUnits::Metres => map.set_metres(width, height, raw.iter().copied(), range),
+        DepthUnits::InverseRelative { scale, shift } => {
+            let metres = raw.iter().map(|&v| {
+                let inverse = scale * v + shift;
+                // ≤ 0 inverse depth has no metric meaning: NaN makes it invalid.
+                if inverse > 0.0 {
+                    1.0 / inverse
+                } else {
+                    f32::NAN
+                }
+            });
+            map.set_metres(width, height, metres, range);
+        }
+    }
+}
+
+/// How depth from a model described by `spec`, for `frame` fitted to the
+/// input by `mapping`, is corrected for the camera's focal length: the
+/// frame's intrinsics carried to the model input, over the training focal
+/// length.
+pub(crate) fn focal_correction(
+    spec: &ModelSpec,
+    frame: &CameraFrame,
+    mapping: &ImageMapping,
+) -> FocalCorrection {
+    if !matches!(spec.units, DepthUnits::Metres) {
+        return FocalCorrection::NotMetric;
+    }
+    let Some(train) = spec.focal_px else {
+        return FocalCorrection::NoModelFocal;
+    };
+    let Some(k) = frame.display_intrinsics() else {
+        return FocalCorrection::NoIntrinsics;
+    };
+    let input = k.in_region(
+        mapping,
+        frame.display_size(),
+        (spec.input_width, spec.input_height),
+    );
+    let factor = input.focal() / train;
+    if factor.is_finite() && factor > 0.0 {
+        FocalCorrection::Applied {
+            factor,
+            assumed: k.assumed,
+        }
+    } else {
+        FocalCorrection::NoIntrinsics
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::depth::DepthStats;
+
+    #[test]
+    fn invalid_values_never_pass_as_numbers() {
+        let raw = [1.0, f32::NAN, f32::INFINITY, -2.0, 0.0, 0.2, 12.0, 3.0];
+        let mut map = DepthMap::empty();
+        postprocess(&raw, 4, 2, DepthUnits::Metres, (0.5, 10.0), &mut map);
+        assert_eq!(
+            map.valid(),
+            [true, false, false, false, false, false, false, true]
+        );
+        assert_eq!(map.metres(), [1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 3.0]);
+        assert_eq!(
+            map.stats(),
+            DepthStats {
+                min: 1.0,
+                max: 3.0,
+                mean: 2.0,
+                valid: 2
+            }
+        );
+    }
+
+    #[test]
+    fn letterbox_bars_are_not_depth() {
+        // A frame half as tall as the input, fitted: the image covers depth
+        // rows 1..3 of 4 (frame v = 2·depth v − 0.5).
+        let fit = ImageMapping {
+            scale: [1.0, 2.0],
+            offset: [0.0, -0.5],
+        };
+        let raw = [0.5, 0.5, 2.0, 3.0, 4.0, 5.0, 0.5, 0.5];
+        let mut map = DepthMap::empty();
+        postprocess_mapped(&raw, 2, 4, DepthUnits::Metres, (0.1, 10.0), fit, &mut map);
+        assert_eq!(
+            map.valid(),
+            [false, false, true, true, true, true, false, false]
+        );
+        assert_eq!(
+            map.stats(),
+            DepthStats {
+                min: 2.0,
+                max: 5.0,
+                mean: 3.5,
+                valid: 4
+            }
+        );
+        // Pillar bars: columns outside the image, the whole height valid.
+        let pillars = ImageMapping {
+            scale: [2.0, 1.0],
+            offset: [-0.5, 0.0],
+        };
+        postprocess_mapped(
+            &[1.0; 8],
+            4,
+            2,
+            DepthUnits::Metres,
+            (0.1, 10.0),
+            pillars,
+            &mut map,
+        );
+        assert_eq!(
+            map.valid(),
+            [false, true, true, false, false, true, true, false]
+        );
+        // A crop (Fill) keeps every texel.
+        let crop = ImageMapping {
+            scale: [0.5, 1.0],
+            offset: [0.25, 0.0],
+        };
+        postprocess_mapped(
+            &[1.0; 8],
+            4,
+            2,
+            DepthUnits::Metres,
+            (0.1, 10.0),
+            crop,
+            &mut map,
+        );
+        assert!(map.valid().iter().all(|&v| v));
+    }
+
+    #[test]
+    fn inverse_relative_is_converted_with_scale_and_shift() {
+        let mut map = DepthMap::empty();
+        let units = DepthUnits::InverseRelative {
+            scale: 2.0,
+            shift: 0.1,
+        };
+        postprocess(&[0.2, 0.0, -1.0], 3, 1, units, (0.1, 100.0), &mut map);
+        assert!((map.metres()[0] - 1.0 / 0.5).abs() < 1e-6);
+        assert_eq!(map.metres().len(), 3);
+        assert!((map.metres()[1] - 10.0).abs() < 1e-5);
+        assert!(!map.valid()[2]);
+    }
+}

@@ -1,0 +1,230 @@
+//! Loading a depth model into an ONNX Runtime session and running it.
+//!
+//! A model the crate can drive has exactly one input, a float32 tensor of
+//! rank 4 with fixed sizes (`[1, 3, H, W]` or `[1, H, W, 3]`), and exactly
+//! one float32 output of rank 3 or 4 with fixed sizes. Anything else is
+//! rejected at load with an error that says what was expected and what was
+//! found.
+
+//!
+//! The parts, one file each: the options and the provider choice
+//! (`options.rs`), Core ML's settings (`coreml.rs`), which providers to try
+//! and how each is registered (`providers.rs`), ONNX Runtime's pool threads
+//! (`threads.rs`) and the signature check (`signature.rs`).
+
+mod coreml;
+mod options;
+mod providers;
+mod signature;
+#[cfg(test)]
+mod tests;
+mod threads;
+
+use std::path::{Path, PathBuf};
+
+use ort::session::Session;
+use ort::session::builder::GraphOptimizationLevel;
+use ort::value::TensorRef;
+
+pub use crate::model::ModelError;
+use crate::model::{ModelOverrides, ModelSpec};
+use crate::runtime::Runtime;
+pub use coreml::{CoreMlComputeUnits, CoreMlFormat, CoreMlOptions, coreml_cache_folder};
+pub use options::{ExecutionProvider, InferencePrecision, PROVIDER_ENV, SessionOptions};
+use signature::check_signature;
+pub use signature::{MAX_TENSOR_VALUES, TensorInfo};
+
+/// A depth model loaded into ONNX Runtime.
+pub struct DepthSession {
+    session: Session,
+    path: PathBuf,
+    provider: String,
+    /// The model's only input.
+    pub input: TensorInfo,
+    /// The model's only output.
+    pub output: TensorInfo,
+}
+
+impl std::fmt::Debug for DepthSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DepthSession")
+            .field("path", &self.path)
+            .field("input", &self.input)
+            .field("output", &self.output)
+            .finish_non_exhaustive()
+    }
+}
+
+fn ort_err(e: impl std::fmt::Display) -> ModelError {
+    ModelError::Runtime(e.to_string())
+}
+
+impl DepthSession {
+    /// Loads the model at `path` and checks its inputs and outputs.
+    pub fn load(
+        runtime: &Runtime,
+        path: impl AsRef<Path>,
+        options: &SessionOptions,
+    ) -> Result<Self, ModelError> {
+        let path = path.as_ref().to_path_buf();
+        // Loaded from its path, not from bytes in memory: ONNX Runtime then
+        // finds external weight files (`model.onnx.data`) beside the model.
+        match std::fs::File::open(&path).and_then(|f| f.metadata()) {
+            Ok(meta) if meta.is_file() => {}
+            Ok(_) => {
+                return Err(ModelError::Unreadable {
+                    path,
+                    reason: "not a file".to_owned(),
+                });
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(ModelError::NotFound(path));
+            }
+            Err(e) => {
+                return Err(ModelError::Unreadable {
+                    path,
+                    reason: e.to_string(),
+                });
+            }
+        }
+        let (choices, mut notes) = providers::plan(runtime, options.provider);
+        let mut loaded = None;
+        for choice in choices {
+            let builder = base_builder(runtime, options)?;
+            let mut builder = match providers::register(builder, choice, runtime, options, &path) {
+                Ok(builder) => builder,
+                Err(reason) => {
+                    notes.push(format!("{}: {reason}", choice.name()));
+                    continue;
+                }
+            };
+            match builder.commit_from_file(&path) {
+                Ok(session) => {
+                    loaded = Some((session, choice));
+                    break;
+                }
+                Err(e) if choice != providers::Choice::Cpu => {
+                    notes.push(format!("{} refused this model: {e}", choice.name()));
+                }
+                Err(e) => {
+                    return Err(ModelError::Invalid {
+                        path: path.clone(),
+                        reason: e.to_string(),
+                    });
+                }
+            }
+        }
+        let Some((session, choice)) = loaded else {
+            return Err(ModelError::Runtime(format!(
+                "no execution provider could be set up: {}",
+                notes.join("; ")
+            )));
+        };
+        let (input, output) = check_signature(&session, &path)?;
+        let mut provider = providers::describe(choice, options, &notes, &path);
+        let precision = session
+            .metadata()
+            .ok()
+            .and_then(|m| m.custom("mono_depth.precision"));
+        if let Some(warning) = providers::precision_warning(&provider, precision.as_deref()) {
+            tracing::warn!("{}: {warning}", path.display());
+            provider = format!("{provider}; {warning}");
+        }
+        Ok(Self {
+            session,
+            path,
+            provider,
+            input,
+            output,
+        })
+    }
+
+    /// Which execution provider runs the model, and why it is not the one
+    /// asked for when it fell back (e.g. `"CPU (CUDA unavailable: …)"`).
+    pub fn provider(&self) -> &str {
+        &self.provider
+    }
+
+    /// The file the model was loaded from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A custom metadata value stored in the model (`metadata_props`).
+    pub fn metadata(&self, key: &str) -> Option<String> {
+        self.session.metadata().ok()?.custom(key)
+    }
+
+    /// Runs the model on `input` (laid out as [`Self::input`]) and copies the
+    /// output into `output`, which is resized to the output's length.
+    pub fn run(&mut self, input: &[f32], output: &mut Vec<f32>) -> Result<(), ModelError> {
+        output.clear();
+        self.run_with(input, |values| output.extend_from_slice(values))
+    }
+
+    /// Runs the model on `input` and hands the output values to `read`
+    /// without copying them.
+    pub fn run_with(&mut self, input: &[f32], read: impl FnOnce(&[f32])) -> Result<(), ModelError> {
+        let expected = self.input.len();
+        if input.len() != expected {
+            return Err(ModelError::InputSize {
+                expected,
+                got: input.len(),
+            });
+        }
+        let tensor =
+            TensorRef::from_array_view((self.input.shape.as_slice(), input)).map_err(ort_err)?;
+        let outputs = self.session.run([tensor.into()]).map_err(ort_err)?;
+        let (_, values) = outputs[0].try_extract_tensor::<f32>().map_err(ort_err)?;
+        if values.len() != self.output.len() {
+            return Err(ModelError::Runtime(format!(
+                "model produced {} values, its signature promises {}",
+                values.len(),
+                self.output.len()
+            )));
+        }
+        read(values);
+        Ok(())
+    }
+}
+
+/// A session builder with `options`' threads, optimisation and priority,
+/// and no execution provider yet.
+fn base_builder(
+    runtime: &Runtime,
+    options: &SessionOptions,
+) -> Result<ort::session::builder::SessionBuilder, ModelError> {
+    let level = if options.optimize {
+        GraphOptimizationLevel::All
+    } else {
+        GraphOptimizationLevel::Disable
+    };
+    Session::builder(&runtime.environment)
+        .map_err(ort_err)?
+        .with_optimization_level(level)
+        .map_err(ort_err)?
+        .with_intra_threads(options.resolved_threads())
+        .map_err(ort_err)?
+        .with_intra_op_spinning(options.spinning)
+        .map_err(ort_err)?
+        .with_thread_manager(threads::PoolThreads {
+            low_priority: options.low_priority,
+        })
+        .map_err(ort_err)
+}
+
+impl ModelSpec {
+    /// Reads the spec of a loaded model, then applies `overrides`.
+    pub fn from_session(
+        session: &DepthSession,
+        overrides: &ModelOverrides,
+    ) -> Result<Self, ModelError> {
+        Self::from_parts(
+            session.path(),
+            &session.input.shape,
+            &session.output.shape,
+            |key| session.metadata(key),
+            overrides,
+        )
+    }
+}
