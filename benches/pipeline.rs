@@ -6,13 +6,13 @@
 
 use std::path::PathBuf;
 
+use bevy_mono_depth::camera::ResizeMode;
 use bevy_mono_depth::depth::DepthMap;
 use bevy_mono_depth::engine::postprocess::postprocess;
+use bevy_mono_depth::engine::preprocess::Preprocessor;
 use bevy_mono_depth::engine::{DepthEngine, DepthEstimator, EngineConfig};
 use bevy_mono_depth::frame::{CameraFrame, PixelFormat};
 use bevy_mono_depth::model::DepthUnits;
-use bevy_mono_depth::camera::ResizeMode;
-use bevy_mono_depth::engine::preprocess::Preprocessor;
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn model_path() -> PathBuf {

@@ -103,8 +103,6 @@ pub mod prelude {
     pub use crate::camera::{FocalCorrection, FrameRotation, Intrinsics, ResizeMode};
     pub use crate::depth::DepthMap;
     pub use crate::frame::{CameraFrame, PixelFormat};
-    #[cfg(feature = "overlay")]
-    pub use crate::plugin::{MonoDepthOverlay, MonoDepthOverlayPlugin};
     pub use crate::plugin::{
         BackgroundSync, CurrentDepth, DepthDisplay, DepthTextures, DepthUpsampling, EngineStatus,
         ExternalDepth, FrameSource, MonoDepthCamera, MonoDepthPlugin, MonoDepthProximity,
@@ -112,6 +110,8 @@ pub mod prelude {
         OcclusionMode, ProximityAlert, ReprojectionStatus, SoftOcclusionMaterial, SourceStatus,
         soft_occlusion,
     };
+    #[cfg(feature = "overlay")]
+    pub use crate::plugin::{MonoDepthOverlay, MonoDepthOverlayPlugin};
     pub use crate::proximity::{ProximityChange, ProximitySettings};
     pub use crate::session::{
         CoreMlComputeUnits, CoreMlFormat, CoreMlOptions, ExecutionProvider, InferencePrecision,

@@ -91,7 +91,10 @@ pub fn closeness(map: &DepthMap, region: [f32; 4], distance: f32) -> Option<Clos
 }
 
 /// The name of [`ProximityChange`] before 0.2.
-#[deprecated(since = "0.2.0", note = "renamed `ProximityChange` (it is not a Bevy event)")]
+#[deprecated(
+    since = "0.2.0",
+    note = "renamed `ProximityChange` (it is not a Bevy event)"
+)]
 pub type ProximityEvent = ProximityChange;
 
 /// A change of the alert's state.

@@ -5,11 +5,11 @@ mod common;
 
 use std::sync::OnceLock;
 
+use bevy_mono_depth::camera::{ImageMapping, ResizeMode};
+use bevy_mono_depth::engine::preprocess::Preprocessor;
 use bevy_mono_depth::engine::{DepthEngine, DepthEstimator, EngineError};
 use bevy_mono_depth::frame::{CameraFrame, PixelFormat};
 use bevy_mono_depth::model::{DepthUnits, ModelOverrides, TensorLayout};
-use bevy_mono_depth::camera::{ImageMapping, ResizeMode};
-use bevy_mono_depth::engine::preprocess::Preprocessor;
 use bevy_mono_depth::session::{DepthSession, ModelError};
 use common::model;
 
@@ -97,7 +97,11 @@ fn model_sized_frames_give_the_formula_in_every_format_mode_and_layout() {
                 let frame = make_frame(format, iw, ih, padding, gradient).with_sequence(41);
                 let (depth, _) = engine.estimate(&frame).unwrap_or_else(|e| panic!("{e}"));
                 assert_eq!(
-                    (depth.width() as usize, depth.height() as usize, depth.sequence),
+                    (
+                        depth.width() as usize,
+                        depth.height() as usize,
+                        depth.sequence
+                    ),
                     (ow, oh, 41)
                 );
                 assert_eq!(depth.mapping, ImageMapping::IDENTITY);

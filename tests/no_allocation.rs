@@ -12,12 +12,12 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::path::Path;
 
+use bevy_mono_depth::camera::ResizeMode;
 use bevy_mono_depth::depth::DepthMap;
 use bevy_mono_depth::engine::postprocess::postprocess;
+use bevy_mono_depth::engine::preprocess::Preprocessor;
 use bevy_mono_depth::frame::{CameraFrame, PixelFormat};
 use bevy_mono_depth::model::{DepthUnits, ModelOverrides, ModelSpec};
-use bevy_mono_depth::camera::ResizeMode;
-use bevy_mono_depth::engine::preprocess::Preprocessor;
 
 struct Counting;
 

@@ -5,9 +5,9 @@ mod common;
 
 use std::sync::{Mutex, OnceLock};
 
+use bevy_mono_depth::camera::ResizeMode;
 use bevy_mono_depth::engine::DepthEngine;
 use bevy_mono_depth::frame::{CameraFrame, FrameError, FrameRotation, PixelFormat};
-use bevy_mono_depth::camera::ResizeMode;
 use proptest::prelude::*;
 
 fn engine() -> &'static Mutex<DepthEngine> {

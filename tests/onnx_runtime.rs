@@ -124,10 +124,22 @@ fn models_the_crate_cannot_drive_are_rejected_with_reasons() {
     // holds the file name too.
     for (name, tensor, found) in [
         ("broken_rank.onnx", "input", "Tensor<f32>(3, 256, 320)"),
-        ("broken_int_input.onnx", "input", "Tensor<u8>(1, 3, 256, 320)"),
-        ("broken_dynamic.onnx", "input", "Tensor<f32>(1, 3, height, width)"),
+        (
+            "broken_int_input.onnx",
+            "input",
+            "Tensor<u8>(1, 3, 256, 320)",
+        ),
+        (
+            "broken_dynamic.onnx",
+            "input",
+            "Tensor<f32>(1, 3, height, width)",
+        ),
         ("broken_two_outputs.onnx", "output", "2 outputs"),
-        ("broken_huge_input.onnx", "input", "Tensor<f32>(1, 3, 100000, 100000)"),
+        (
+            "broken_huge_input.onnx",
+            "input",
+            "Tensor<f32>(1, 3, 100000, 100000)",
+        ),
     ] {
         let err = load(name);
         let ModelError::UnexpectedSignature {

@@ -54,7 +54,6 @@ fn uniform_frame(colour: [u8; 3]) -> Vec<u8> {
     colour.repeat(320 * 256)
 }
 
-
 #[test]
 fn pushed_frames_become_depth_in_the_resource_the_texture_and_the_message() {
     let mut app = app_with(Some("closed_form.onnx"), FrameSource::Pushed);
@@ -277,7 +276,9 @@ fn an_image_folder_feeds_the_engine() {
     let map = app.world().resource::<CurrentDepth>().map.clone().unwrap();
     let d = map.get(5, 5).unwrap();
     assert!(
-        colours.iter().any(|c| (common::closed_form_depth(*c) - d).abs() < 1e-4),
+        colours
+            .iter()
+            .any(|c| (common::closed_form_depth(*c) - d).abs() < 1e-4),
         "{d} is none of the images' depths"
     );
     // No field of view given: a typical webcam's, marked assumed.
@@ -551,9 +552,16 @@ fn bad_pushed_buffers_are_errors_and_the_app_keeps_running() {
 
 #[test]
 fn ready_reaches_the_status_after_many_unread_results() {
-    // The worker starts with the plugin; no update runs while far more
-    // results arrive than the event channel holds.
+    // The threads start in `PreStartup` (`MonoDepthSystems::Start`); run
+    // only that, so no update reads anything while far more results arrive
+    // than the event channel holds.
     let mut app = app_with(Some("closed_form.onnx"), FrameSource::Pushed);
+    app.world_mut().run_schedule(PreStartup);
+    assert_eq!(
+        app.world().resource::<MonoDepthStatus>().engine,
+        EngineStatus::Starting,
+        "nothing received yet"
+    );
     let pusher = app.world().resource::<FramePusher>().clone();
     let frame = uniform_frame([40, 80, 120]);
     let mut last = 0;

@@ -8,10 +8,10 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
+use bevy_mono_depth::camera::ImageMapping;
 use bevy_mono_depth::depth::DepthMap;
 use bevy_mono_depth::plugin::MonoDepthRecorder;
 use bevy_mono_depth::prelude::*;
-use bevy_mono_depth::camera::ImageMapping;
 use bevy_mono_depth::sources::recording::{Recorder, Recording, RecordingError};
 use common::{headless_app, model, wait_for_engine};
 
@@ -228,7 +228,9 @@ fn a_broken_recording_is_a_status_not_a_panic() {
     );
     assert!(matches!(status.engine, EngineStatus::ModelFailed(_)));
 
-    let missing = replay_app(scratch("no_recording_here"));
+    // The recording is opened when the app starts, not when it is built.
+    let mut missing = replay_app(scratch("no_recording_here"));
+    missing.update();
     let status = missing.world().resource::<MonoDepthStatus>();
     assert!(
         matches!(&status.source, SourceStatus::Failed(r) if r.contains("session.json")),

@@ -14,12 +14,12 @@ use bevy::core_pipeline::tonemapping::{DebandDither, Tonemapping};
 use bevy::math::Affine3A;
 use bevy::prelude::*;
 use bevy::render::render_resource::{TextureFormat, TextureUsages};
+use bevy_mono_depth::camera::FrameCamera;
 use bevy_mono_depth::camera::Intrinsics;
 use bevy_mono_depth::plugin::{
     BackgroundSync, CurrentDepth, DepthDisplay, DepthUpsampling, MonoDepthCamera,
     MonoDepthSettings, MonoDepthStatus, ReprojectionStatus,
 };
-use bevy_mono_depth::camera::FrameCamera;
 use bevy_mono_depth::prelude::*;
 use common::render::{Readbacks, headless_render_plugins, settle};
 

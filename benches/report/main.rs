@@ -18,13 +18,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use bevy_mono_depth::camera::ResizeMode;
 use bevy_mono_depth::depth::DepthMap;
 use bevy_mono_depth::engine::postprocess::postprocess;
+use bevy_mono_depth::engine::preprocess::Preprocessor;
 use bevy_mono_depth::engine::{DepthEngine, DepthEstimator, EngineConfig};
 use bevy_mono_depth::frame::{CameraFrame, PixelFormat};
 use bevy_mono_depth::model::DepthUnits;
-use bevy_mono_depth::camera::ResizeMode;
-use bevy_mono_depth::engine::preprocess::Preprocessor;
 use bevy_mono_depth::runtime::{Runtime, RuntimeSearch};
 use bevy_mono_depth::session::{
     DepthSession, ExecutionProvider, InferencePrecision, SessionOptions,

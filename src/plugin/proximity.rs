@@ -4,7 +4,7 @@
 use bevy::prelude::*;
 
 use super::receive::{CurrentDepth, NewDepth};
-use crate::proximity::{Closeness, ProximityDetector, ProximityChange, ProximitySettings};
+use crate::proximity::{Closeness, ProximityChange, ProximityDetector, ProximitySettings};
 
 /// The proximity alert's settings and state. Change `detector.settings` at
 /// run time; set `enabled = false` to stop it.

@@ -98,9 +98,19 @@ impl Default for FrameHub {
 
 impl FrameHub {
     /// Forwards frames to this worker from now on (`None`: keep them only as
-    /// the newest frame).
+    /// the newest frame). A worker connected where none was gets the newest
+    /// frame at once, so a frame pushed before the worker started, or while
+    /// the model was paused, still gets depth.
     pub fn connect(&self, worker: Option<FrameSender>) {
-        *self.inner.worker.lock().unwrap_or_else(|e| e.into_inner()) = worker;
+        let mut slot = self.inner.worker.lock().unwrap_or_else(|e| e.into_inner());
+        let was_connected = slot.is_some();
+        *slot = worker;
+        if !was_connected
+            && let Some(worker) = slot.as_ref()
+            && let Some(frame) = self.newest()
+        {
+            worker.submit(frame);
+        }
     }
 
     /// Delivers a frame: numbers it if its sequence is 0, keeps it as the
@@ -244,6 +254,26 @@ mod tests {
             assert!(k.assumed, "{fov:?}");
             assert_eq!((k.fx, k.fy), (default.fx, default.fy), "{fov:?}");
         }
+    }
+
+    #[test]
+    fn a_worker_connected_late_gets_the_newest_frame_once() {
+        let worker = crate::worker::DepthWorker::spawn(Box::new(|| {
+            Err(crate::engine::EngineError::Other("no model".into()))
+        }))
+        .unwrap();
+        let hub = FrameHub::default();
+        let frame =
+            CameraFrame::packed(crate::frame::PixelFormat::Rgb8, 2, 2, vec![0; 12]).unwrap();
+        hub.push(frame);
+        assert_eq!(worker.stats().received, 0);
+        hub.connect(Some(worker.sender()));
+        assert_eq!(worker.stats().received, 1, "the frame pushed before");
+        hub.connect(Some(worker.sender()));
+        assert_eq!(worker.stats().received, 1, "already connected: not again");
+        hub.connect(None);
+        hub.connect(Some(worker.sender()));
+        assert_eq!(worker.stats().received, 2, "resumed: the newest again");
     }
 
     #[test]

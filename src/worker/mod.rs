@@ -69,7 +69,10 @@ pub struct DepthResult {
 }
 
 /// The name of [`WorkerReport`] before 0.2.
-#[deprecated(since = "0.2.0", note = "renamed `WorkerReport` (it is not a Bevy event)")]
+#[deprecated(
+    since = "0.2.0",
+    note = "renamed `WorkerReport` (it is not a Bevy event)"
+)]
 pub type WorkerEvent = WorkerReport;
 
 /// What the worker reports.

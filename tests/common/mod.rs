@@ -24,7 +24,8 @@ impl Scratch {
     /// `bevy_mono_depth_<name>_<process id>` under the system's temporary
     /// folder, emptied if an earlier run left it.
     pub fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("bevy_mono_depth_{name}_{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("bevy_mono_depth_{name}_{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("scratch folder");
         Self(dir)

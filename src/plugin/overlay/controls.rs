@@ -4,6 +4,7 @@
 use bevy::prelude::*;
 use bevy_egui::egui;
 
+use super::BAD;
 use crate::plugin::{
     BackgroundSync, DepthDisplay, DepthUpsampling, MonoDepthCamera, MonoDepthProximity,
     MonoDepthSettings, OcclusionMode,
@@ -13,7 +14,7 @@ use crate::temporal::TemporalSettings;
 /// Pausing, the background and stabilisation.
 pub(super) fn settings_controls(
     ui: &mut egui::Ui,
-    settings: &mut Mut<MonoDepthSettings>,
+    settings: &mut ResMut<MonoDepthSettings>,
     stabilisation_off: &mut Option<TemporalSettings>,
 ) {
     ui.separator();

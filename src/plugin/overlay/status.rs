@@ -75,7 +75,7 @@ pub(super) fn rates(
     };
     let (fps_path, depth_path) = (
         FrameTimeDiagnosticsPlugin::FPS,
-        super::MonoDepthDiagnostics::DEPTH_FPS,
+        crate::plugin::MonoDepthDiagnostics::DEPTH_FPS,
     );
     let render_fps = smoothed(&fps_path).unwrap_or_else(|| 1.0 / time.delta_secs_f64().max(1e-6));
     let depth_fps = smoothed(&depth_path).unwrap_or(0.0);
