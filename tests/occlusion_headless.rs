@@ -43,17 +43,40 @@ const SOFT_BAND: f32 = 0.4;
 /// Depths of the soft-material strips, one per 10-pixel column band.
 const STRIPS: [f32; 8] = [1.5, 1.75, 1.85, 1.95, 2.05, 2.15, 2.25, 2.5];
 
+/// The first column of a `view`-sized screen showing the FRAME-sized image
+/// fitted by `fit` whose pixel centre falls in depth column `col` or
+/// beyond, and the width of the bar left of the image: the camera-image u
+/// of column x is (x + ½ − bar) / shown width, as the background pass maps
+/// it, and the depth column is u · DEPTH width, rounded down.
+fn first_column_at(view: (u32, u32), fit: ResizeMode, col: u32) -> (u32, u32) {
+    let (fw, fh) = (FRAME.0 as f32, FRAME.1 as f32);
+    let (vw, vh) = (view.0 as f32, view.1 as f32);
+    let shown = match fit {
+        ResizeMode::Fill => fw * (vw / fw).max(vh / fh),
+        ResizeMode::Fit => fw * (vw / fw).min(vh / fh),
+        ResizeMode::Stretch => vw,
+    };
+    let bar = (vw - shown) / 2.0;
+    let edge = (0..view.0)
+        .find(|&x| ((x as f32 + 0.5 - bar) / shown * DEPTH.0 as f32).floor() >= col as f32)
+        .expect("the step is on screen");
+    (edge, bar.max(0.0) as u32)
+}
+
 /// The camera image: every pixel distinct, none white.
 fn camera_rgb(x: u32, y: u32) -> [u8; 3] {
     [40 + x as u8, 60 + 2 * y as u8, 30]
 }
+
+/// The depth column where the real scene steps from 1 m to 3 m.
+const STEP_COLUMN: u32 = 12;
 
 fn real_depth(col: u32, row: u32) -> f32 {
     if row >= 24 && col >= 32 {
         0.0 // invalid
     } else if row < 15 {
         2.0
-    } else if col < 12 {
+    } else if col < STEP_COLUMN {
         1.0
     } else {
         3.0
@@ -259,9 +282,8 @@ struct Image2 {
 
 impl Image2 {
     fn rgb(&self, x: u32, y: u32) -> [u8; 3] {
-        // Rows come back padded to wgpu's 256-byte copy alignment.
-        let stride = (self.width * 4).next_multiple_of(256);
-        let i = (y * stride + x * 4) as usize;
+        let stride = common::render::readback_stride(self.width as usize * 4);
+        let i = y as usize * stride + x as usize * 4;
         [self.data[i], self.data[i + 1], self.data[i + 2]]
     }
 
@@ -475,29 +497,24 @@ fn real_surfaces_hide_virtual_objects_pixel_by_pixel() {
     }
 
     // The 2 m box against the step: hidden left of the edge, drawn right of
-    // it. Expected edge columns worked out per mapping:
-    // fill, same aspect: u = (x + ½) / 80 → x = 24.
-    // fill, 120×60: the image is shown 120×90 (15 rows cropped above and
-    //   below), u = (x + ½) / 120 → x = 36; step rows from y = 30.
-    // fit, 120×60: shown 80×60 between 20-pixel bars → x = 20 + 24 = 44.
-    // fit, 60×80: shown 60×45 between 17.5-pixel bars → x = 18.
+    // it, from the first screen column whose texel is the step's
+    // (`first_column_at`). Rows inside the step's band: fill at 120×60 shows
+    // the image 120×90 (15 rows cropped above and below), so row 40 is image
+    // row 25; fit at 60×80 shows it 60×45 below a 17.5-row bar.
     // mirrored: u = 1 − (x + ½) / 80 → the 1 m side is on the right, x ≥ 56.
-    let cases: [(&str, u32, u32); 5] = [
-        ("edge_fill", 40, 24),
-        ("edge_hdr_msaa", 40, 24),
-        ("edge_fill_wide", 40, 36),
-        ("edge_fit_wide", 40, 44),
-        ("edge_fit_tall", 17 + 34, 18),
+    let cases = [
+        ("edge_fill", 40, FRAME, ResizeMode::Fill),
+        ("edge_hdr_msaa", 40, FRAME, ResizeMode::Fill),
+        ("edge_fill_wide", 40, (120, 60), ResizeMode::Fill),
+        ("edge_fit_wide", 40, (120, 60), ResizeMode::Fit),
+        ("edge_fit_tall", 17 + 34, (60, 80), ResizeMode::Fit),
     ];
-    for (name, row, edge) in cases {
+    for (name, row, view, fit) in cases {
         let image = &images[name];
-        let first = image.first_box_column(row, 0..image.width);
+        let (edge, left_bar) = first_column_at(view, fit, STEP_COLUMN);
         // Fit leaves bars with no depth: the box shows there, so scan from
         // the image's own left edge.
-        let first = match name {
-            "edge_fit_wide" => image.first_box_column(row, 20..image.width),
-            _ => first,
-        };
+        let first = image.first_box_column(row, left_bar..image.width);
         assert_eq!(first, Some(edge), "{name}: first drawn column in row {row}");
         assert!(
             (edge..image.width).all(|x| image.rgb(x, row) == BOX),

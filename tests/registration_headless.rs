@@ -53,7 +53,7 @@ fn shown(viewport: (u32, u32), fill: bool, (u, v): (f32, f32)) -> Vec2 {
 
 /// The centre of the marker-coloured pixels nearest `near` (within 8 px).
 fn marker_centre(data: &[u8], (w, h): (u32, u32), near: Vec2) -> Option<Vec2> {
-    let stride = (w as usize * 4).next_multiple_of(256);
+    let stride = common::render::readback_stride(w as usize * 4);
     let (mut sum, mut n) = (Vec2::ZERO, 0.0);
     for y in 0..h as usize {
         for x in 0..w as usize {

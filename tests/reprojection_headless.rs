@@ -123,7 +123,7 @@ fn app() -> (App, Handle<Image>) {
 /// Metres per pixel of the target.
 fn metres(data: &[u8]) -> Vec<f32> {
     let (w, h) = (FRAME.0 as usize, FRAME.1 as usize);
-    let stride = (w * 16).next_multiple_of(256);
+    let stride = common::render::readback_stride(w * 16);
     (0..h)
         .flat_map(|y| {
             (0..w).map(move |x| {

@@ -136,9 +136,8 @@ fn show(app: &mut App, rotation: FrameRotation, deadline: Instant) {
 }
 
 fn screen_rgb(data: &[u8], x: u32, y: u32) -> [u8; 3] {
-    // Rows come back padded to wgpu's 256-byte copy alignment.
-    let stride = (DISPLAY.0 * 4).next_multiple_of(256);
-    let i = (y * stride + x * 4) as usize;
+    let stride = common::render::readback_stride(DISPLAY.0 as usize * 4);
+    let i = y as usize * stride + x as usize * 4;
     [data[i], data[i + 1], data[i + 2]]
 }
 

@@ -44,9 +44,9 @@ fn app(source: FrameSource) -> App {
 }
 
 /// The rows of a read-back texture (`row_bytes` each), without the copy
-/// padding to 256 bytes.
+/// padding.
 fn rows(data: &[u8], row_bytes: usize, height: usize) -> Vec<u8> {
-    let stride = row_bytes.next_multiple_of(256);
+    let stride = common::render::readback_stride(row_bytes);
     (0..height)
         .flat_map(|y| data[y * stride..][..row_bytes].iter().copied())
         .collect()
@@ -88,7 +88,8 @@ fn pushed_frames_reach_the_background_texture_as_they_are() {
         .flat_map(|y| bgra[y * stride..][..w as usize * 4].to_vec())
         .collect();
     frames.until(&mut app, deadline, "the BGRA frame never arrived", |data| {
-        data.len() >= 256 * h as usize && rows(data, w as usize * 4, h as usize) == want
+        data.len() >= common::render::readback_stride(w as usize * 4) * h as usize
+            && rows(data, w as usize * 4, h as usize) == want
     });
     assert_eq!(
         texture_format(&app, &background),
@@ -108,7 +109,8 @@ fn pushed_frames_reach_the_background_texture_as_they_are() {
         .flat_map(|p| [p[0], p[1], p[2], 255])
         .collect();
     frames.until(&mut app, deadline, "the RGB frame never arrived", |data| {
-        data.len() >= 256 * h as usize && rows(data, w as usize * 4, h as usize) == want
+        data.len() >= common::render::readback_stride(w as usize * 4) * h as usize
+            && rows(data, w as usize * 4, h as usize) == want
     });
     assert_eq!(
         texture_format(&app, &background),
@@ -153,7 +155,7 @@ fn a_frame_larger_than_the_gpu_allows_is_a_status_and_the_app_goes_on() {
         deadline,
         "the small frame never arrived",
         |data| {
-            data.len() >= 256 * 4
+            data.len() >= common::render::readback_stride(16) * 4
                 && rows(data, 16, 4)
                     .chunks_exact(4)
                     .all(|p| p == [80, 80, 80, 255])
@@ -202,7 +204,7 @@ fn replayed_depth_reaches_the_depth_texture_texel_for_texel() {
         deadline,
         "the depth never reached the texture",
         |data| {
-            data.len() >= 256 * h as usize
+            data.len() >= common::render::readback_stride(w as usize * 8) * h as usize
                 && texels(data).iter().map(|t| t[0]).eq(metres.iter().copied())
         },
     );

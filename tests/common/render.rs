@@ -15,6 +15,12 @@ use bevy::shader::ShaderCacheError;
 use bevy::window::ExitCondition;
 
 /// Bevy's default plugins without a window, rendering on the main thread (so
+/// The bytes from one row of a read-back texture to the next: `row_bytes`
+/// padded to the GPU's copy alignment, as Bevy's readback pads them.
+pub fn readback_stride(row_bytes: usize) -> usize {
+    bevy::render::renderer::RenderDevice::align_copy_bytes_per_row(row_bytes)
+}
+
 /// a test can watch the pipeline cache), and never exiting by themselves.
 pub fn headless_render_plugins() -> bevy::app::PluginGroupBuilder {
     let plugins = DefaultPlugins
