@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::camera::{FocalCorrection, FrameCamera, ImageMapping};
+use crate::camera::{FocalCorrection, FrameCamera, ImageMapping, InvalidMapping};
 
 /// Statistics over the valid pixels of a depth map.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -49,8 +49,8 @@ pub struct DepthMap {
     pub sequence: u64,
     /// Capture timestamp of that frame.
     pub timestamp: Duration,
-    /// Where the depth map lies in that frame.
-    pub mapping: ImageMapping,
+    /// Where the depth map lies in that frame ([`Self::mapping`]).
+    mapping: ImageMapping,
     /// Whether the metres were corrected for the frame camera's focal length.
     pub focal: FocalCorrection,
     /// Pose, intrinsics and size of the frame's camera, when the frame had
@@ -242,16 +242,74 @@ impl DepthMap {
         self.confidence.clear();
         self.confidence
             .extend(self.valid.iter().map(|&ok| if ok { 1.0 } else { 0.0 }));
-        self.stats = if count == 0 {
-            DepthStats::default()
-        } else {
-            DepthStats {
-                min,
-                max,
-                mean: (sum / count as f64) as f32,
-                valid: count,
+        self.stats = stats_of(min, max, sum, count);
+    }
+
+    /// Where the depth map lies in its frame: `frame uv = depth uv · scale +
+    /// offset`.
+    pub fn mapping(&self) -> ImageMapping {
+        self.mapping
+    }
+
+    /// Sets where the depth map lies in its frame. A mapping with a scale
+    /// that is not positive and finite, or an offset that is not finite, is
+    /// refused and nothing changes. Texels whose centre falls outside the
+    /// camera image under the new mapping (a letterbox's bars) become
+    /// invalid; the others keep their depth and confidence.
+    pub fn set_mapping(&mut self, mapping: ImageMapping) -> Result<(), InvalidMapping> {
+        if !mapping.is_valid() {
+            return Err(InvalidMapping(mapping));
+        }
+        self.mapping = mapping;
+        let columns = seen_span(self.width, mapping.scale[0], mapping.offset[0]);
+        let rows = seen_span(self.height, mapping.scale[1], mapping.offset[1]);
+        let width = self.width.max(1) as usize;
+        let mut changed = false;
+        for (i, ok) in self.valid.iter_mut().enumerate() {
+            let seen = columns.contains(&(i % width)) && rows.contains(&(i / width));
+            if *ok && !seen {
+                *ok = false;
+                self.metres[i] = 0.0;
+                self.confidence[i] = 0.0;
+                changed = true;
             }
-        };
+        }
+        if changed {
+            let (mut min, mut max, mut sum, mut count) =
+                (f32::INFINITY, f32::NEG_INFINITY, 0.0f64, 0usize);
+            for (&d, _) in self.metres.iter().zip(&self.valid).filter(|(_, ok)| **ok) {
+                min = min.min(d);
+                max = max.max(d);
+                sum += f64::from(d);
+                count += 1;
+            }
+            self.stats = stats_of(min, max, sum, count);
+        }
+        Ok(())
+    }
+
+    /// [`Self::set_mapping`] for mappings the crate computed; one that is
+    /// refused (a degenerate frame) leaves the map covering the whole frame,
+    /// with a warning.
+    pub(crate) fn set_mapping_or_identity(&mut self, mapping: ImageMapping) {
+        if let Err(e) = self.set_mapping(mapping) {
+            tracing::warn!("{e}; the depth map is taken to cover the whole frame");
+            self.mapping = ImageMapping::IDENTITY;
+        }
+    }
+}
+
+/// The statistics of `count` valid depths with these extremes and sum.
+fn stats_of(min: f32, max: f32, sum: f64, count: usize) -> DepthStats {
+    if count == 0 {
+        DepthStats::default()
+    } else {
+        DepthStats {
+            min,
+            max,
+            mean: (sum / count as f64) as f32,
+            valid: count,
+        }
     }
 }
 
@@ -305,6 +363,56 @@ mod tests {
         assert!(map.is_empty());
         assert_eq!(map.get(0, 0), None);
         assert_eq!(map.at_frame_uv([0.5, 0.5]), None);
+    }
+
+    #[test]
+    fn a_mapping_is_checked_and_masks_what_lies_outside_the_image() {
+        let mut map = DepthMap::from_metres(4, 1, vec![1.0, 2.0, 3.0, 4.0], (0.5, 10.0));
+        map.set_confidence([0.5; 4]);
+        for bad in [
+            ImageMapping {
+                scale: [0.0, 1.0],
+                offset: [0.0, 0.0],
+            },
+            ImageMapping {
+                scale: [1.0, f32::NAN],
+                offset: [0.0, 0.0],
+            },
+            ImageMapping {
+                scale: [-1.0, 1.0],
+                offset: [1.0, 0.0],
+            },
+            ImageMapping {
+                scale: [1.0, 1.0],
+                offset: [f32::INFINITY, 0.0],
+            },
+        ] {
+            // NaN is not equal to itself: compare what the error holds bitwise.
+            let Err(InvalidMapping(refused)) = map.set_mapping(bad) else {
+                panic!("{bad:?} was taken");
+            };
+            assert_eq!(
+                (
+                    refused.scale.map(f32::to_bits),
+                    refused.offset.map(f32::to_bits)
+                ),
+                (bad.scale.map(f32::to_bits), bad.offset.map(f32::to_bits))
+            );
+        }
+        assert_eq!(map.mapping(), ImageMapping::IDENTITY, "refused: unchanged");
+        // Pillar bars a quarter wide on each side: the outer texels go.
+        let pillars = ImageMapping {
+            scale: [2.0, 1.0],
+            offset: [-0.5, 0.0],
+        };
+        map.set_mapping(pillars).unwrap();
+        assert_eq!(map.mapping(), pillars);
+        assert_eq!(map.valid(), [false, true, true, false]);
+        assert_eq!(map.confidence(), [0.0, 0.5, 0.5, 0.0]);
+        assert_eq!(
+            (map.stats().min, map.stats().max, map.stats().valid),
+            (2.0, 3.0, 2)
+        );
     }
 
     #[test]

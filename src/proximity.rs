@@ -71,7 +71,7 @@ pub fn closeness(map: &DepthMap, region: [f32; 4], distance: f32) -> Option<Clos
                 (x as f32 + 0.5) / map.width() as f32,
                 (y as f32 + 0.5) / map.height() as f32,
             ];
-            let [u, v] = map.mapping.depth_to_frame(uv);
+            let [u, v] = map.mapping().depth_to_frame(uv);
             if u < region[0] || u > region[2] || v < region[1] || v > region[3] {
                 continue;
             }
@@ -296,10 +296,11 @@ mod tests {
         let mut map = map_with_near(0);
         let metres = (0..100).map(|i| if i % 10 < 5 { 0.5 } else { 3.0 });
         map.set_metres(10, 10, metres, (0.1, 10.0));
-        map.mapping = crate::camera::ImageMapping {
+        map.set_mapping(crate::camera::ImageMapping {
             scale: [0.5, 1.0],
             offset: [0.25, 0.0],
-        };
+        })
+        .unwrap();
         // Frame x 0.25–0.5 is the depth map's left half, all near.
         let c = closeness(&map, [0.25, 0.0, 0.5, 1.0], 1.0).unwrap();
         assert_eq!((c.share, c.valid), (1.0, 50));

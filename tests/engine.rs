@@ -104,7 +104,7 @@ fn model_sized_frames_give_the_formula_in_every_format_mode_and_layout() {
                     ),
                     (ow, oh, 41)
                 );
-                assert_eq!(depth.mapping, ImageMapping::IDENTITY);
+                assert_eq!(depth.mapping(), ImageMapping::IDENTITY);
                 let worst = worst_error(&depth, 0..oh, 0..ow, |i, j| analytic(gradient, i, j));
                 assert!(worst < 1e-4, "{name} {mode:?} {format:?}: off by {worst}");
             }
@@ -131,7 +131,7 @@ fn fill_crops_the_centre_of_a_wider_frame() {
             .estimate(&make_frame(format, 2 * iw, ih, padding, rgb))
             .unwrap();
         assert_eq!(
-            depth.mapping,
+            depth.mapping(),
             ImageMapping {
                 scale: [0.5, 1.0],
                 offset: [0.25, 0.0]
@@ -186,7 +186,7 @@ fn fit_letterboxes_a_wider_frame_and_its_bars_are_not_depth() {
             stats.min
         );
         assert_eq!(
-            depth.mapping,
+            depth.mapping(),
             ImageMapping {
                 scale: [1.0, 2.0],
                 offset: [0.0, -0.5]
@@ -399,7 +399,7 @@ fn metres_scale_with_the_camera_focal_length_over_the_training_one() {
     assert_eq!(raw.metres(), plain.metres());
     // Nonsense intrinsics are dropped with the frame.
     let bad = frame.with_intrinsics(Some(Intrinsics::new(f32::NAN, 1.0, 0.0, 0.0)));
-    assert_eq!(bad.intrinsics, None);
+    assert_eq!(bad.intrinsics(), None);
 }
 
 /// A phone's buffer turned by 90° (intrinsics in its own pixels, fx ≠ fy,
@@ -430,7 +430,7 @@ fn a_turned_buffer_gives_the_upright_frames_depth_and_focal_factor() {
     let upright = upright.with_intrinsics(Some(upright_k));
     let (want, _) = engine.estimate(&upright).unwrap();
     let (got, _) = engine.estimate(&turned).unwrap();
-    assert_eq!(got.mapping, want.mapping);
+    assert_eq!(got.mapping(), want.mapping());
     let FocalCorrection::Applied { factor, .. } = want.focal else {
         panic!("{:?}", want.focal);
     };

@@ -693,10 +693,12 @@ fn write_cropped_recording() -> PathBuf {
         .flat_map(|_| (0..20).map(|col| if col < 10 { 1.0 } else { 3.0 }))
         .collect();
     let mut depth = DepthMap::from_metres(20, 30, metres, (0.1, 20.0));
-    depth.mapping = ImageMapping {
-        scale: [0.5, 1.0],
-        offset: [0.4, 0.0],
-    };
+    depth
+        .set_mapping(ImageMapping {
+            scale: [0.5, 1.0],
+            offset: [0.4, 0.0],
+        })
+        .unwrap();
     record_scene("cropped", depth)
 }
 

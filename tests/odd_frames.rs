@@ -50,9 +50,9 @@ fn check_turned(
             ((i % 160) as f32 + 0.5) / 160.0,
             ((i / 160) as f32 + 0.5) / 128.0,
         );
-        let [fu, fv] = depth.mapping.depth_to_frame([u, v]);
+        let [fu, fv] = depth.mapping().depth_to_frame([u, v]);
         // Depth pixels whose 2×2 block straddles a letterbox edge mix both.
-        let margin = 1.5 / 128.0 * depth.mapping.scale[1].max(depth.mapping.scale[0]);
+        let margin = 1.5 / 128.0 * depth.mapping().scale[1].max(depth.mapping().scale[0]);
         let seen = (margin..1.0 - margin).contains(&fu) && (margin..1.0 - margin).contains(&fv);
         let unseen =
             !(-margin..1.0 + margin).contains(&fu) || !(-margin..1.0 + margin).contains(&fv);

@@ -288,7 +288,7 @@ fn an_image_folder_feeds_the_engine() {
         .frame
         .clone()
         .unwrap();
-    let k = frame.intrinsics.expect("folder frames carry intrinsics");
+    let k = frame.intrinsics().expect("folder frames carry intrinsics");
     assert!(k.assumed);
     let want =
         128.0 / (bevy_mono_depth::camera::DEFAULT_VERTICAL_FOV_DEGREES.to_radians() / 2.0).tan();

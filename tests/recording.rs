@@ -177,7 +177,7 @@ fn a_recorded_session_replays_with_identical_depth_and_order() {
         .map(|(_, m)| m.clone())
         .collect();
     drop(app);
-    assert_ne!(recorded[0].mapping, ImageMapping::IDENTITY);
+    assert_ne!(recorded[0].mapping(), ImageMapping::IDENTITY);
 
     let mut replay = replay_app(dir);
     update_until(&mut replay, "five replayed depth maps", |app| {
@@ -191,8 +191,8 @@ fn a_recorded_session_replays_with_identical_depth_and_order() {
     for (sequence, map) in seen.iter().filter(|(s, _)| *s <= 5) {
         let original = &recorded[(sequence - 1) as usize];
         assert_eq!(
-            (map.width(), map.height(), map.mapping),
-            (original.width(), original.height(), original.mapping)
+            (map.width(), map.height(), map.mapping()),
+            (original.width(), original.height(), original.mapping())
         );
         for (a, b) in map.metres().iter().zip(original.metres()) {
             // Stored in whole millimetres.
@@ -248,7 +248,7 @@ fn the_committed_sample_recording_replays() {
     assert!(recording.index.intrinsics.is_some());
     // A format-1 recording's one set of intrinsics goes with every frame.
     assert_eq!(
-        recording.load_frame(5).unwrap().intrinsics,
+        recording.load_frame(5).unwrap().intrinsics(),
         recording.index.intrinsics
     );
     let depth = recording.load_depth(0).unwrap();
@@ -479,7 +479,11 @@ fn intrinsics_are_recorded_per_frame_and_replayed() {
     }
     let recording = Recording::open(&dir).unwrap();
     for (n, k) in ks.iter().enumerate() {
-        assert_eq!(recording.load_frame(n).unwrap().intrinsics, *k, "frame {n}");
+        assert_eq!(
+            recording.load_frame(n).unwrap().intrinsics(),
+            *k,
+            "frame {n}"
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -545,7 +549,7 @@ fn poses_are_recorded_per_frame_and_replayed() {
     }
     let recording = Recording::open(&dir).unwrap();
     for (n, pose) in poses.iter().enumerate() {
-        let got = recording.load_frame(n).unwrap().pose;
+        let got = recording.load_frame(n).unwrap().pose();
         match (got, pose) {
             (None, None) => {}
             (Some(got), Some(want)) => assert!(got.abs_diff_eq(*want, 1e-6), "frame {n}"),

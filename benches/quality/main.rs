@@ -39,7 +39,6 @@ use bevy::core_pipeline::tonemapping::{DebandDither, Tonemapping};
 use bevy::ecs::system::RunSystemOnce;
 use bevy::prelude::*;
 use bevy::render::render_resource::{TextureFormat, TextureUsages};
-use bevy_mono_depth::camera::ImageMapping;
 use bevy_mono_depth::frame::CameraFrame;
 use bevy_mono_depth::plugin::{
     DepthDisplay, DepthTextures, DepthUpsampling, ExternalDepth, MonoDepthCamera, MonoDepthPlugin,
@@ -707,9 +706,7 @@ fn degrade(truth: &DepthMap, d: Degradation, rng: &mut StdRng) -> DepthMap {
             m * (1.0 + smooth + texel.sample(rng))
         })
         .collect();
-    let mut map = DepthMap::from_metres(GRID.0, GRID.1, metres, (0.1, 100.0));
-    map.mapping = ImageMapping::IDENTITY;
-    map
+    DepthMap::from_metres(GRID.0, GRID.1, metres, (0.1, 100.0))
 }
 
 /// Separable Gaussian blur with clamped edges.

@@ -35,6 +35,13 @@ impl ImageMapping {
         offset: [0.0, 0.0],
     };
 
+    /// Whether the map can be used and inverted: both scales positive and
+    /// finite, both offsets finite.
+    pub fn is_valid(&self) -> bool {
+        self.scale.iter().all(|s| s.is_finite() && *s > 0.0)
+            && self.offset.iter().all(|o| o.is_finite())
+    }
+
     /// Frame coordinates of a depth-map point.
     pub fn depth_to_frame(&self, uv: [f32; 2]) -> [f32; 2] {
         [
@@ -52,6 +59,16 @@ impl ImageMapping {
         ]
     }
 }
+
+/// An [`ImageMapping`] that cannot be used: a scale that is not positive
+/// and finite, or an offset that is not finite.
+#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
+#[error(
+    "image mapping with scale {:?} and offset {:?} refused: scales must be positive and finite, offsets finite",
+    .0.scale,
+    .0.offset
+)]
+pub struct InvalidMapping(pub ImageMapping);
 
 /// Where the frame goes in the model input.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -16,7 +16,7 @@ mod rotation;
 
 pub use intrinsics::{DEFAULT_VERTICAL_FOV_DEGREES, FocalCorrection, Intrinsics};
 pub(crate) use mapping::{Geometry, geometry};
-pub use mapping::{ImageMapping, ResizeMode};
+pub use mapping::{ImageMapping, InvalidMapping, ResizeMode};
 pub use pose::FrameCamera;
 pub use rotation::FrameRotation;
 pub(crate) use rotation::buffer_rect;

@@ -183,7 +183,6 @@ impl DepthEstimator for DepthEngine {
         timings.postprocess = post;
         out.sequence = frame.sequence;
         out.timestamp = frame.timestamp;
-        out.mapping = mapping;
         out.focal = focal_correction(spec, frame, &mapping);
         if let FocalCorrection::Applied { factor, .. } = out.focal {
             out.scale(factor);

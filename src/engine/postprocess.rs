@@ -43,7 +43,7 @@ pub fn postprocess_mapped(
     mapping: ImageMapping,
     map: &mut DepthMap,
 ) {
-    map.mapping = mapping;
+    map.set_mapping_or_identity(mapping);
     match units {
         DepthUnits::Metres => map.set_metres(width, height, raw.iter().copied(), range),
         DepthUnits::InverseRelative { scale, shift } => {

@@ -42,15 +42,12 @@ pub struct CameraFrame {
     pub timestamp: Duration,
     /// When the crate received the frame, for latency measurements.
     pub received_at: Instant,
-    /// The camera's intrinsics in pixels of the buffer as given (before
-    /// `rotation`), when known: metric depth is corrected for its focal
-    /// length. [`Self::display_intrinsics`] gives them for the upright image.
-    pub intrinsics: Option<Intrinsics>,
+    /// See [`Self::intrinsics`].
+    intrinsics: Option<Intrinsics>,
     /// How the buffer is turned on screen.
     pub rotation: FrameRotation,
-    /// Where the camera was (camera-to-world of the upright image's camera,
-    /// see [`crate::pose`]), when the host tracks it.
-    pub pose: Option<Affine3A>,
+    /// See [`Self::pose`].
+    pose: Option<Affine3A>,
 }
 
 impl CameraFrame {
@@ -132,6 +129,21 @@ impl CameraFrame {
             rigid
         });
         self
+    }
+
+    /// The camera's intrinsics in pixels of the buffer as given (before
+    /// `rotation`), when known and valid ([`Self::with_intrinsics`] drops
+    /// others): metric depth is corrected for its focal length.
+    /// [`Self::display_intrinsics`] gives them for the upright image.
+    pub fn intrinsics(&self) -> Option<Intrinsics> {
+        self.intrinsics
+    }
+
+    /// Where the camera was (camera-to-world of the upright image's camera,
+    /// see [`crate::camera::pose`]), when the host tracks it; always a rigid
+    /// transform ([`Self::with_pose`] drops others).
+    pub fn pose(&self) -> Option<Affine3A> {
+        self.pose
     }
 
     /// Pose, intrinsics and size of the upright image, when the frame has a

@@ -142,12 +142,12 @@ fn packs_every_format_through_row_padding() {
 fn frames_take_only_rigid_poses() {
     let frame = || CameraFrame::packed(PixelFormat::Rgb8, 2, 2, vec![0u8; 12]).unwrap();
     let rigid = Affine3A::from_rotation_translation(Quat::from_rotation_z(0.2), Vec3::X);
-    assert_eq!(frame().with_pose(Some(rigid)).pose, Some(rigid));
+    assert_eq!(frame().with_pose(Some(rigid)).pose(), Some(rigid));
     let scaled = Affine3A::from_scale(Vec3::splat(1.5));
-    assert_eq!(frame().with_pose(Some(scaled)).pose, None);
+    assert_eq!(frame().with_pose(Some(scaled)).pose(), None);
     let mut nan = rigid;
     nan.matrix3.x_axis.y = f32::NAN;
-    assert_eq!(frame().with_pose(Some(nan)).pose, None);
+    assert_eq!(frame().with_pose(Some(nan)).pose(), None);
     // Without intrinsics there is no camera to reproject with.
     assert!(frame().with_pose(Some(rigid)).camera().is_none());
 }

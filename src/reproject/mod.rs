@@ -132,7 +132,7 @@ impl Reprojector {
         }
         let (w, h) = (source.width() as usize, source.height() as usize);
         let n = w * h;
-        let mapping = source.mapping;
+        let mapping = source.mapping();
         let into = from.to_camera(to);
         let size = [from.size.0 as f32, from.size.1 as f32];
         let mut stats = Reprojection::default();
@@ -231,7 +231,7 @@ impl Reprojector {
         out.set_confidence(self.confidence.iter().copied());
         out.sequence = source.sequence;
         out.timestamp = source.timestamp;
-        out.mapping = mapping;
+        out.set_mapping_or_identity(mapping);
         out.focal = source.focal;
         out.camera = Some(*to);
         stats.valid = out.stats().valid;

@@ -21,7 +21,7 @@ fn map(values: impl Fn(u32, u32) -> f32, cam: FrameCamera) -> DepthMap {
         .flat_map(|y| (0..w).map(move |x| (x, y)))
         .map(|(x, y)| values(x, y));
     let mut map = DepthMap::from_metres(w, h, values.collect(), (0.1, 100.0));
-    map.mapping = ImageMapping::IDENTITY;
+    map.set_mapping(ImageMapping::IDENTITY).unwrap();
     map.camera = Some(cam);
     map.sequence = 7;
     map

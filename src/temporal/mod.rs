@@ -110,10 +110,10 @@ impl Stabiliser {
             }
         };
         luma_at(frame, samples, &mut self.scratch);
-        let fresh = self.mapping != Some(depth.mapping) || self.size != size;
+        let fresh = self.mapping != Some(depth.mapping()) || self.size != size;
         if fresh {
             self.size = size;
-            self.mapping = Some(depth.mapping);
+            self.mapping = Some(depth.mapping());
             self.filtered.clear();
             self.filtered.extend_from_slice(depth.metres());
             self.agreement.clear();
@@ -221,7 +221,7 @@ fn sample_key(frame: &CameraFrame, depth: &DepthMap) -> SampleKey {
         frame.rotation,
         depth.width(),
         depth.height(),
-        depth.mapping,
+        depth.mapping(),
     )
 }
 
@@ -236,7 +236,7 @@ fn sample_offsets(frame: &CameraFrame, depth: &DepthMap, out: &mut Vec<usize>) {
         for x in 0..w {
             for (dx, dy) in [(0.25, 0.25), (0.75, 0.25), (0.25, 0.75), (0.75, 0.75)] {
                 let uv = depth
-                    .mapping
+                    .mapping()
                     .depth_to_frame([(x as f32 + dx) / w as f32, (y as f32 + dy) / h as f32]);
                 let [bu, bv] = frame.rotation.display_to_buffer(uv);
                 let px = (bu * frame.width() as f32).clamp(0.0, frame.width() as f32 - 1.0);

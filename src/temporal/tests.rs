@@ -118,10 +118,12 @@ fn a_new_size_or_crop_starts_afresh() {
     let mut stabiliser = Stabiliser::default();
     stabiliser.apply(&frame(100), &mut depth(|_, _| 2.0));
     let mut cropped = depth(|_, _| 2.02);
-    cropped.mapping = ImageMapping {
-        scale: [0.5, 1.0],
-        offset: [0.25, 0.0],
-    };
+    cropped
+        .set_mapping(ImageMapping {
+            scale: [0.5, 1.0],
+            offset: [0.25, 0.0],
+        })
+        .unwrap();
     stabiliser.apply(&frame(100), &mut cropped);
     assert_eq!(cropped.get(2, 2), Some(2.02));
 }

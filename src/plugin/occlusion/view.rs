@@ -100,13 +100,13 @@ impl OcclusionView {
         viewport: URect,
         clip_from_view: Mat4,
         frame: Option<(UVec2, FrameRotation)>,
-        depth: Option<(&ImageMapping, (f32, f32))>,
+        depth: Option<(ImageMapping, (f32, f32))>,
     ) -> Self {
         let (texture_u, texture_v) =
             frame_to_texture(frame.map_or(FrameRotation::None, |(_, r)| r));
         let frame = frame.map(|(size, _)| size);
         let (to_depth, (near, far)) = match depth {
-            Some((mapping, range)) => (depth_uv_of_frame_uv(mapping), range),
+            Some((mapping, range)) => (depth_uv_of_frame_uv(&mapping), range),
             None => (depth_uv_of_frame_uv(&ImageMapping::IDENTITY), (0.0, 1.0)),
         };
         Self {
@@ -193,7 +193,7 @@ pub(super) fn update_views(
             } else {
                 (0.0, 1.0)
             };
-            (&map.mapping, range)
+            (map.mapping(), range)
         });
     for (entity, camera, settings, old) in &cameras {
         let Some(viewport) = camera.physical_viewport_rect() else {
@@ -291,7 +291,7 @@ mod tests {
             rect,
             projection,
             Some((UVec2::new(64, 48), FrameRotation::None)),
-            Some((&mapping, (1.0, 3.0))),
+            Some((mapping, (1.0, 3.0))),
         );
         assert_eq!(view.flags, UVec4::new(2, 2, 1, 1));
         assert_eq!(view.params, Vec4::new(0.0, 0.2, 1.0, 3.0));

@@ -135,7 +135,11 @@ impl Recording {
             .map(|mm| f32::from(mm) / 1000.0)
             .collect();
         let mut map = DepthMap::from_metres(w, h, metres, (f32::MIN_POSITIVE, f32::MAX));
-        map.mapping = self.frame_mapping(i);
+        map.set_mapping(self.frame_mapping(i))
+            .map_err(|e| RecordingError::Format {
+                path: self.dir.join(INDEX_FILE),
+                reason: format!("frame {i}: {e}"),
+            })?;
         map.sequence = entry.sequence;
         map.timestamp = millis(entry.timestamp_ms);
         Ok(map)

@@ -124,12 +124,12 @@ impl Recorder {
                 postprocess_ms: ms(t.postprocess),
             }),
             depth_size: Some([depth.width(), depth.height()]),
-            mapping_scale: Some(depth.mapping.scale),
-            mapping_offset: Some(depth.mapping.offset),
-            intrinsics: frame.intrinsics,
+            mapping_scale: Some(depth.mapping().scale),
+            mapping_offset: Some(depth.mapping().offset),
+            intrinsics: frame.intrinsics(),
             rotation_degrees: frame.rotation.degrees(),
             pose: frame
-                .pose
+                .pose()
                 .map(|p| bevy::math::Mat4::from(p).to_cols_array()),
         };
         let path = self.dir.join(FRAMES_FILE);
@@ -140,8 +140,8 @@ impl Recorder {
         self.len = n;
         if n == 1 {
             // The first frame's mapping, for readers that look at the header.
-            self.header.mapping_scale = depth.mapping.scale;
-            self.header.mapping_offset = depth.mapping.offset;
+            self.header.mapping_scale = depth.mapping().scale;
+            self.header.mapping_offset = depth.mapping().offset;
             self.write_index()?;
         }
         Ok(())
