@@ -22,7 +22,7 @@ pub enum BackgroundSync {
     /// ([`crate::reproject`]): the live image, and occlusion that follows
     /// camera motion. Needs a pose and intrinsics on every frame (ARKit
     /// gives both; see [`crate::pose`]); without them it shows what
-    /// [`Self::Newest`] shows and [`MonoDepthStatus::reprojection`] says
+    /// [`Self::Newest`] shows and [`MonoDepthStatus::reprojection`](super::MonoDepthStatus::reprojection) says
     /// why. Things that move by themselves still trail by the model's
     /// latency.
     Reprojected,

@@ -10,14 +10,14 @@ use super::CoreMlOptions;
 /// them; plugin providers (OpenVINO, WebGPU) need their plugin library beside ONNX
 /// Runtime (see [`crate::runtime::Runtime::plugins`]). When the one asked
 /// for is missing or refuses the model, the session runs on the CPU and
-/// [`DepthSession::provider`] says why.
+/// [`DepthSession::provider`](super::DepthSession::provider) says why.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub enum ExecutionProvider {
     /// The fastest that works (default): a compiled-in GPU or NPU provider
     /// (Core ML, CUDA, DirectML), then WebGPU on a GPU, then OpenVINO's GPU,
     /// NPU and CPU devices, then ONNX Runtime's CPU kernels; each one that is
     /// missing or refuses the model is skipped, with the reason in
-    /// [`DepthSession::provider`].
+    /// [`DepthSession::provider`](super::DepthSession::provider).
     #[default]
     Auto,
     /// ONNX Runtime's own CPU kernels (always available).

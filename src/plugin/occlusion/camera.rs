@@ -12,7 +12,7 @@ pub enum OcclusionMode {
     /// A hard cut through the depth buffer, for every material (default).
     #[default]
     Hard,
-    /// [`SoftOcclusionMaterial`]s fade across
+    /// [`SoftOcclusionMaterial`](super::SoftOcclusionMaterial)s fade across
     /// [`soft_band`](MonoDepthCamera::soft_band); the depth buffer cuts
     /// other materials at the far edge of the band.
     Soft,
@@ -69,7 +69,7 @@ pub enum DepthUpsampling {
 /// ```
 ///
 /// Distances come from the model in metres along the optical axis. Once the
-/// shown frames carry intrinsics, the camera gets an [`ArProjection`] made
+/// shown frames carry intrinsics, the camera gets an [`ArProjection`](super::ArProjection) made
 /// from them, the viewport, `fit` and `mirror` (unless `follow_camera` is
 /// off), so virtual metres and directions match real ones at any window
 /// aspect. Colours are exact only with `Tonemapping::None` (tonemapping
@@ -117,7 +117,7 @@ pub struct MonoDepthCamera {
     pub unsure_band: f32,
     /// Camera image (default), depth colour map or occlusion mask.
     pub display: DepthDisplay,
-    /// Give the camera the real camera's projection ([`ArProjection`]) once
+    /// Give the camera the real camera's projection ([`ArProjection`](super::ArProjection)) once
     /// the shown frames carry intrinsics (default `true`): virtual objects
     /// then appear where the same point of the room appears in the image,
     /// whatever the window's aspect, fit and mirroring. `false` keeps the

@@ -12,9 +12,9 @@ use super::OcclusionView;
 use crate::plugin::DepthTextures;
 
 /// A `StandardMaterial` that fades out across the soft band around the real
-/// surface (see [`OcclusionMode::Soft`]). Make one with [`soft_occlusion`];
+/// surface (see [`OcclusionMode::Soft`](super::OcclusionMode::Soft)). Make one with [`soft_occlusion`];
 /// the plugin keeps its depth texture and view settings up to date from the
-/// first active [`MonoDepthCamera`].
+/// first active [`MonoDepthCamera`](super::MonoDepthCamera).
 pub type SoftOcclusionMaterial = ExtendedMaterial<StandardMaterial, SoftOcclusion>;
 
 /// `base` with soft occlusion (its alpha mode set to `Blend`, which the fade

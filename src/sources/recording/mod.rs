@@ -12,7 +12,7 @@
 //! Each line of `frames.jsonl` holds a frame's sequence number, its capture
 //! time in milliseconds, the two file names, the depth map's size, where the
 //! depth lies in the frame (`mapping_scale`/`mapping_offset`, as
-//! [`ImageMapping`]), the intrinsics, rotation and camera pose when the frame
+//! [`ImageMapping`](crate::camera::ImageMapping)), the intrinsics, rotation and camera pose when the frame
 //! had them, and, when recorded from a model, the stage timings.
 //! Writing a frame appends one line, so a long recording costs the same per
 //! frame as a short one, and a crash loses at most the line being written
