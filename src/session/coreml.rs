@@ -41,10 +41,11 @@ pub struct CoreMlOptions {
     ///
     /// Each model file gets its own subfolder, named from the file's name,
     /// size and modification time and the format
-    /// ([`coreml_cache_folder`]): ONNX Runtime keys its cache on the graph's
-    /// metadata and names and never checks whether a cached compilation
-    /// still matches, so FP32, FP16 and INT8 files of one model (same
-    /// input and output names) would otherwise share one entry.
+    /// ([`coreml_cache_folder`]). ONNX Runtime keys a cached compilation on
+    /// the model's `COREML_CACHE_KEY` metadata, else on a hash of its path,
+    /// and never checks whether it still matches the file: a file replaced
+    /// at the same path (an app update) would otherwise load the old
+    /// compilation.
     pub cache_dir: Option<PathBuf>,
 }
 

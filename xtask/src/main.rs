@@ -190,13 +190,17 @@ fn test(args: &[String]) -> Result<(), Fail> {
 
 /// Apple targets get ONNX Runtime's Core ML provider without a feature:
 /// ort must resolve with `coreml` for iOS and macOS (and not elsewhere), and
+/// without `load-dynamic` for iOS (linked statically there), and
 /// the session code must register it under the same targets. Neither can be
 /// compiled here (no Apple standard library), so both are read.
 fn check_coreml(root: &std::path::Path) -> Result<(), Fail> {
-    for (target, wanted) in [
-        ("aarch64-apple-ios", true),
-        ("aarch64-apple-darwin", true),
-        ("x86_64-unknown-linux-gnu", false),
+    // (target, coreml, load-dynamic): iOS links ONNX Runtime statically, so
+    // `load-dynamic` must stay off there (it does only under Cargo's
+    // resolver 2 or 3); the desktop opens the library at start-up.
+    for (target, coreml, load_dynamic) in [
+        ("aarch64-apple-ios", true, false),
+        ("aarch64-apple-darwin", true, true),
+        ("x86_64-unknown-linux-gnu", false, true),
     ] {
         let out = cargo()
             .args(["tree", "-e", "features", "-i", "ort", "--target", target])
@@ -209,13 +213,21 @@ fn check_coreml(root: &std::path::Path) -> Result<(), Fail> {
                 String::from_utf8_lossy(&out.stderr)
             )));
         }
-        let has = String::from_utf8_lossy(&out.stdout).contains("ort feature \"coreml\"");
-        if has != wanted {
-            return Err(Fail::new(format!(
-                "ort's `coreml` feature on {target}: {has}, expected {wanted} (Cargo.toml's target tables)"
-            )));
+        let tree = String::from_utf8_lossy(&out.stdout);
+        let has = |feature: &str| tree.contains(&format!("ort feature \"{feature}\""));
+        for (feature, wanted) in [("coreml", coreml), ("load-dynamic", load_dynamic)] {
+            if has(feature) != wanted {
+                return Err(Fail::new(format!(
+                    "ort's `{feature}` feature on {target}: {}, expected {wanted} (Cargo.toml's target tables)",
+                    has(feature)
+                )));
+            }
         }
-        println!("ort on {target}: coreml {has}");
+        println!(
+            "ort on {target}: coreml {}, load-dynamic {}",
+            has("coreml"),
+            has("load-dynamic")
+        );
     }
     let session = std::fs::read_to_string(root.join("src/session/providers.rs"))?;
     let cfg = r#"#[cfg(any(feature = "coreml", target_os = "ios", target_os = "macos"))]
