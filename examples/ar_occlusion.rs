@@ -11,6 +11,7 @@
 //! `--screenshot DIR` renders the README's pictures without a window and
 //! exits (`cargo xtask screenshot`).
 
+#[path = "ar_occlusion/screenshot.rs"]
 mod screenshot;
 
 use std::ops::Not;
