@@ -58,8 +58,9 @@ pub fn library_file_names() -> &'static [&'static str] {
 pub enum RuntimeError {
     /// No place in the search order held the library.
     #[error(
-        "ONNX Runtime library not found. Looked in:\n{}\nRun `cargo xtask setup` (it downloads ONNX Runtime {ORT_VERSION} into target/onnxruntime), \
-         or set ORT_DYLIB_PATH to the libonnxruntime shared library, or set `MonoDepthPlugin::runtime_library`",
+        "ONNX Runtime library not found. Looked in:\n{}\nSet ORT_DYLIB_PATH to ONNX Runtime {ORT_VERSION}'s shared library or its folder \
+         (`pip install onnxruntime=={ORT_VERSION}` puts it in onnxruntime/capi/), or set `MonoDepthPlugin::runtime_library`, \
+         or put the library beside the executable; in this crate's repository `cargo xtask setup` installs it into target/onnxruntime",
         format_searched(searched)
     )]
     NotFound {
@@ -69,7 +70,8 @@ pub enum RuntimeError {
     /// A file was found but ONNX Runtime could not be loaded from it.
     #[error(
         "ONNX Runtime could not be loaded from {} ({origin}): {reason}. \
-         It must be ONNX Runtime {ORT_VERSION} or newer; run `cargo xtask setup` for a known-good copy",
+         It must be ONNX Runtime {ORT_VERSION} or newer (`pip install onnxruntime=={ORT_VERSION}` has one in onnxruntime/capi/; \
+         in this crate's repository `cargo xtask setup` installs a known-good copy)",
         path.display()
     )]
     LoadFailed {

@@ -148,5 +148,8 @@ fn not_found_names_every_place_and_the_fix() {
         text.contains(&format!("beside the executable = {}", dir.display())),
         "{text}"
     );
+    // The fixes a user of the published crate has, and the repository's own.
+    assert!(text.contains("Set ORT_DYLIB_PATH"), "{text}");
+    assert!(text.contains("MonoDepthPlugin::runtime_library"), "{text}");
     assert!(text.contains("cargo xtask setup"), "{text}");
 }
