@@ -588,3 +588,57 @@ fn ready_reaches_the_status_after_many_unread_results() {
         status.engine
     );
 }
+
+#[test]
+fn settings_components_and_status_are_registered_for_reflection() {
+    use bevy::reflect::GetPath;
+    use std::any::TypeId;
+
+    let mut app = app_with(None, FrameSource::Pushed);
+    app.update();
+    let registry = app.world().resource::<AppTypeRegistry>().clone();
+    let registry = registry.read();
+    for (name, id) in [
+        ("MonoDepthSettings", TypeId::of::<MonoDepthSettings>()),
+        ("MonoDepthStatus", TypeId::of::<MonoDepthStatus>()),
+        ("MonoDepthProximity", TypeId::of::<MonoDepthProximity>()),
+        ("DepthTextures", TypeId::of::<DepthTextures>()),
+    ] {
+        assert!(
+            registry.get_type_data::<ReflectResource>(id).is_some(),
+            "{name} is not a reflected resource"
+        );
+    }
+    assert!(
+        registry
+            .get_type_data::<ReflectComponent>(TypeId::of::<MonoDepthCamera>())
+            .is_some(),
+        "MonoDepthCamera is not a reflected component"
+    );
+    // Field types are registered with them, down into the core's settings.
+    for id in [
+        TypeId::of::<TemporalSettings>(),
+        TypeId::of::<ProximitySettings>(),
+        TypeId::of::<ResizeMode>(),
+        TypeId::of::<FrameRotation>(),
+        TypeId::of::<EngineStatus>(),
+    ] {
+        assert!(registry.get(id).is_some(), "{id:?} not registered");
+    }
+    // An inspector's edit: a nested setting by its path.
+    let mut settings = MonoDepthSettings::default();
+    *settings
+        .reflect_path_mut("stabilisation")
+        .unwrap()
+        .try_downcast_mut::<Option<TemporalSettings>>()
+        .unwrap() = None;
+    assert_eq!(settings.stabilisation, None);
+    let status = app.world().resource::<MonoDepthStatus>();
+    assert_eq!(
+        status
+            .reflect_path("engine")
+            .unwrap()
+            .reflect_short_type_path(),
+        "EngineStatus"
+    );
+}
