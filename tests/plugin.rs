@@ -642,3 +642,53 @@ fn settings_components_and_status_are_registered_for_reflection() {
         "EngineStatus"
     );
 }
+
+#[test]
+fn depth_from_elsewhere_is_shown_whole_or_refused_whole() {
+    use bevy::ecs::system::RunSystemOnce;
+    use bevy_mono_depth::plugin::{ExternalDepth, TextureError};
+
+    let mut app = app_with(None, FrameSource::Pushed);
+    app.update();
+    let frame = CameraFrame::packed(PixelFormat::Rgb8, 4, 2, vec![90; 24])
+        .unwrap()
+        .with_sequence(5);
+    let show = |app: &mut App, depth: DepthMap| {
+        let frame = frame.clone();
+        let mut depth = Some(depth);
+        app.world_mut()
+            .run_system_once(move |mut external: ExternalDepth| {
+                external.show(&frame, depth.take().unwrap_or_default())
+            })
+            .unwrap()
+    };
+    // An empty map is refused, and the frame with it: nothing changes.
+    let err = show(&mut app, DepthMap::empty()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            TextureError::Empty {
+                what: "depth map",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(app.world().resource::<CurrentDepth>().map.is_none());
+    assert_eq!(
+        app.world().resource::<DepthTextures>().background_sequence,
+        None
+    );
+    let mut depth = DepthMap::from_metres(2, 1, vec![1.0, 2.0], (0.1, 10.0));
+    depth.sequence = 5;
+    show(&mut app, depth.clone()).unwrap();
+    let current = app.world().resource::<CurrentDepth>();
+    assert_eq!(current.map.as_ref(), Some(&depth));
+    assert_eq!(current.frame.as_ref().map(|f| f.sequence), Some(5));
+    let textures = app.world().resource::<DepthTextures>();
+    assert_eq!(
+        (textures.depth_sequence, textures.background_sequence),
+        (Some(5), Some(5))
+    );
+    assert_eq!(textures.depth_size, Some(UVec2::new(2, 1)));
+}

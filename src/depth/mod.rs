@@ -291,14 +291,22 @@ impl DepthMap {
         Ok(())
     }
 
-    /// [`Self::set_mapping`] for mappings the crate computed; one that is
-    /// refused (a degenerate frame) leaves the map covering the whole frame,
-    /// with a warning.
+    /// Sets a mapping the crate computed, without [`Self::set_mapping`]'s
+    /// pass over the texels: the caller fills the map after this with
+    /// [`Self::set_metres`], which invalidates texels outside the image, or
+    /// copies a map that was already masked. One that is refused (a
+    /// degenerate frame) leaves the map covering the whole frame, with a
+    /// warning.
     pub(crate) fn set_mapping_or_identity(&mut self, mapping: ImageMapping) {
-        if let Err(e) = self.set_mapping(mapping) {
-            tracing::warn!("{e}; the depth map is taken to cover the whole frame");
-            self.mapping = ImageMapping::IDENTITY;
-        }
+        self.mapping = if mapping.is_valid() {
+            mapping
+        } else {
+            tracing::warn!(
+                "{}; the depth map is taken to cover the whole frame",
+                InvalidMapping(mapping)
+            );
+            ImageMapping::IDENTITY
+        };
     }
 }
 

@@ -132,6 +132,7 @@ mod tests {
         let raw = [0.5, 0.5, 2.0, 3.0, 4.0, 5.0, 0.5, 0.5];
         let mut map = DepthMap::empty();
         postprocess_mapped(&raw, 2, 4, DepthUnits::Metres, (0.1, 10.0), fit, &mut map);
+        assert_eq!(map.mapping(), fit, "the map keeps its mapping");
         assert_eq!(
             map.valid(),
             [false, false, true, true, true, true, false, false]

@@ -171,6 +171,8 @@ fn register_types(app: &mut App) {
         .register_type::<MonoDepthProximity>()
         .register_type::<DepthTextures>()
         .register_type::<ResizeMode>()
+        .register_type::<crate::camera::ImageMapping>()
+        .register_type::<crate::camera::FrameRotation>()
         .register_type::<crate::temporal::TemporalSettings>()
         .register_type::<crate::proximity::ProximitySettings>()
         .register_type::<crate::camera::FocalCorrection>()

@@ -217,19 +217,8 @@ pub(super) fn build(app: &mut App) {
         );
         return;
     };
-    let depth = images.add(blank(DEPTH_FORMAT));
-    let background = images.add(blank(TextureFormat::Rgba8UnormSrgb));
-    app.insert_resource(DepthTextures {
-        depth,
-        background,
-        depth_sequence: None,
-        background_sequence: None,
-        depth_size: None,
-        background_size: None,
-        background_rotation: FrameRotation::None,
-        background_intrinsics: None,
-        uploads: Uploads::default(),
-    });
+    let textures = DepthTextures::blank(&mut images);
+    app.insert_resource(textures);
     upload::build(app);
 }
 
@@ -287,6 +276,21 @@ fn check_size(what: &'static str, size: UVec2, max_side: u32) -> Result<(), Text
 }
 
 impl DepthTextures {
+    /// 1×1 textures added to `images`, nothing uploaded yet.
+    fn blank(images: &mut Assets<Image>) -> Self {
+        Self {
+            depth: images.add(blank(DEPTH_FORMAT)),
+            background: images.add(blank(TextureFormat::Rgba8UnormSrgb)),
+            depth_sequence: None,
+            background_sequence: None,
+            depth_size: None,
+            background_size: None,
+            background_rotation: FrameRotation::None,
+            background_intrinsics: None,
+            uploads: Uploads::default(),
+        }
+    }
+
     /// Hands `depth` to the render world for the depth texture. A map the
     /// GPU cannot hold (a side over `max_side`, the render device's
     /// `max_texture_dimension_2d`) keeps the previous texture, with the

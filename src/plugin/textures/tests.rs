@@ -3,17 +3,7 @@
 use super::*;
 
 fn textures(images: &mut Assets<Image>) -> DepthTextures {
-    DepthTextures {
-        depth: images.add(blank(DEPTH_FORMAT)),
-        background: images.add(blank(TextureFormat::Rgba8UnormSrgb)),
-        depth_sequence: None,
-        background_sequence: None,
-        depth_size: None,
-        background_size: None,
-        background_rotation: FrameRotation::None,
-        background_intrinsics: None,
-        uploads: Uploads::default(),
-    }
+    DepthTextures::blank(images)
 }
 
 #[test]
