@@ -97,7 +97,7 @@ pub enum HoleFill {
 const FILLED_CONFIDENCE: f32 = 0.25;
 
 /// Reprojects depth maps, reusing its buffers between calls.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Reprojector {
     /// What becomes of holes.
     pub holes: HoleFill,
@@ -106,7 +106,12 @@ pub struct Reprojector {
     targets: Vec<[f32; 3]>,
     depth: Vec<f32>,
     confidence: Vec<f32>,
+    /// Per target texel: the source texel it shows ([`NO_SOURCE`] for none).
+    sources: Vec<u32>,
 }
+
+/// In [`Reprojector::sources`]: no source texel landed here.
+pub const NO_SOURCE: u32 = u32::MAX;
 
 impl Reprojector {
     /// A reprojector with empty buffers.
@@ -168,6 +173,8 @@ impl Reprojector {
         self.depth.resize(n, f32::INFINITY);
         self.confidence.clear();
         self.confidence.resize(n, 0.0);
+        self.sources.clear();
+        self.sources.resize(n, NO_SOURCE);
         let metres = source.metres();
         let confidence = source.confidence();
         let mut landed = 0usize;
@@ -211,6 +218,7 @@ impl Reprojector {
                         if depth < self.depth[k] {
                             self.depth[k] = depth;
                             self.confidence[k] = confidence[i];
+                            self.sources[k] = i as u32;
                         }
                     }
                 }
@@ -238,16 +246,38 @@ impl Reprojector {
         Ok(stats)
     }
 
+    /// For each texel of the last map written, the index of the source
+    /// texel it shows (filled holes: the texel they were filled from), or
+    /// [`NO_SOURCE`]. Other per-texel values of the source map (the
+    /// image's brightness, a running statistic) follow the depth with it.
+    pub fn sources(&self) -> &[u32] {
+        &self.sources
+    }
+
     /// Fills each run of holes in a row from the farther of its two sides,
     /// then, in rows that had no texel at all (the band a tilt, a rise or a
     /// step back opens at the top or bottom), each run down a column the
     /// same way.
     fn fill_holes(&mut self, w: usize, h: usize) {
         for y in 0..h {
-            fill_line(&mut self.depth, &mut self.confidence, y * w, 1, w);
+            fill_line(
+                &mut self.depth,
+                &mut self.confidence,
+                &mut self.sources,
+                y * w,
+                1,
+                w,
+            );
         }
         for x in 0..w {
-            fill_line(&mut self.depth, &mut self.confidence, x, w, h);
+            fill_line(
+                &mut self.depth,
+                &mut self.confidence,
+                &mut self.sources,
+                x,
+                w,
+                h,
+            );
         }
     }
 }
@@ -255,7 +285,14 @@ impl Reprojector {
 /// Fills the runs of holes (non-finite depth) among the `len` texels
 /// `start, start + step, …` from the farther of each run's two ends, or its
 /// one end at the border, at [`FILLED_CONFIDENCE`] of that end's confidence.
-fn fill_line(depth: &mut [f32], confidence: &mut [f32], start: usize, step: usize, len: usize) {
+fn fill_line(
+    depth: &mut [f32],
+    confidence: &mut [f32],
+    sources: &mut [u32],
+    start: usize,
+    step: usize,
+    len: usize,
+) {
     let at = |i: usize| start + i * step;
     let mut i = 0;
     while i < len {
@@ -274,10 +311,15 @@ fn fill_line(depth: &mut [f32], confidence: &mut [f32], start: usize, step: usiz
             (one, None) | (None, one) => one,
         };
         if let Some(from) = from {
-            let (d, c) = (depth[from], confidence[from] * FILLED_CONFIDENCE);
+            let (d, c, s) = (
+                depth[from],
+                confidence[from] * FILLED_CONFIDENCE,
+                sources[from],
+            );
             for k in first..i {
                 depth[at(k)] = d;
                 confidence[at(k)] = c;
+                sources[at(k)] = s;
             }
         }
     }

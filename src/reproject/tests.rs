@@ -40,6 +40,10 @@ fn the_same_pose_gives_the_same_map() {
     assert_eq!((stats.valid, stats.lost), (64 * 48, 0));
     assert_eq!(out.sequence, 7);
     assert_eq!(out.camera, Some(cam));
+    let mut reprojector = Reprojector::new();
+    reprojector.reproject(&source, &cam, &mut out).unwrap();
+    let identity: Vec<u32> = (0..64 * 48).collect();
+    assert_eq!(reprojector.sources(), identity);
 }
 
 /// A fronto-parallel wall 2 m away, camera moved 0.2 m right: the wall
@@ -65,6 +69,16 @@ fn a_sideways_step_shifts_a_wall_by_the_parallax() {
             assert_eq!(out.get(x, y), None, "hole at {x},{y}");
         }
         assert_eq!(out.get(58, y), Some(2.0));
+        // Each texel shows the one 5 columns to its right; holes none.
+        let row = &invalid.sources()[y as usize * 64..][..64];
+        for (x, &from) in row.iter().enumerate() {
+            let expected = if x < 59 {
+                (y * 64) as u32 + x as u32 + 5
+            } else {
+                NO_SOURCE
+            };
+            assert_eq!(from, expected, "source of {x},{y}");
+        }
     }
     // Filled, the border takes the wall's depth at a quarter of its
     // confidence.
@@ -75,6 +89,11 @@ fn a_sideways_step_shifts_a_wall_by_the_parallax() {
     assert_eq!(out.get(61, 10), Some(2.0));
     assert_eq!(out.confidence()[i], 0.25);
     assert_eq!(out.confidence()[i - 5], 1.0);
+    // A filled texel shows what it was filled from: the row's last source.
+    assert_eq!(invalid.sources()[i], NO_SOURCE);
+    let mut filled = Reprojector::new();
+    filled.reproject(&source, &to, &mut out).unwrap();
+    assert_eq!(filled.sources()[i], (10 * 64 + 63) as u32);
 }
 
 /// Moving towards a box in front of a wall: the box grows without

@@ -16,6 +16,15 @@
 //! - Between half the threshold and the threshold, the history's share
 //!   falls smoothly from [`TemporalSettings::history`] to nothing.
 //!
+//! - *Camera motion*: when the depth maps carry their frames' cameras
+//!   (pose and intrinsics, [`DepthMap::camera`]) and the camera moved, the
+//!   history is first moved into the new camera with a [`Reprojector`], so
+//!   each texel is compared with the history of the surface it now shows
+//!   (its depth, image brightness and agreement): walking towards a blank
+//!   wall, whose image never changes, the depth follows at once instead of
+//!   trailing behind the gates. What the old camera did not see starts
+//!   afresh.
+//!
 //! Confidence (0–1) is the product of two terms: *temporal agreement* (how
 //! well new depth matched the history on a still image, averaged over a
 //! few depth maps) and *distance from depth edges* (a texel whose
@@ -30,6 +39,7 @@ mod tests;
 use crate::camera::ImageMapping;
 use crate::depth::DepthMap;
 use crate::frame::{CameraFrame, FrameRotation, PixelFormat};
+use crate::reproject::{HoleFill, NO_SOURCE, Reprojector};
 use bevy::reflect::Reflect;
 
 /// How strongly depth is smoothed over time.
@@ -78,6 +88,11 @@ pub struct Stabiliser {
     scratch: Vec<f32>,
     /// Where each texel samples the frame, for frames and maps like the key.
     samples: Option<(SampleKey, Vec<usize>)>,
+    /// The history as a depth map in its camera, kept when maps carry one.
+    history: Option<DepthMap>,
+    /// Moves the history into a new camera (holes stay holes).
+    reprojector: Reprojector,
+    moved: DepthMap,
 }
 
 impl Stabiliser {
@@ -92,6 +107,42 @@ impl Stabiliser {
     /// Forgets the history: the next depth map is taken as it is.
     pub fn reset(&mut self) {
         self.mapping = None;
+        self.history = None;
+    }
+
+    /// Moves the history into `depth`'s camera where both have one and
+    /// they differ. `false` when the grids do not carry over (start afresh).
+    fn follow_camera(&mut self, depth: &DepthMap) -> bool {
+        let (Some(history), Some(to)) = (&self.history, depth.camera) else {
+            return true;
+        };
+        if history.camera == Some(to) {
+            return true;
+        }
+        self.reprojector.holes = HoleFill::Invalid;
+        if self
+            .reprojector
+            .reproject(history, &to, &mut self.moved)
+            .is_err()
+        {
+            return false;
+        }
+        let sources = self.reprojector.sources();
+        let moved = self.moved.metres();
+        let valid = self.moved.valid();
+        self.filtered.clear();
+        self.filtered
+            .extend((0..sources.len()).map(|i| if valid[i] { moved[i] } else { 0.0 }));
+        let carry = |values: &mut Vec<f32>| {
+            let old = std::mem::take(values);
+            values.extend(sources.iter().map(|&from| match from {
+                NO_SOURCE => 0.0,
+                from => old[from as usize],
+            }));
+        };
+        carry(&mut self.luma);
+        carry(&mut self.agreement);
+        true
     }
 
     /// Filters `depth` (computed from `frame`) in place and sets its
@@ -110,7 +161,9 @@ impl Stabiliser {
             }
         };
         luma_at(frame, samples, &mut self.scratch);
-        let fresh = self.mapping != Some(depth.mapping()) || self.size != size;
+        let fresh = self.mapping != Some(depth.mapping())
+            || self.size != size
+            || !self.follow_camera(depth);
         if fresh {
             self.size = size;
             self.mapping = Some(depth.mapping());
@@ -156,6 +209,7 @@ impl Stabiliser {
         }
         std::mem::swap(&mut self.luma, &mut self.scratch);
         depth.replace_valid(&self.filtered);
+        self.keep_history(depth);
         let (w, h) = (size.0 as usize, size.1 as usize);
         let filtered = &self.filtered;
         let agreement = &self.agreement;
@@ -184,6 +238,25 @@ impl Stabiliser {
         });
         let confidence: Vec<f32> = confidence.collect();
         depth.set_confidence(confidence);
+    }
+}
+
+impl Stabiliser {
+    /// Keeps the filtered map with its camera for [`Self::follow_camera`].
+    fn keep_history(&mut self, depth: &DepthMap) {
+        let Some(camera) = depth.camera else {
+            self.history = None;
+            return;
+        };
+        let history = self.history.get_or_insert_with(DepthMap::empty);
+        history.set_metres(
+            depth.width(),
+            depth.height(),
+            self.filtered.iter().copied(),
+            (f32::MIN_POSITIVE, f32::MAX),
+        );
+        history.set_mapping_or_identity(depth.mapping());
+        history.camera = Some(camera);
     }
 }
 
