@@ -512,3 +512,46 @@ fn a_model_that_always_panics_is_rebuilt_with_growing_pauses() {
     drop(worker);
     assert!(dropping.elapsed() < PANIC_BACK_OFF * 16);
 }
+
+/// The worker stabilises each map on its own thread when asked, keeps the
+/// model's own map beside it when asked, and drops the history when
+/// stabilisation is turned off.
+#[test]
+fn maps_are_stabilised_on_the_worker_thread() {
+    use bevy_mono_depth::temporal::TemporalSettings;
+    let worker = DepthWorker::spawn(factory(
+        script("stable", 0),
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(Mutex::new(Vec::new())),
+    ))
+    .unwrap();
+    collect_until(&worker, |e| matches!(e, WorkerReport::Ready(_)));
+    let settings = TemporalSettings::default();
+    worker.set_stabilisation(Some(settings));
+    worker.keep_model_depth(true);
+    let pixels: Arc<[u8]> = Arc::from(vec![7u8; 16]);
+    let mut depth_of = |sequence: u64| {
+        worker.submit(tiny_frame(&pixels, sequence));
+        let events = collect_until(&worker, |e| matches!(e, WorkerReport::Depth(_)));
+        let Some(WorkerReport::Depth(result)) = events.into_iter().last() else {
+            panic!("no depth for frame {sequence}");
+        };
+        let model = result.model_depth.as_ref().map(|m| m.metres()[0]);
+        (result.depth.metres()[0], model)
+    };
+    // The scripted model's depth is the frame's number: 100 m, then 102 m
+    // on the same image, a 2 % change the gates let through as noise.
+    assert_eq!(depth_of(100), (100.0, Some(100.0)));
+    let (stable, model) = depth_of(102);
+    let expected = 100.0 + (1.0 - settings.history) * 2.0;
+    assert!(
+        (stable - expected).abs() < 1e-3,
+        "{stable} m, want {expected} m"
+    );
+    assert_eq!(model, Some(102.0));
+    worker.set_stabilisation(None);
+    assert_eq!(depth_of(104), (104.0, None));
+    // Turned on again, it starts from no history.
+    worker.set_stabilisation(Some(settings));
+    assert_eq!(depth_of(106), (106.0, Some(106.0)));
+}

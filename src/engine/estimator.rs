@@ -44,12 +44,15 @@ pub struct StageTimings {
     pub inference: Duration,
     /// Units, validity, statistics.
     pub postprocess: Duration,
+    /// Temporal stabilisation (set by the worker; zero when off).
+    pub stabilise: Duration,
 }
 
 impl StageTimings {
-    /// Preprocess + inference + postprocess (without the wait).
+    /// Preprocess + inference + postprocess + stabilisation (without the
+    /// wait).
     pub fn processing(&self) -> Duration {
-        self.preprocess + self.inference + self.postprocess
+        self.preprocess + self.inference + self.postprocess + self.stabilise
     }
 }
 

@@ -18,6 +18,9 @@ impl MonoDepthDiagnostics {
     /// Postprocessing time per frame, milliseconds.
     pub const POSTPROCESS_MS: DiagnosticPath =
         DiagnosticPath::const_new("mono_depth/postprocess_ms");
+    /// Temporal stabilisation time per depth map (on the inference
+    /// thread), milliseconds.
+    pub const STABILISE_MS: DiagnosticPath = DiagnosticPath::const_new("mono_depth/stabilise_ms");
     /// Time a frame waited in the mailbox, milliseconds.
     pub const WAIT_MS: DiagnosticPath = DiagnosticPath::const_new("mono_depth/wait_ms");
     /// From the frame reaching the crate to its depth texture being written, milliseconds.
@@ -34,6 +37,7 @@ pub(super) fn build(app: &mut App) {
         (MonoDepthDiagnostics::INFERENCE_MS, "ms"),
         (MonoDepthDiagnostics::PREPROCESS_MS, "ms"),
         (MonoDepthDiagnostics::POSTPROCESS_MS, "ms"),
+        (MonoDepthDiagnostics::STABILISE_MS, "ms"),
         (MonoDepthDiagnostics::WAIT_MS, "ms"),
         (MonoDepthDiagnostics::LATENCY_MS, "ms"),
         (MonoDepthDiagnostics::DEPTH_FPS, "fps"),
@@ -63,6 +67,7 @@ fn measure(
     diagnostics.add_measurement(&MonoDepthDiagnostics::INFERENCE_MS, || ms(t.inference));
     diagnostics.add_measurement(&MonoDepthDiagnostics::PREPROCESS_MS, || ms(t.preprocess));
     diagnostics.add_measurement(&MonoDepthDiagnostics::POSTPROCESS_MS, || ms(t.postprocess));
+    diagnostics.add_measurement(&MonoDepthDiagnostics::STABILISE_MS, || ms(t.stabilise));
     diagnostics.add_measurement(&MonoDepthDiagnostics::WAIT_MS, || ms(t.wait));
     diagnostics.add_measurement(&MonoDepthDiagnostics::LATENCY_MS, || ms(current.latency));
     diagnostics.add_measurement(&MonoDepthDiagnostics::DROPPED_FRAMES, || {

@@ -63,11 +63,13 @@ pub(super) fn receive_depth(
     mut current: ResMut<CurrentDepth>,
     mut textures: TextureWriter,
     mut messages: MessageWriter<NewDepth>,
-    mut stabiliser: Local<Option<crate::temporal::Stabiliser>>,
 ) {
     let Some(worker) = &running.worker else {
         return;
     };
+    // Takes effect from the next frame the worker finishes.
+    worker.set_stabilisation(settings.stabilisation);
+    worker.keep_model_depth(recorder.is_some());
     let mut newest = None;
     for event in worker.events().try_iter() {
         match event {
@@ -105,21 +107,9 @@ pub(super) fn receive_depth(
     }
     // Only the newest result matters; older ones in the same update are skipped.
     let Some(mut result) = newest else { return };
-    // A recording keeps what the model produced; replay stabilises it again.
-    current.model_map =
-        (recorder.is_some() && settings.stabilisation.is_some()).then(|| result.depth.clone());
-    match (settings.stabilisation, stabiliser.as_mut()) {
-        (None, _) => *stabiliser = None,
-        (Some(temporal), Some(running)) => {
-            running.settings = temporal;
-            running.apply(&result.frame, &mut result.depth);
-        }
-        (Some(temporal), None) => {
-            stabiliser
-                .insert(crate::temporal::Stabiliser::new(temporal))
-                .apply(&result.frame, &mut result.depth);
-        }
-    }
+    // The worker stabilised the map; a recording keeps what the model
+    // produced (replay stabilises it again).
+    current.model_map = result.model_depth.take();
     // Reprojected: `update_newest_background` writes the depth, moved into
     // the frame on screen.
     if settings.background != BackgroundSync::Reprojected {

@@ -42,6 +42,7 @@ pub(super) fn start(
     request: Option<Res<StartRequest>>,
     mut running: ResMut<Running>,
     mut status: ResMut<MonoDepthStatus>,
+    settings: Res<super::MonoDepthSettings>,
 ) {
     let Some(request) = request else { return };
     commands.remove_resource::<StartRequest>();
@@ -99,6 +100,10 @@ pub(super) fn start(
             }
         }
     };
+    if let Some(worker) = &worker {
+        // From the first frame on; `receive_depth` keeps it up to date.
+        worker.set_stabilisation(settings.stabilisation);
+    }
     running
         .hub
         .connect(worker.as_ref().map(DepthWorker::sender));

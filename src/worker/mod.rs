@@ -5,7 +5,9 @@
 //! go into a mailbox of capacity one: a new frame replaces one that has not
 //! started processing (counted as dropped), so the producer never blocks,
 //! memory stays flat and latency stays one frame however slow the model is.
-//! Results and faults come back as [`WorkerReport`]s.
+//! Results and faults come back as [`WorkerReport`]s. Each depth map is
+//! stabilised on the same thread ([`DepthWorker::set_stabilisation`]), so
+//! the app's main thread only takes finished maps.
 //!
 //! A frame that fails is reported and the worker carries on; a panic inside
 //! the estimator is caught, reported, and the estimator is rebuilt (after a
@@ -45,6 +47,7 @@ use crate::engine::{
     DepthEngine, DepthEstimator, EngineConfig, EngineError, ModelSummary, StageTimings,
 };
 use crate::frame::CameraFrame;
+use crate::temporal::TemporalSettings;
 use crate::threads::Background;
 pub use crate::threads::STOP_TIMEOUT;
 
@@ -66,6 +69,9 @@ pub struct DepthResult {
     pub timings: StageTimings,
     /// The frame the depth was computed from (shares its pixels).
     pub frame: CameraFrame,
+    /// The depth as the model produced it, before stabilisation: only while
+    /// [`DepthWorker::keep_model_depth`] asks for it and stabilisation is on.
+    pub model_depth: Option<DepthMap>,
 }
 
 /// The name of [`WorkerReport`] before 0.2.
@@ -129,6 +135,13 @@ struct Counters {
     panics: AtomicU64,
 }
 
+/// What happens to each depth map on the worker thread after the model.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Finishing {
+    stabilisation: Option<TemporalSettings>,
+    keep_model_depth: bool,
+}
+
 #[derive(Default)]
 struct Mailbox {
     frame: Option<(CameraFrame, Instant)>,
@@ -142,6 +155,7 @@ struct Shared {
     counters: Counters,
     /// Depth maps handed back by the consumer, reused for later frames.
     spares: Mutex<Vec<DepthMap>>,
+    finishing: Mutex<Finishing>,
 }
 
 impl Shared {
@@ -216,6 +230,7 @@ impl DepthWorker {
             wake: Condvar::new(),
             counters: Counters::default(),
             spares: Mutex::new(Vec::new()),
+            finishing: Mutex::new(Finishing::default()),
         });
         let (events_tx, events) = bounded(EVENT_CAPACITY);
         let thread_shared = Arc::clone(&shared);
@@ -272,6 +287,26 @@ impl DepthWorker {
         if spares.len() < SPARE_MAPS {
             spares.push(map);
         }
+    }
+
+    /// Stabilises each depth map from the next frame on (`None`: off, and
+    /// the history is dropped). Off until set.
+    pub fn set_stabilisation(&self, settings: Option<TemporalSettings>) {
+        self.finishing().stabilisation = settings;
+    }
+
+    /// Whether results carry the model's own depth beside the stabilised
+    /// one ([`DepthResult::model_depth`]; a recording keeps that).
+    pub fn keep_model_depth(&self, keep: bool) {
+        self.finishing().keep_model_depth = keep;
+    }
+
+    fn finishing(&self) -> MutexGuard<'_, Finishing> {
+        self.sender
+            .shared
+            .finishing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     /// Frame counts so far.

@@ -9,7 +9,9 @@ use crossbeam_channel::{Receiver, Sender, TrySendError};
 
 use super::{DepthResult, EstimatorFactory, PANIC_BACK_OFF, Shared, WorkerReport};
 use crate::depth::DepthMap;
-use crate::engine::{DepthEstimator, EngineError};
+use crate::engine::{DepthEstimator, EngineError, StageTimings};
+use crate::frame::CameraFrame;
+use crate::temporal::Stabiliser;
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     payload
@@ -96,12 +98,36 @@ fn back_off(shared: &Shared, in_a_row: u32) -> bool {
     !mailbox.shutdown
 }
 
+/// Stabilises `map` as [`Shared::finishing`] says; returns the model's own
+/// map when it is to be kept.
+fn finish(
+    shared: &Shared,
+    stabiliser: &mut Option<Stabiliser>,
+    frame: &CameraFrame,
+    map: &mut DepthMap,
+    timings: &mut StageTimings,
+) -> Option<DepthMap> {
+    let finishing = *shared.finishing.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(settings) = finishing.stabilisation else {
+        *stabiliser = None;
+        return None;
+    };
+    let kept = finishing.keep_model_depth.then(|| map.clone());
+    let start = Instant::now();
+    let stabiliser = stabiliser.get_or_insert_with(|| Stabiliser::new(settings));
+    stabiliser.settings = settings;
+    stabiliser.apply(frame, map);
+    timings.stabilise = start.elapsed();
+    kept
+}
+
 pub(super) fn run(shared: &Shared, events: &Sender<WorkerReport>, drain: &Receiver<WorkerReport>) {
     let counters = &shared.counters;
     let mut factory: Option<EstimatorFactory> = None;
     let mut estimator: Option<Box<dyn DepthEstimator>> = None;
     let mut map = DepthMap::empty();
     let mut panics_in_a_row = 0u32;
+    let mut stabiliser: Option<Stabiliser> = None;
     loop {
         let (new_factory, job) = {
             let mut mailbox = shared.lock();
@@ -117,8 +143,10 @@ pub(super) fn run(shared: &Shared, events: &Sender<WorkerReport>, drain: &Receiv
             }
         };
         if let Some(mut f) = new_factory {
-            // Free the old model before loading the new one.
+            // Free the old model before loading the new one; its depth is
+            // not the new one's history.
             estimator = None;
+            stabiliser = None;
             match build(&mut f) {
                 Ok(e) => {
                     send(events, drain, WorkerReport::Ready(e.summary()));
@@ -142,6 +170,7 @@ pub(super) fn run(shared: &Shared, events: &Sender<WorkerReport>, drain: &Receiv
                 panics_in_a_row = 0;
                 timings.wait = wait;
                 map.camera = frame.camera();
+                let model_depth = finish(shared, &mut stabiliser, &frame, &mut map, &mut timings);
                 counters.processed.fetch_add(1, Ordering::Relaxed);
                 // The result takes the map; the next frame is written into
                 // a recycled one when the consumer handed one back.
@@ -155,6 +184,7 @@ pub(super) fn run(shared: &Shared, events: &Sender<WorkerReport>, drain: &Receiv
                     depth: std::mem::replace(&mut map, spare),
                     timings,
                     frame,
+                    model_depth,
                 };
                 send(events, drain, WorkerReport::Depth(Box::new(result)));
             }

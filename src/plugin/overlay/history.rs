@@ -21,6 +21,8 @@ pub struct TimingHistory {
     pub inference: VecDeque<f32>,
     /// Postprocessing.
     pub postprocess: VecDeque<f32>,
+    /// Temporal stabilisation (on the inference thread).
+    pub stabilise: VecDeque<f32>,
     /// Frame received → texture written.
     pub latency: VecDeque<f32>,
 }
@@ -37,6 +39,7 @@ impl TimingHistory {
             (&mut self.preprocess, ms(t.preprocess)),
             (&mut self.inference, ms(t.inference)),
             (&mut self.postprocess, ms(t.postprocess)),
+            (&mut self.stabilise, ms(t.stabilise)),
             (&mut self.latency, ms(latency)),
         ] {
             if series.len() == Self::CAPACITY {
@@ -81,6 +84,7 @@ pub(super) fn timings(ui: &mut egui::Ui, history: &TimingHistory) {
         ("preprocess", &history.preprocess),
         ("inference", &history.inference),
         ("postprocess", &history.postprocess),
+        ("stabilise", &history.stabilise),
         ("capture to texture", &history.latency),
     ];
     egui::Grid::new("mono-depth-timings")
