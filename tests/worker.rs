@@ -555,3 +555,88 @@ fn maps_are_stabilised_on_the_worker_thread() {
     worker.set_stabilisation(Some(settings));
     assert_eq!(depth_of(106), (106.0, Some(106.0)));
 }
+
+/// The view thread moves the newest depth into each frame it is given,
+/// exactly as a `Reprojector` does on the caller's thread, and says why
+/// when a frame has no camera.
+#[test]
+fn the_view_thread_moves_depth_into_each_new_frame() {
+    use bevy::math::{Affine3A, Vec3};
+    use bevy_mono_depth::camera::Intrinsics;
+    use bevy_mono_depth::reproject::{ReprojectError, Reprojector};
+    use bevy_mono_depth::worker::view::{ViewDepth, ViewWorker};
+    let view = ViewWorker::spawn(Reprojector::new()).unwrap();
+    let pixels: Arc<[u8]> = Arc::from(vec![9u8; 64 * 48 * 4]);
+    let frame = |sequence: u64, pose: Option<Affine3A>| {
+        CameraFrame::packed(PixelFormat::Rgba8, 64, 48, Arc::clone(&pixels))
+            .unwrap()
+            .with_sequence(sequence)
+            .with_intrinsics(Some(Intrinsics::new(50.0, 50.0, 32.0, 24.0)))
+            .with_pose(pose)
+    };
+    let next = |view: &ViewWorker| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(out) = view.take() {
+                return out;
+            }
+            assert!(Instant::now() < deadline, "the view thread went quiet");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    };
+    // A frame before any depth: shown without depth.
+    view.submit(frame(1, Some(Affine3A::IDENTITY)));
+    let out = next(&view);
+    assert_eq!(out.frame.sequence, 1);
+    assert!(matches!(out.depth, ViewDepth::NoDepth), "{:?}", out.depth);
+    // A wall with a nearer box, from the first pose; the frame last given
+    // gets it at once.
+    let mut depth = DepthMap::from_metres(
+        16,
+        12,
+        (0..16 * 12)
+            .map(|i| if (4..8).contains(&(i % 16)) { 1.0 } else { 2.0 })
+            .collect(),
+        (0.1, 10.0),
+    );
+    depth.camera = frame(1, Some(Affine3A::IDENTITY)).camera();
+    depth.sequence = 1;
+    view.set_depth(depth.clone());
+    let out = next(&view);
+    let ViewDepth::Reprojected { map, .. } = &out.depth else {
+        panic!("{:?}", out.depth);
+    };
+    assert_eq!(map.metres(), depth.metres(), "the same pose keeps the map");
+    // The camera steps 10 cm to the right: the same as on this thread.
+    let moved = frame(
+        2,
+        Some(Affine3A::from_translation(Vec3::new(0.1, 0.0, 0.0))),
+    );
+    let mut want = DepthMap::empty();
+    let stats = Reprojector::new()
+        .reproject(&depth, &moved.camera().unwrap(), &mut want)
+        .unwrap();
+    view.submit(moved);
+    let out = next(&view);
+    assert_eq!(out.frame.sequence, 2);
+    let ViewDepth::Reprojected { map, stats: got } = &out.depth else {
+        panic!("{:?}", out.depth);
+    };
+    assert_eq!((map.metres(), map.valid()), (want.metres(), want.valid()));
+    assert_eq!(*got, stats);
+    assert_ne!(map.metres(), depth.metres(), "the box moved");
+    // A frame without a pose: the depth cannot be moved, and it says so.
+    view.submit(frame(3, None));
+    let out = next(&view);
+    assert!(
+        matches!(
+            out.depth,
+            ViewDepth::NotReprojected {
+                depth_sequence: 1,
+                why: ReprojectError::NoViewCamera
+            }
+        ),
+        "{:?}",
+        out.depth
+    );
+}

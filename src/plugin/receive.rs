@@ -8,12 +8,12 @@ use super::status::{EngineStatus, MonoDepthStatus, ReprojectionStatus};
 use super::textures::{TextureError, TextureWriter};
 use super::{BackgroundSync, MonoDepthSettings, Running};
 use crate::camera::FocalCorrection;
-use crate::camera::FrameCamera;
 use crate::depth::{DepthMap, DepthStats};
 use crate::engine::{EngineError, StageTimings};
 use crate::frame::CameraFrame;
 use crate::reproject::Reprojector;
 use crate::worker::WorkerReport;
+use crate::worker::view::{ViewDepth, ViewWorker};
 
 /// The newest depth map (CPU copy), `None` until the first arrives.
 #[derive(Resource, Debug, Clone, Default)]
@@ -151,18 +151,14 @@ pub(super) fn receive_depth(
 /// The frame the background shows, as far as reprojection and depth age
 /// need it.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct ShownFrame {
-    sequence: u64,
+pub(super) struct OnScreen {
     received_at: std::time::Instant,
-    camera: Option<FrameCamera>,
 }
 
-impl ShownFrame {
+impl OnScreen {
     fn of(frame: &CameraFrame) -> Self {
         Self {
-            sequence: frame.sequence,
             received_at: frame.received_at,
-            camera: frame.camera(),
         }
     }
 }
@@ -173,11 +169,12 @@ pub(super) struct BackgroundState {
     /// The newest frame whose upload was refused (not tried again).
     refused: Option<u64>,
     /// The frame on screen when this system last put it there.
-    shown: Option<ShownFrame>,
-    /// (depth sequence, shown sequence) last written in `Reprojected` mode.
-    written: Option<(u64, u64)>,
-    reprojector: Reprojector,
-    reprojected: DepthMap,
+    shown: Option<OnScreen>,
+    /// `Reprojected`: the thread that moves depth into each new frame,
+    /// whether the hub feeds it, and the depth map last shown unmoved.
+    view: Option<ViewWorker>,
+    view_connected: bool,
+    unmoved: Option<u64>,
 }
 
 pub(super) fn update_newest_background(
@@ -191,6 +188,31 @@ pub(super) fn update_newest_background(
     let Some(shown) = textures.textures.as_ref().map(|t| t.background_sequence) else {
         return;
     };
+    let state = &mut *state;
+    if settings.background == BackgroundSync::Reprojected {
+        match start_view(state, &running) {
+            Ok(view) => {
+                show_reprojected(&view, shown, &current, &mut status, &mut textures, state);
+                state.view = Some(view);
+                return;
+            }
+            Err(why) => {
+                if status.reprojection != ReprojectionStatus::NotReprojected(why.clone()) {
+                    warn!("bevy_mono_depth: depth not reprojected: {why}");
+                    status.reprojection = ReprojectionStatus::NotReprojected(why);
+                }
+            }
+        }
+    } else {
+        if state.view_connected {
+            running.hub.connect_view(None);
+            state.view_connected = false;
+        }
+        state.unmoved = None;
+        if status.reprojection != ReprojectionStatus::Off {
+            status.reprojection = ReprojectionStatus::Off;
+        }
+    }
     // Synced: once depth flows, the background follows it (see
     // `receive_depth`); until then, and without a working model, it shows
     // the newest frame so the screen is never empty.
@@ -201,20 +223,119 @@ pub(super) fn update_newest_background(
     if !synced
         && let Some(frame) = running.hub.newest()
         && shown != Some(frame.sequence)
-        && state.refused != Some(frame.sequence)
     {
-        let uploaded = textures.background(&frame);
-        match uploaded {
-            Ok(()) => state.shown = Some(ShownFrame::of(&frame)),
-            Err(_) => state.refused = Some(frame.sequence),
-        }
-        report_texture(&mut status, uploaded);
+        show_frame(&frame, state, &mut status, &mut textures);
     }
     let on_screen = if synced {
-        current.frame.as_ref().map(ShownFrame::of)
+        current.frame.as_ref().map(OnScreen::of)
     } else {
         state.shown
     };
+    set_depth_age(&mut status, on_screen, &current);
+}
+
+/// The view thread (taken out of `state` while in use), started on first
+/// use and fed by the hub.
+fn start_view(state: &mut BackgroundState, running: &Running) -> Result<ViewWorker, String> {
+    let view = match state.view.take() {
+        Some(view) => view,
+        None => ViewWorker::spawn(Reprojector::new())
+            .map_err(|e| format!("could not start the view thread: {e}"))?,
+    };
+    if !state.view_connected {
+        running.hub.connect_view(Some(view.sender()));
+        state.view_connected = true;
+    }
+    Ok(view)
+}
+
+/// `Reprojected`: shows the view thread's newest frame with the depth
+/// moved into it (or, where it could not be moved, the depth as it came).
+fn show_reprojected(
+    view: &ViewWorker,
+    shown: Option<u64>,
+    current: &Res<CurrentDepth>,
+    status: &mut MonoDepthStatus,
+    textures: &mut TextureWriter,
+    state: &mut BackgroundState,
+) {
+    if current.is_changed()
+        && let Some(map) = &current.map
+    {
+        view.set_depth(map.clone());
+    }
+    let Some(out) = view.take() else { return };
+    if shown != Some(out.frame.sequence) {
+        show_frame(&out.frame, state, status, textures);
+    }
+    set_depth_age(status, Some(OnScreen::of(&out.frame)), current);
+    let (uploaded, now) = match out.depth {
+        ViewDepth::Reprojected { map, stats } => {
+            state.unmoved = None;
+            let uploaded = textures.depth(&map);
+            view.recycle(map);
+            (
+                uploaded,
+                ReprojectionStatus::Reprojected {
+                    valid: stats.valid,
+                    source_valid: stats.source_valid,
+                },
+            )
+        }
+        // The depth as it came, once per depth map.
+        ViewDepth::NotReprojected {
+            depth_sequence,
+            why,
+        } => {
+            let uploaded = match &current.map {
+                Some(map) if state.unmoved != Some(depth_sequence) => {
+                    state.unmoved = Some(depth_sequence);
+                    textures.depth(map)
+                }
+                _ => Ok(()),
+            };
+            (
+                uploaded,
+                ReprojectionStatus::NotReprojected(why.to_string()),
+            )
+        }
+        _ => return,
+    };
+    report_texture(status, uploaded);
+    if status.reprojection != now {
+        if let ReprojectionStatus::NotReprojected(why) = &now
+            && !matches!(status.reprojection, ReprojectionStatus::NotReprojected(_))
+        {
+            warn!("bevy_mono_depth: depth not reprojected: {why}");
+        }
+        status.reprojection = now;
+    }
+}
+
+/// Uploads `frame` as the background unless its upload was refused before.
+fn show_frame(
+    frame: &CameraFrame,
+    state: &mut BackgroundState,
+    status: &mut MonoDepthStatus,
+    textures: &mut TextureWriter,
+) {
+    if state.refused == Some(frame.sequence) {
+        return;
+    }
+    let uploaded = textures.background(frame);
+    match uploaded {
+        Ok(()) => state.shown = Some(OnScreen::of(frame)),
+        Err(_) => state.refused = Some(frame.sequence),
+    }
+    report_texture(status, uploaded);
+}
+
+/// How much older the depth's frame is than the frame on screen.
+fn set_depth_age(
+    status: &mut MonoDepthStatus,
+    on_screen: Option<OnScreen>,
+    current: &CurrentDepth,
+) {
     let age = match (on_screen, &current.frame) {
         (Some(on_screen), Some(depth_frame)) => Some(
             on_screen
@@ -225,60 +346,6 @@ pub(super) fn update_newest_background(
     };
     if status.depth_age != age {
         status.depth_age = age;
-    }
-    if settings.background != BackgroundSync::Reprojected {
-        state.written = None;
-        if status.reprojection != ReprojectionStatus::Off {
-            status.reprojection = ReprojectionStatus::Off;
-        }
-        return;
-    }
-    let (Some(depth), Some(on_screen)) = (&current.map, on_screen) else {
-        return;
-    };
-    let key = (depth.sequence, on_screen.sequence);
-    if state.written == Some(key) {
-        return;
-    }
-    let new_depth = state.written.is_none_or(|(d, _)| d != depth.sequence);
-    state.written = Some(key);
-    let state = &mut *state;
-    let outcome = match on_screen.camera {
-        Some(camera) => state
-            .reprojector
-            .reproject(depth, &camera, &mut state.reprojected)
-            .map_err(|e| e.to_string()),
-        None => Err(
-            "the frame on screen has no camera pose or intrinsics (set them on pushed frames or recordings; a webcam has no pose)"
-                .to_owned(),
-        ),
-    };
-    let (uploaded, now) = match outcome {
-        Ok(done) => (
-            textures.depth(&state.reprojected),
-            ReprojectionStatus::Reprojected {
-                valid: done.valid,
-                source_valid: done.source_valid,
-            },
-        ),
-        // The depth as it came, once per depth map.
-        Err(why) => (
-            if new_depth {
-                textures.depth(depth)
-            } else {
-                Ok(())
-            },
-            ReprojectionStatus::NotReprojected(why),
-        ),
-    };
-    report_texture(&mut status, uploaded);
-    if status.reprojection != now {
-        if let ReprojectionStatus::NotReprojected(why) = &now
-            && !matches!(status.reprojection, ReprojectionStatus::NotReprojected(_))
-        {
-            warn!("bevy_mono_depth: depth not reprojected: {why}");
-        }
-        status.reprojection = now;
     }
 }
 

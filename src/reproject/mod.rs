@@ -59,6 +59,11 @@ pub enum ReprojectError {
     /// The depth map's frame had no pose or no intrinsics.
     #[error("the depth's frame has no camera pose or intrinsics")]
     NoSourceCamera,
+    /// The frame to move the depth into had no pose or no intrinsics.
+    #[error(
+        "the frame on screen has no camera pose or intrinsics (set them on pushed frames or recordings; a webcam has no pose)"
+    )]
+    NoViewCamera,
     /// The frame on screen is of another size than the depth's frame.
     #[error(
         "the frame on screen is {to:?} pixels, the depth's frame {from:?}: the depth map's grid does not carry over"

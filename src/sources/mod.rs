@@ -28,6 +28,7 @@ use crate::threads::Background;
 
 use crate::frame::CameraFrame;
 use crate::worker::FrameSender;
+use crate::worker::view::ViewSender;
 
 /// State of the frame source.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Reflect)]
@@ -64,6 +65,7 @@ impl fmt::Display for SourceStatus {
 struct HubInner {
     newest: Mutex<Option<CameraFrame>>,
     worker: Mutex<Option<FrameSender>>,
+    view: Mutex<Option<ViewSender>>,
     next_sequence: AtomicU64,
     status_tx: Sender<SourceStatus>,
     status_rx: Receiver<SourceStatus>,
@@ -88,6 +90,7 @@ impl Default for FrameHub {
             inner: Arc::new(HubInner {
                 newest: Mutex::new(None),
                 worker: Mutex::new(None),
+                view: Mutex::new(None),
                 next_sequence: AtomicU64::new(1),
                 status_tx,
                 status_rx,
@@ -113,6 +116,20 @@ impl FrameHub {
         }
     }
 
+    /// Forwards frames to this view thread too, from now on (`None`: no
+    /// longer); one connected where none was gets the newest frame at once.
+    pub fn connect_view(&self, view: Option<ViewSender>) {
+        let mut slot = self.inner.view.lock().unwrap_or_else(|e| e.into_inner());
+        let was_connected = slot.is_some();
+        *slot = view;
+        if !was_connected
+            && let Some(view) = slot.as_ref()
+            && let Some(frame) = self.newest()
+        {
+            view.submit(frame);
+        }
+    }
+
     /// Delivers a frame: numbers it if its sequence is 0, keeps it as the
     /// newest, and submits it for depth. Returns its sequence number.
     pub fn push(&self, mut frame: CameraFrame) -> u64 {
@@ -133,7 +150,17 @@ impl FrameHub {
         if let Some(worker) = worker {
             worker.submit(frame.clone());
         }
-        *self.inner.newest.lock().unwrap_or_else(|e| e.into_inner()) = Some(frame);
+        // The newest frame first: a view thread's output is shown with it.
+        *self.inner.newest.lock().unwrap_or_else(|e| e.into_inner()) = Some(frame.clone());
+        let view = self
+            .inner
+            .view
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some(view) = view {
+            view.submit(frame);
+        }
         sequence
     }
 

@@ -34,6 +34,7 @@
 //! ```
 
 mod thread;
+pub mod view;
 
 use bevy::reflect::Reflect;
 use std::sync::atomic::{AtomicU64, Ordering};
