@@ -49,13 +49,14 @@ pub fn list_images(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Reads an image file as an RGB8 frame.
+/// Reads an image file as an RGBA8 frame (the background texture's layout,
+/// so the render world copies it instead of expanding it).
 pub fn load_frame(path: &Path) -> Result<CameraFrame, String> {
     let image = image::open(path)
         .map_err(|e| format!("{}: {e}", path.display()))?
-        .into_rgb8();
+        .into_rgba8();
     let (width, height) = image.dimensions();
-    CameraFrame::packed(PixelFormat::Rgb8, width, height, image.into_raw())
+    CameraFrame::packed(PixelFormat::Rgba8, width, height, image.into_raw())
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 

@@ -130,9 +130,9 @@ pub fn decode(
         FrameFormat::MJPEG => {
             let image = image::load_from_memory_with_format(data, image::ImageFormat::Jpeg)
                 .map_err(|e| decode_err(&e))?
-                .into_rgb8();
+                .into_rgba8();
             let (w, h) = image.dimensions();
-            CameraFrame::packed(PixelFormat::Rgb8, w, h, image.into_raw())
+            CameraFrame::packed(PixelFormat::Rgba8, w, h, image.into_raw())
                 .map_err(|e| decode_err(&e))
         }
         FrameFormat::RAWRGB => {
@@ -148,10 +148,12 @@ pub fn decode(
             }
             // nokhwa's own BT.601 converter (nokhwa's `decoding` feature,
             // which would wrap it, also builds mozjpeg).
-            let mut rgb = vec![0; width as usize * height as usize * 3];
-            nokhwa::utils::buf_yuyv422_to_rgb(&data[..needed], &mut rgb, false)
+            // Straight to RGBA, the texture's layout: the render world then
+            // copies the frame instead of expanding it.
+            let mut rgba = vec![0; width as usize * height as usize * 4];
+            nokhwa::utils::buf_yuyv422_to_rgb(&data[..needed], &mut rgba, true)
                 .map_err(|e| decode_err(&e))?;
-            CameraFrame::packed(PixelFormat::Rgb8, width, height, rgb).map_err(|e| decode_err(&e))
+            CameraFrame::packed(PixelFormat::Rgba8, width, height, rgba).map_err(|e| decode_err(&e))
         }
         other => Err(WebcamError::Decode(format!(
             "{other} frames are not supported; the camera offers it as its only format"
@@ -256,6 +258,9 @@ mod tests {
         // Two pixels of mid grey, then black and white.
         let data = [126u8, 128, 126, 128, 16, 128, 235, 128];
         let frame = decode(FrameFormat::YUYV, 2, 2, &data).unwrap();
+        // Decoded straight to the texture's layout.
+        assert_eq!(frame.format(), PixelFormat::Rgba8);
+        assert_eq!(frame.data().len(), 2 * 2 * 4);
         assert_eq!(frame.pixel(0, 0), Some([128, 128, 128]));
         assert_eq!(frame.pixel(0, 1), Some([0, 0, 0]));
         assert_eq!(frame.pixel(1, 1), Some([255, 255, 255]));

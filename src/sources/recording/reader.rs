@@ -81,15 +81,16 @@ impl Recording {
         &self.index.frames[i % self.index.frames.len()]
     }
 
-    /// Loads frame `i`'s RGB image, with its intrinsics when recorded.
+    /// Loads frame `i`'s image as RGBA8 (the background texture's layout),
+    /// with its intrinsics when recorded.
     pub fn load_frame(&self, i: usize) -> Result<CameraFrame, RecordingError> {
         let entry = self.entry(i);
         let path = self.dir.join(&entry.rgb);
         let image = image::open(&path)
             .map_err(|e| io_err(&path, e))?
-            .into_rgb8();
+            .into_rgba8();
         let (w, h) = image.dimensions();
-        let frame = CameraFrame::packed(PixelFormat::Rgb8, w, h, image.into_raw())
+        let frame = CameraFrame::packed(PixelFormat::Rgba8, w, h, image.into_raw())
             .map_err(|e| io_err(&path, e))?;
         Ok(frame
             .with_intrinsics(entry.intrinsics.or(self.index.intrinsics))
