@@ -19,8 +19,11 @@ pub const LAYERS: &[&[&str]] = &[
     &["camera", "threads", "runtime"],
     // Pixels in, metres out, and what a model file says about itself.
     &["frame", "depth", "model"],
-    // A model in ONNX Runtime; what the crate computes on depth maps.
-    &["session", "colormap", "temporal", "reproject", "proximity"],
+    // Depth moved from one camera pose into another.
+    &["reproject"],
+    // A model in ONNX Runtime; what the crate computes on depth maps (the
+    // stabiliser moves its history with the reprojector).
+    &["session", "colormap", "temporal", "proximity"],
     // Frame → preprocess → model → postprocess.
     &["engine"],
     // The engine on its own thread.
