@@ -530,7 +530,7 @@ fn maps_are_stabilised_on_the_worker_thread() {
     worker.set_stabilisation(Some(settings));
     worker.keep_model_depth(true);
     let pixels: Arc<[u8]> = Arc::from(vec![7u8; 16]);
-    let mut depth_of = |sequence: u64| {
+    let depth_of = |sequence: u64| {
         worker.submit(tiny_frame(&pixels, sequence));
         let events = collect_until(&worker, |e| matches!(e, WorkerReport::Depth(_)));
         let Some(WorkerReport::Depth(result)) = events.into_iter().last() else {

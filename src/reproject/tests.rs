@@ -73,7 +73,7 @@ fn a_sideways_step_shifts_a_wall_by_the_parallax() {
         let row = &invalid.sources()[y as usize * 64..][..64];
         for (x, &from) in row.iter().enumerate() {
             let expected = if x < 59 {
-                (y * 64) as u32 + x as u32 + 5
+                y * 64 + x as u32 + 5
             } else {
                 NO_SOURCE
             };

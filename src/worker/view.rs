@@ -22,6 +22,10 @@ pub use crate::threads::STOP_TIMEOUT;
 /// The depth that goes with a [`ShownFrame`].
 #[derive(Debug)]
 #[non_exhaustive]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one a camera frame, moved and never stored in bulk; a box would allocate per frame"
+)]
 pub enum ViewDepth {
     /// No depth map was given yet.
     NoDepth,
