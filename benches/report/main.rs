@@ -5,7 +5,8 @@
 //! models and points it at the Python alternative). `--smoke` runs every
 //! measurement briefly on the small test models, to check the report works
 //! (CI does that in the test profile); its numbers mean nothing.
-//! `--providers-only` and `--render-only` print one part of it.
+//! `--providers-only`, `--render-only` and `--main-thread-only` print one part
+//! of it.
 //!
 //! Environment: `MONO_DEPTH_TEST_MODELS` (the generated models),
 //! `MONO_DEPTH_PYTHON` (the model-tool venv's Python, for the alternative),
@@ -33,6 +34,7 @@ use bevy_mono_depth::worker::{DepthWorker, WorkerReport};
 
 #[path = "../common/machine.rs"]
 mod machine;
+mod main_thread;
 mod render;
 
 /// How much of everything to do.
@@ -56,6 +58,7 @@ fn main() {
     let skip_render = args.iter().any(|a| a == "--no-render");
     let render_only = args.iter().any(|a| a == "--render-only");
     let providers_only = args.iter().any(|a| a == "--providers-only");
+    let main_thread_only = args.iter().any(|a| a == "--main-thread-only");
     let plan = if smoke {
         Plan {
             smoke,
@@ -73,7 +76,9 @@ fn main() {
             render_frames: 240,
         }
     };
-    let result = if render_only {
+    let result = if main_thread_only {
+        main_thread_report(plan)
+    } else if render_only {
         render_report(plan)
     } else if providers_only {
         providers_report(plan)
@@ -301,6 +306,9 @@ fn report(plan: Plan, skip_render: bool) -> Fallible<()> {
     // What a camera frame costs: the main thread only hands the frame's
     // shared pixels over; the render world writes them into the texture.
     camera_frame_cost(plan, &mut table);
+    for row in main_thread::measure(plan.smoke)? {
+        table.row(&row.0, row.1, &row.2, row.3);
+    }
 
     // 3. The Python alternative on the same frames and model.
     let mut engine = DepthEngine::load_with(&runtime, &config)?;
@@ -391,6 +399,23 @@ fn providers_report(plan: Plan) -> Fallible<()> {
     Ok(())
 }
 
+/// The main-thread rows and the camera-frame costs only
+/// (`--main-thread-only`).
+fn main_thread_report(plan: Plan) -> Fallible<()> {
+    println!("# bevy_mono_depth main-thread time");
+    println!("machine: {}\n", machine());
+    let mut table = Table {
+        rows: Vec::new(),
+        smoke: plan.smoke,
+    };
+    camera_frame_cost(plan, &mut table);
+    for row in main_thread::measure(plan.smoke)? {
+        table.row(&row.0, row.1, &row.2, row.3);
+    }
+    table.print();
+    Ok(())
+}
+
 /// Only the render rows (`--render-only`): frame times with inference
 /// running and paused, per thread count, priority and spinning.
 fn render_report(plan: Plan) -> Fallible<()> {
@@ -472,6 +497,35 @@ fn camera_frame_cost(plan: Plan, table: &mut Table) {
             "(report)",
             String::new(),
         );
+        // What the built-in sources pay instead, on their own thread: a
+        // JPEG decoded to RGBA8 rather than RGB8.
+        let mut jpeg = Vec::new();
+        let encoded = image::RgbImage::from_raw(w, h, rgb.to_rgb8()).map(|img| {
+            img.write_to(
+                &mut std::io::Cursor::new(&mut jpeg),
+                image::ImageFormat::Jpeg,
+            )
+        });
+        if let Some(Ok(())) = encoded {
+            let decode = |rgba: bool| {
+                time_ms(plan.runs, || {
+                    let img = image::load_from_memory_with_format(&jpeg, image::ImageFormat::Jpeg)
+                        .expect("decode");
+                    if rgba {
+                        std::hint::black_box(img.into_rgba8());
+                    } else {
+                        std::hint::black_box(img.into_rgb8());
+                    }
+                })
+            };
+            let (to_rgb, to_rgba) = (decode(false), decode(true));
+            table.row(
+                &format!("source thread: JPEG decode, {name}, to RGB8 vs to RGBA8"),
+                format!("{to_rgb:.3} vs {to_rgba:.3} ms"),
+                "(report)",
+                String::new(),
+            );
+        }
     }
 }
 
