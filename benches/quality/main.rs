@@ -26,6 +26,10 @@
 //!   matches the ground truth k frames earlier (parabola through the
 //!   errors at k − 1, k, k + 1).
 //!
+//! `--only NAME,…` runs only those sequences. A moving sequence's table
+//! also has the stabiliser without the maps' poses, as it was before it
+//! used them.
+//!
 //! `--alignment L,…` adds the second table: depth that is L frames late on
 //! the moving sequences, shown three ways (see [`Alignment`]), scored
 //! against the frame on screen from frame L on (`--alignment-only`: only
@@ -109,6 +113,18 @@ enum Alignment {
     ReprojectedHolesInvalid,
 }
 
+/// Whether the depth maps go through `temporal::Stabiliser` first.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Stabilisation {
+    Off,
+    /// Default settings, the maps carrying their camera poses (as the
+    /// plugin's do when frames carry poses).
+    WithPoses,
+    /// Default settings, the poses taken off the maps: the stabiliser
+    /// blends each texel with the same texel of the previous map.
+    WithoutPoses,
+}
+
 /// One way to turn the depth map into occlusion.
 #[derive(Debug, Clone, Copy)]
 struct Method {
@@ -150,6 +166,14 @@ fn main() {
         .and_then(|i| args.get(i + 1))
         .map_or(Ok(DEGRADATION.latency), |n| n.parse::<usize>())
         .unwrap_or_else(|e| fail(&format!("--latency: {e}")));
+    // Only these sequences (comma-separated names).
+    let only: Vec<String> = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .map_or_else(Vec::new, |list| {
+            list.split(',').map(str::to_owned).collect()
+        });
     let alignment: Vec<usize> = args
         .iter()
         .position(|a| a == "--alignment")
@@ -168,6 +192,7 @@ fn main() {
         pictures.as_deref(),
         &alignment,
         alignment_only,
+        &only,
     ) {
         fail(&e);
     }
@@ -257,6 +282,7 @@ fn run(
     pictures: Option<&Path>,
     alignment: &[usize],
     alignment_only: bool,
+    only: &[String],
 ) -> Fallible<()> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(data)
         .map_err(|e| {
@@ -267,6 +293,11 @@ fn run(
         })?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.join("session.json").is_file())
+        .filter(|p| {
+            only.is_empty()
+                || p.file_name()
+                    .is_some_and(|n| only.iter().any(|o| *o == n.to_string_lossy()))
+        })
         .collect();
     dirs.sort();
     if dirs.is_empty() {
@@ -297,7 +328,18 @@ fn run(
             sequence.depth.truncate(3);
         }
         let still = sequence.name.contains("still");
-        for temporal in [None, Some(TemporalSettings::default())] {
+        // A moving camera also shows the stabiliser blind to the poses (as
+        // it was before it used them): what following the camera gains.
+        let stabilisers: &[Stabilisation] = if still {
+            &[Stabilisation::Off, Stabilisation::WithPoses]
+        } else {
+            &[
+                Stabilisation::Off,
+                Stabilisation::WithPoses,
+                Stabilisation::WithoutPoses,
+            ]
+        };
+        for &temporal in stabilisers {
             let outputs = render_sequence(
                 &mut app,
                 &sequence,
@@ -308,17 +350,19 @@ fn run(
                 &mut stabiliser_ms,
             )?;
             if let Some(dir) = pictures
-                && temporal.is_none()
+                && temporal == Stabilisation::Off
                 && sequence.name == PICTURE_SEQUENCE
             {
                 write_picture(dir, &sequence, &outputs)?;
             }
             for (m, method) in METHODS.iter().enumerate() {
                 let scores = score(&sequence, &outputs[m], still, 0, 0);
-                let name = if temporal.is_some() {
-                    format!("{} + temporal", method.name)
-                } else {
-                    method.name.to_owned()
+                let name = match temporal {
+                    Stabilisation::Off => method.name.to_owned(),
+                    Stabilisation::WithPoses => format!("{} + temporal", method.name),
+                    Stabilisation::WithoutPoses => {
+                        format!("{} + temporal without poses", method.name)
+                    }
                 };
                 print_row(&sequence.name, &name, &scores, outputs[m].render_ms);
             }
@@ -400,7 +444,7 @@ fn alignment_table(
                         ..degradation
                     },
                     alignment,
-                    None,
+                    Stabilisation::Off,
                     index as u64,
                     &mut times,
                 )?;
@@ -537,7 +581,7 @@ fn render_sequence(
     sequence: &Sequence,
     degradation: Degradation,
     alignment: Alignment,
-    temporal: Option<TemporalSettings>,
+    temporal: Stabilisation,
     seed: u64,
     cpu_ms: &mut Vec<f64>,
 ) -> Fallible<Vec<Output>> {
@@ -547,7 +591,8 @@ fn render_sequence(
     let deadline = Instant::now() + Duration::from_secs(600);
     // The same noise with and without stabilisation.
     let mut rng = StdRng::seed_from_u64(seed);
-    let mut stabiliser = temporal.map(Stabiliser::new);
+    let mut stabiliser =
+        (temporal != Stabilisation::Off).then(|| Stabiliser::new(TemporalSettings::default()));
     let mut outputs: Vec<Output> = METHODS
         .iter()
         .map(|_| Output {
@@ -566,9 +611,14 @@ fn render_sequence(
         depth.sequence = sequence.frames[late].sequence;
         depth.camera = sequence.frames[late].camera();
         if let Some(stabiliser) = &mut stabiliser {
+            let camera = depth.camera;
+            if temporal == Stabilisation::WithoutPoses {
+                depth.camera = None;
+            }
             let start = Instant::now();
             stabiliser.apply(&sequence.frames[late], &mut depth);
             cpu_ms.push(start.elapsed().as_secs_f64() * 1e3);
+            depth.camera = camera;
         }
         // What the background shows, and the depth it is shown with.
         let (frame, depth) = match alignment {

@@ -5,13 +5,14 @@
 //! there is no GPU) and writes `assets/samples/room`.
 //!
 //! `render_sample --quality DIR [--frames N]` renders the ground truth of the
-//! occlusion-quality benchmark (`cargo xtask quality`) instead: four
+//! occlusion-quality benchmark (`cargo xtask quality`) instead: eight
 //! sequences at 640×480 and 30 frames a second, the colour antialiased
 //! (MSAA ×4), in a room that also holds thin things (chair legs and slats, a
 //! lamp pole, plant stems) and textured surfaces — a still and a moving
-//! camera looking at the table, and the same at the chair and the lamp. The
-//! colour and the depth
-//! are two cameras with the same pose: one renders the scene with ordinary
+//! camera looking at the table, and the same at the chair and the lamp; a
+//! camera that tilts, one that rises and one that steps back in front of the
+//! table; and a walk towards a plain wall. The colour and the depth are two
+//! cameras with the same pose: one renders the scene with ordinary
 //! materials, the other renders the same meshes (on another render layer)
 //! with a material that writes each fragment's depth along the camera axis.
 
@@ -96,11 +97,15 @@ type Path = fn(f32) -> Transform;
 const QUALITY_PATH_FRAMES: u32 = 30;
 
 /// The quality sequences: name and camera path.
-const SEQUENCES: [(&str, Path); 4] = [
+const SEQUENCES: [(&str, Path); 8] = [
     ("table_still", |_| table_pose(0.35)),
     ("table_moving", table_pose),
     ("thin_still", |_| thin_pose(0.5)),
     ("thin_moving", thin_pose),
+    ("tilt_moving", tilt_pose),
+    ("rise_moving", rise_pose),
+    ("step_back_moving", step_back_pose),
+    ("wall_moving", wall_pose),
 ];
 
 fn main() {
@@ -323,6 +328,42 @@ fn thin_pose(t: f32) -> Transform {
     let yaw = (-5.0 - 20.0 * t).to_radians();
     Transform::from_xyz(x, 1.1, z)
         .with_rotation(Quat::from_rotation_y(yaw) * Quat::from_rotation_x(-0.3))
+}
+
+/// Where the tilt, rise and step-back sequences look from: in front of the
+/// table, a little to its left, looking down at it.
+fn table_view(position: Vec3, pitch_degrees: f32) -> Transform {
+    Transform::from_translation(position).with_rotation(
+        Quat::from_rotation_y(5f32.to_radians())
+            * Quat::from_rotation_x(pitch_degrees.to_radians()),
+    )
+}
+
+/// Tipping down at 25°/s towards the table (from 10° to 35° below the
+/// horizon): the view opens onto the floor at the bottom edge, in rows the
+/// previous view never saw.
+fn tilt_pose(t: f32) -> Transform {
+    table_view(Vec3::new(-0.35, 1.3, 1.4), -10.0 - 25.0 * t)
+}
+
+/// Rising at 0.4 m/s in front of the table, looking down at it.
+fn rise_pose(t: f32) -> Transform {
+    table_view(Vec3::new(-0.35, 1.0 + 0.4 * t, 1.4), -19.0)
+}
+
+/// Stepping straight back from the table at 0.5 m/s: the view widens on
+/// every side.
+fn step_back_pose(t: f32) -> Transform {
+    table_view(Vec3::new(-0.35, 1.3, 1.0 + 0.5 * t), -19.0)
+}
+
+/// Walking at 0.5 m/s towards the plain right-hand wall, seen at a slant
+/// (17° from square-on): an untextured surface whose depth changes every
+/// frame while its image barely does.
+fn wall_pose(t: f32) -> Transform {
+    let towards = Vec3::new(1.0, 0.0, 0.3).normalize();
+    Transform::from_translation(Vec3::new(1.0, 1.4, 0.6) + towards * 0.5 * t)
+        .looking_to(towards, Vec3::Y)
 }
 
 fn target(images: &mut Assets<Image>, config: Config, format: TextureFormat) -> Handle<Image> {

@@ -34,9 +34,11 @@
 //! [`MonoDepthCamera::min_confidence`]: crate::plugin::MonoDepthCamera::min_confidence
 //!
 //! The map is small (FCRN's is 160×128), so this runs on the CPU (1.6–2.3 ms
-//! per map on a 2-core Xeon, docs/quality.md) and the result reaches the GPU as the depth texture
-//! the occlusion passes already read; the quality benchmark
-//! (`cargo xtask quality -- --alignment 3,6,10`) reports its time.
+//! per map on a 2-core Xeon, docs/quality.md), in the plugin on a thread of
+//! its own ([`crate::worker::view`]), not the main thread; the result reaches
+//! the GPU as the depth texture the occlusion passes already read. The
+//! quality benchmark (`cargo xtask quality -- --alignment 3,6,10`) reports
+//! its time.
 
 #[cfg(test)]
 mod tests;

@@ -30,8 +30,9 @@
 //! few depth maps) and *distance from depth edges* (a texel whose
 //! neighbours differ by 20 % or more is a blend of two surfaces in a
 //! network's blurred output). Invalid texels have no depth and confidence
-//! 0. The plugin runs the stabiliser on each new depth map when
-//! `MonoDepthSettings::stabilisation` is set (the default).
+//! 0. The plugin runs the stabiliser on the inference thread, on each new
+//! depth map, when `MonoDepthSettings::stabilisation` is set (the default;
+//! `DepthWorker::set_stabilisation`).
 
 #[cfg(test)]
 mod tests;

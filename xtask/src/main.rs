@@ -307,10 +307,10 @@ fn bench(args: &[String]) -> Result<(), Fail> {
 /// make too (rendering, not the example's code, takes the time).
 fn quality_ground_truth(dir: &str, frames: u32, redo: bool) -> Result<(), Fail> {
     let root = repo_root();
-    // Ground truth from before poses were recorded, or from before the
-    // camera paths kept their speed whatever the frame count, is rendered
-    // again.
-    const PATHS: &str = "camera paths span 30 frames";
+    // Ground truth from before poses were recorded, from before the camera
+    // paths kept their speed whatever the frame count, or without the tilt,
+    // rise, step-back and wall sequences, is rendered again.
+    const PATHS: &str = "camera paths span 30 frames; tilt, rise, step back, wall";
     let stamp = root.join(dir).join(".ground-truth");
     let with_poses = std::fs::read_to_string(root.join(dir).join("thin_moving/frames.jsonl"))
         .is_ok_and(|lines| lines.lines().next().is_some_and(|l| l.contains("\"pose\"")));
