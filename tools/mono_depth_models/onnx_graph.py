@@ -6,6 +6,7 @@ writes IR version 14 by default, which ONNX Runtime 1.31 rejects.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -87,10 +88,37 @@ def tensor_info(name: str, elem_type: int, shape: list) -> onnx.ValueInfoProto:
     return helper.make_tensor_value_info(name, elem_type, shape)
 
 
+#: The metadata key ONNX Runtime's Core ML provider names its compiled-model
+#: cache entry after (without it, after a hash of the model's path, which
+#: changes when an app update moves the file).
+COREML_CACHE_KEY = "COREML_CACHE_KEY"
+
+
+def with_coreml_cache_key(model: onnx.ModelProto) -> onnx.ModelProto:
+    """A copy of ``model`` whose ``COREML_CACHE_KEY`` metadata is made from
+    its content: the first 32 hex digits of the SHA-256 of the model
+    serialised without that key. The same model gets the same key wherever
+    its file lies; any change to the graph, weights or metadata gives a new
+    one.
+    """
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    kept = [(p.key, p.value) for p in copy.metadata_props if p.key != COREML_CACHE_KEY]
+    del copy.metadata_props[:]
+    for key, value in kept:
+        entry = copy.metadata_props.add()
+        entry.key, entry.value = key, value
+    digest = hashlib.sha256(copy.SerializeToString(deterministic=True)).hexdigest()[:32]
+    entry = copy.metadata_props.add()
+    entry.key, entry.value = COREML_CACHE_KEY, digest
+    return copy
+
+
 def save(model: onnx.ModelProto, path) -> None:
-    """Write a model (all tensors inline; every model here is < 2 GB)."""
+    """Write a model (all tensors inline; every model here is < 2 GB), with a
+    content-made ``COREML_CACHE_KEY`` (:func:`with_coreml_cache_key`)."""
     with open(path, "wb") as f:
-        f.write(model.SerializeToString())
+        f.write(with_coreml_cache_key(model).SerializeToString())
 
 
 def save_external(model: onnx.ModelProto, path, data_name: str) -> None:
@@ -101,7 +129,7 @@ def save_external(model: onnx.ModelProto, path, data_name: str) -> None:
     path = Path(path)
     # onnx appends to an existing data file: start from an empty one
     (path.parent / data_name).unlink(missing_ok=True)
-    copy = onnx.ModelProto()
-    copy.CopyFrom(model)  # save_model moves the tensors out of the proto it is given
+    # save_model moves the tensors out of the proto it is given: a copy
+    copy = with_coreml_cache_key(model)
     onnx.save_model(copy, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
                     location=data_name, size_threshold=0)

@@ -17,7 +17,7 @@ from onnx import TensorProto
 
 from . import metadata
 from .fcrn import build_fcrn
-from .onnx_graph import GraphBuilder, save, save_external, tensor_info
+from .onnx_graph import GraphBuilder, save, save_external, tensor_info, with_coreml_cache_key
 from .random_weights import random_fcrn_weights
 from .weights import validate
 
@@ -203,7 +203,7 @@ def build_all(out_dir, log=print) -> dict:
         f"output_units inverse_relative: output[i,j] = {INVERSE_TEXT}, input [1,3,256,320] NCHW")
     for name, (model, why) in broken_models().items():
         put(name, model, f"broken: {why} (valid ONNX; the crate must reject it)")
-    data = small.SerializeToString()
+    data = with_coreml_cache_key(small).SerializeToString()
     put("broken_truncated.onnx", data[: len(data) // 2],
         "broken: the first half of fcrn_random_small.onnx's bytes (not a parseable model)")
     put("broken_not_onnx.onnx", b"this is a text file, not an ONNX protobuf\n",

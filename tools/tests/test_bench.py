@@ -79,6 +79,8 @@ class QuantizeTest(unittest.TestCase):
         want["mono_depth.precision"] = "int8"
         got = metadata.read(int8)
         self.assertIn("QDQ", got.pop("mono_depth.quantization"))
+        # Each file's Core ML cache key is made from its own content.
+        self.assertNotEqual(got.pop("COREML_CACHE_KEY"), want.pop("COREML_CACHE_KEY"))
         self.assertEqual(got, want)
         ops = {n.op_type for n in int8.graph.node}
         self.assertTrue({"QuantizeLinear", "DequantizeLinear", "Conv"} <= ops, ops)
