@@ -463,8 +463,11 @@ fn alignment_table(
                 };
                 reprojection_ms.extend(times);
                 println!(
-                    "| {} | {latency} | {alignment:?} | {behind_ms:.0} | {:.2} | {:.2} | {:.2} | {median} |",
-                    sequence.name, scores.mask_error, scores.boundary, scores.edge_boundary,
+                    "| {} | {latency} | {alignment:?} | {behind_ms:.0} | {:.2} | {:.2} | {} | {median} |",
+                    sequence.name,
+                    scores.mask_error,
+                    scores.boundary,
+                    edge_cell(scores.edge_boundary),
                 );
             }
         }
@@ -484,13 +487,23 @@ fn frame_interval(sequence: &Sequence) -> f64 {
     span.as_secs_f64() * 1000.0 / (n - 1) as f64
 }
 
+/// The "at depth edges" cell: "—" where no computed boundary pixel lies
+/// near a real depth edge (a plain wall has none), so there is no mean.
+fn edge_cell(value: f64) -> String {
+    if value.is_finite() {
+        format!("{value:.2}")
+    } else {
+        "—".into()
+    }
+}
+
 fn print_row(sequence: &str, method: &str, scores: &Scores, render_ms: f64) {
     let optional = |v: Option<f64>| v.map_or_else(|| "—".into(), |v| format!("{v:.2}"));
     println!(
-        "| {sequence} | {method} | {:.2} | {:.2} | {:.2} | {} | {} | {render_ms:.1} |",
+        "| {sequence} | {method} | {:.2} | {:.2} | {} | {} | {} | {render_ms:.1} |",
         scores.mask_error,
         scores.boundary,
-        scores.edge_boundary,
+        edge_cell(scores.edge_boundary),
         optional(scores.flicker),
         optional(scores.lag),
     );
