@@ -12,13 +12,11 @@ use bevy::prelude::*;
 use bevy_mono_depth::camera::Intrinsics;
 use bevy_mono_depth::depth::DepthMap;
 use bevy_mono_depth::frame::{CameraFrame, PixelFormat};
-use bevy_mono_depth::plugin::{
-    BackgroundSync, FrameSource, MonoDepthPlugin, MonoDepthSettings, MonoDepthSystems, NewDepth,
-};
+use bevy_mono_depth::plugin::{BackgroundSync, FrameSource, MonoDepthPlugin, MonoDepthSettings};
 use bevy_mono_depth::sources::recording::Recorder;
 
 use super::{Fallible, percentile};
-use crate::render::Row;
+use crate::render::{ReceiveClock, Row};
 
 const FRAMES: usize = 90;
 
@@ -63,28 +61,6 @@ fn write_recording(dir: &Path) -> Fallible<()> {
     Ok(())
 }
 
-#[derive(Resource, Default)]
-struct Clock {
-    started: Option<Instant>,
-    all: Vec<f64>,
-    landed: Vec<f64>,
-}
-
-fn clock_start(mut clock: ResMut<Clock>) {
-    clock.started = Some(Instant::now());
-}
-
-fn clock_stop(mut clock: ResMut<Clock>, mut new: MessageReader<NewDepth>) {
-    let Some(started) = clock.started.take() else {
-        return;
-    };
-    let us = started.elapsed().as_secs_f64() * 1e6;
-    clock.all.push(us);
-    if new.read().count() > 0 {
-        clock.landed.push(us);
-    }
-}
-
 fn app(dir: PathBuf) -> App {
     let mut app = App::new();
     app.add_plugins((
@@ -96,15 +72,8 @@ fn app(dir: PathBuf) -> App {
         model: None,
         source: FrameSource::Replay(dir),
         ..default()
-    })
-    .init_resource::<Clock>()
-    .add_systems(
-        PreUpdate,
-        (
-            clock_start.before(MonoDepthSystems::Receive),
-            clock_stop.after(MonoDepthSystems::Receive),
-        ),
-    );
+    });
+    ReceiveClock::install(&mut app);
     app.finish();
     app.cleanup();
     app.world_mut()
@@ -130,7 +99,7 @@ pub fn measure(smoke: bool) -> Fallible<Vec<Row>> {
     }
     let clock = app
         .world_mut()
-        .remove_resource::<Clock>()
+        .remove_resource::<ReceiveClock>()
         .unwrap_or_default();
     let status = app
         .world()

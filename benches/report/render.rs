@@ -19,13 +19,27 @@ use super::{Fallible, frame, percentile};
 
 pub type Row = (String, String, String, String);
 
-/// Time spent in `MonoDepthSystems::Receive` this frame, and whether depth
-/// landed.
+/// Time spent in `MonoDepthSystems::Receive` per update (µs): every update,
+/// and those where depth landed.
 #[derive(Resource, Default)]
-struct ReceiveClock {
+pub struct ReceiveClock {
     started: Option<Instant>,
-    landed: Vec<f64>,
-    depth_frames: u32,
+    pub all: Vec<f64>,
+    pub landed: Vec<f64>,
+    pub depth_frames: u32,
+}
+
+impl ReceiveClock {
+    /// Adds the clock and the systems that time `Receive` to `app`.
+    pub fn install(app: &mut App) {
+        app.init_resource::<Self>().add_systems(
+            PreUpdate,
+            (
+                clock_start.before(MonoDepthSystems::Receive),
+                clock_stop.after(MonoDepthSystems::Receive),
+            ),
+        );
+    }
 }
 
 fn clock_start(mut clock: ResMut<ReceiveClock>) {
@@ -33,12 +47,14 @@ fn clock_start(mut clock: ResMut<ReceiveClock>) {
 }
 
 fn clock_stop(mut clock: ResMut<ReceiveClock>, mut new: MessageReader<NewDepth>) {
-    let elapsed = clock.started.take().map(|s| s.elapsed());
+    let Some(elapsed) = clock.started.take().map(|s| s.elapsed()) else {
+        return;
+    };
+    let us = elapsed.as_secs_f64() * 1e6;
+    clock.all.push(us);
     let landed = new.read().count();
-    if landed > 0
-        && let Some(elapsed) = elapsed
-    {
-        clock.landed.push(elapsed.as_secs_f64() * 1e6);
+    if landed > 0 {
+        clock.landed.push(us);
         clock.depth_frames += landed as u32;
     }
 }
@@ -125,15 +141,8 @@ fn app(model: &Path, setting: Setting) -> App {
         pixels: frame(PixelFormat::Bgra8, 640, 480).data().to_vec(),
         next: Instant::now(),
     })
-    .init_resource::<ReceiveClock>()
-    .add_systems(PreUpdate, push_frames.before(MonoDepthSystems::Receive))
-    .add_systems(
-        PreUpdate,
-        (
-            clock_start.before(MonoDepthSystems::Receive),
-            clock_stop.after(MonoDepthSystems::Receive),
-        ),
-    );
+    .add_systems(PreUpdate, push_frames.before(MonoDepthSystems::Receive));
+    ReceiveClock::install(&mut app);
     app.finish();
     app.cleanup();
     app
