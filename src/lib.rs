@@ -72,9 +72,18 @@
 //! | `window` | yes | desktop window through winit (X11) |
 //! | `overlay` | yes | egui status and timing overlay ([`plugin::MonoDepthOverlayPlugin`]) |
 //! | `webcam` | yes | webcam capture through nokhwa (`sources::webcam`) |
+//! | `load-dynamic` | yes | ONNX Runtime opened at start-up from a shared library ([`runtime`]); desktop only |
+//! | `download-binaries` | no | ONNX Runtime 1.31.0 downloaded by `ort` at build time and linked in; with `load-dynamic` off |
 //! | `coreml`, `cuda`, `directml`, `xnnpack` | no | that ONNX Runtime execution provider ([`session::ExecutionProvider`]; Core ML is built in on iOS and macOS) |
 
 #![warn(missing_docs)]
+
+// iOS links ONNX Runtime into the app; a library opened at start-up would
+// leave `ort` with nothing to call.
+#[cfg(all(feature = "load-dynamic", target_os = "ios"))]
+compile_error!(
+    "bevy_mono_depth on iOS links ONNX Runtime statically: depend on it with `default-features = false` (see docs/ios.md); the default `load-dynamic` feature is for desktops"
+);
 
 pub mod camera;
 pub mod colormap;

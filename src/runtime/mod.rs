@@ -14,7 +14,10 @@
 //! exists but cannot be loaded (not a library, too old a version) is an error
 //! naming that file.
 //!
-//! On iOS the runtime is linked statically, so there is nothing to find.
+//! This is the `load-dynamic` feature (a default). On iOS, and on desktop
+//! with `default-features = false` and `download-binaries` (ort's prebuilt
+//! library, downloaded at build time), the runtime is linked into the app,
+//! so there is nothing to find.
 //!
 //! ONNX Runtime is loaded once per process; later requests for another file
 //! keep the one already loaded (and say so in the log).
@@ -185,8 +188,15 @@ impl Runtime {
     }
 }
 
-#[cfg(not(target_os = "ios"))]
+#[cfg(all(feature = "load-dynamic", not(target_os = "ios")))]
 fn load_library(search: &RuntimeSearch) -> Result<Option<PathBuf>, RuntimeError> {
+    if cfg!(feature = "download-binaries") {
+        tracing::warn!(
+            "the `download-binaries` feature has no effect while `load-dynamic` (a default feature) is on: \
+             the library is opened at start-up. To link ort's download instead, depend on bevy_mono_depth \
+             with `default-features = false, features = [\"download-binaries\", …]`"
+        );
+    }
     let (path, origin) = search.locate()?;
     match ort::init_from(&path) {
         Ok(_) => {
@@ -201,8 +211,10 @@ fn load_library(search: &RuntimeSearch) -> Result<Option<PathBuf>, RuntimeError>
     }
 }
 
-#[cfg(target_os = "ios")]
+#[cfg(any(not(feature = "load-dynamic"), target_os = "ios"))]
 fn load_library(_search: &RuntimeSearch) -> Result<Option<PathBuf>, RuntimeError> {
-    // Linked statically into the app: nothing to open.
+    // Linked into the app at build time (iOS; `download-binaries`; an
+    // `ORT_LIB_PATH` build): nothing to open.
+    tracing::info!("ONNX Runtime linked at build time");
     Ok(None)
 }

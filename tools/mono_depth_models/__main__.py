@@ -32,7 +32,7 @@ def _cmd_build_test_models(args) -> None:
 
     t = time.monotonic()
     print(f"writing test models to {args.out}")
-    build_all(args.out)
+    build_all(args.out, only=args.only.split(",") if args.only else None)
     print(f"done in {time.monotonic() - t:.1f} s")
 
 
@@ -97,6 +97,8 @@ def parser() -> argparse.ArgumentParser:
     b = sub.add_parser("build-test-models", help="write the random/closed-form/broken test models",
                        description="Write the test models (none of them trained) and manifest.json into --out.")
     b.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    b.add_argument("--only", metavar="NAME,...",
+                   help="write only these models (e.g. closed_form.onnx); without the INT8 one no sample frames are needed")
     b.set_defaults(func=_cmd_build_test_models)
 
     from .bench_models import CALIBRATION_COUNT, FP16_NAME, FP32_NAME, INT8_NAME, SAMPLE_FRAMES

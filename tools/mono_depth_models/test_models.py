@@ -17,6 +17,7 @@ from onnx import TensorProto
 
 from . import metadata
 from .fcrn import build_fcrn
+from .errors import ToolError
 from .onnx_graph import GraphBuilder, save, save_external, tensor_info, with_coreml_cache_key
 from .random_weights import random_fcrn_weights
 from .weights import validate
@@ -148,13 +149,24 @@ def random_fcrn(seed: int, width_div: int = 1, fp16: bool = False, fuse_bn: bool
     return build_fcrn(weights, width_div=width_div, fuse_bn=fuse_bn, fp16=fp16, metadata=meta)
 
 
-def build_all(out_dir, log=print) -> dict:
-    """Write every test model and ``manifest.json`` into ``out_dir``."""
+def build_all(out_dir, log=print, only=None) -> dict:
+    """Write every test model (or those named in ``only``) and ``manifest.json`` into ``out_dir``.
+
+    ``only`` needs no sample recording unless it names the INT8 model, so a
+    copy of the tools without the repository's assets can still write the
+    others.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     manifest: dict = {}
+    only = None if only is None else set(only)
+
+    def wanted(name: str) -> bool:
+        return only is None or name in only
 
     def put(name: str, model_or_bytes, description: str, external_data: str | None = None) -> None:
+        if not wanted(name):
+            return
         t = time.monotonic()
         path = out / name
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -167,9 +179,10 @@ def build_all(out_dir, log=print) -> dict:
         manifest[name] = description
         log(f"  {name:30s} {path.stat().st_size / 1e6:9.2f} MB  {time.monotonic() - t:5.1f} s")
 
-    put("fcrn_random_full.onnx", random_fcrn(0),
-        "full-size FCRN ResNet-50 up-projection, seeded random weights (seed 0), fp32, BN folded; "
-        "for real-cost benchmarks, not a trained model")
+    if wanted("fcrn_random_full.onnx"):
+        put("fcrn_random_full.onnx", random_fcrn(0),
+            "full-size FCRN ResNet-50 up-projection, seeded random weights (seed 0), fp32, BN folded; "
+            "for real-cost benchmarks, not a trained model")
     small = random_fcrn(1, SMALL_WIDTH_DIV)
     put("fcrn_random_small.onnx", small,
         f"FCRN topology with every width divided by {SMALL_WIDTH_DIV}, same 228x304 input and "
@@ -179,15 +192,18 @@ def build_all(out_dir, log=print) -> dict:
     # The small FCRN quantised as the INT8 bench model is (static QDQ),
     # calibrated on 2 sample frames: a model OpenVINO refuses to compile,
     # for the provider-fallback tests.
-    from .bench_models import calibration_frames, frame_paths, quantize_int8
-    t = time.monotonic()
-    quantize_int8(out / "fcrn_random_small.onnx", out / SMALL_INT8_NAME,
-                  calibration_frames(frame_paths(count=2)),
-                  source="2 frames of assets/samples/room, centre-cropped to 304x228")
-    manifest[SMALL_INT8_NAME] = ("the small random FCRN quantised to INT8 (static QDQ, as the bench's INT8 model); "
-                                 "OpenVINO's CPU plugin refuses to compile it")
-    log(f"  {SMALL_INT8_NAME:30s} {(out / SMALL_INT8_NAME).stat().st_size / 1e6:9.2f} MB  "
-        f"{time.monotonic() - t:5.1f} s")
+    if wanted(SMALL_INT8_NAME):
+        from .bench_models import calibration_frames, frame_paths, quantize_int8
+        t = time.monotonic()
+        if not (out / "fcrn_random_small.onnx").is_file():
+            save(small, out / "fcrn_random_small.onnx")
+        quantize_int8(out / "fcrn_random_small.onnx", out / SMALL_INT8_NAME,
+                      calibration_frames(frame_paths(count=2)),
+                      source="2 frames of assets/samples/room, centre-cropped to 304x228")
+        manifest[SMALL_INT8_NAME] = ("the small random FCRN quantised to INT8 (static QDQ, as the bench's INT8 "
+                                     "model); OpenVINO's CPU plugin refuses to compile it")
+        log(f"  {SMALL_INT8_NAME:30s} {(out / SMALL_INT8_NAME).stat().st_size / 1e6:9.2f} MB  "
+            f"{time.monotonic() - t:5.1f} s")
     put("closed_form.onnx", closed_form("NCHW"),
         f"input image [1,3,256,320] NCHW RGB 0-255, depth[i,j] = {CLOSED_FORM_TEXT} in metres")
     put("closed_form_nhwc.onnx", closed_form("NHWC"),
@@ -208,6 +224,9 @@ def build_all(out_dir, log=print) -> dict:
         "broken: the first half of fcrn_random_small.onnx's bytes (not a parseable model)")
     put("broken_not_onnx.onnx", b"this is a text file, not an ONNX protobuf\n",
         "broken: a text file, not ONNX at all")
+    if only is not None and only - set(manifest):
+        raise ToolError(f"no test model named {', '.join(sorted(only - set(manifest)))} "
+                        "(the names are those a full build lists in manifest.json)")
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     log(f"  manifest.json ({len(manifest)} models)")
     return manifest

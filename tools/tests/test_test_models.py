@@ -226,3 +226,54 @@ class TestModelsTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class OnlySomeModelsTest(unittest.TestCase):
+    """``--only``: a copy of the tools without the repository (no sample frames) writes the named models."""
+
+    @classmethod
+    def setUpClass(cls):
+        import shutil
+        cls.tmp = tempfile.TemporaryDirectory()
+        root = Path(cls.tmp.name)
+        tools = root / "tools"
+        shutil.copytree(Path(__file__).resolve().parents[1] / "mono_depth_models", tools / "mono_depth_models")
+        cls.tools = tools
+        cls.full = root / "full"
+        cls.some = root / "some"
+        assert run_cli("build-test-models", "--out", cls.full, "--only", "closed_form.onnx").returncode == 0
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def run_copy(self, *args):
+        import os
+        import subprocess
+        import sys
+        return subprocess.run([sys.executable, "-m", "mono_depth_models", *map(str, args)], cwd=self.tools,
+                              capture_output=True, text=True, timeout=300,
+                              env={**os.environ, "PYTHONPATH": str(self.tools)})
+
+    def test_the_named_models_are_written_without_sample_frames(self):
+        self.assertFalse((self.tools.parent / "assets").exists())
+        r = self.run_copy("build-test-models", "--out", self.some, "--only", "closed_form.onnx,inverse_relative.onnx")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        manifest = json.loads((self.some / "manifest.json").read_text(encoding="utf-8"))
+        self.assertEqual(set(manifest), {"closed_form.onnx", "inverse_relative.onnx"})
+        self.assertEqual(sorted(p.name for p in self.some.iterdir()),
+                         ["closed_form.onnx", "inverse_relative.onnx", "manifest.json"])
+        # The same bytes as the repository's own tools write.
+        self.assertEqual((self.some / "closed_form.onnx").read_bytes(), (self.full / "closed_form.onnx").read_bytes())
+
+    def test_an_unknown_name_is_an_error(self):
+        r = self.run_copy("build-test-models", "--out", self.some.with_name("unknown"), "--only",
+                          "closed_form.onnx,nope.onnx")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("no test model named nope.onnx", r.stderr)
+
+    def test_the_int8_model_still_needs_the_sample_frames(self):
+        r = self.run_copy("build-test-models", "--out", self.some.with_name("int8"), "--only",
+                          "fcrn_random_small_int8.onnx")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("PNG frames, need 2 for calibration", r.stderr)

@@ -1,5 +1,6 @@
 //! Repository tooling for bevy_mono_depth: `cargo xtask <command>`.
 
+mod client;
 mod layers;
 mod onnxruntime;
 mod providers;
@@ -19,7 +20,11 @@ commands:
                      Debian packages, ONNX Runtime 1.31.1 in target/onnxruntime,
                      the model-tool venv in target/pyenv, test models in target/models
   test               setup, then fmt --check, the layer check, clippy -D warnings (feature sets
-                     that matter), cargo doc, the model-tool tests and cargo test
+                     that matter), cargo doc, the model-tool tests, cargo test,
+                     the report and quality smoke runs, and `client`
+  client             setup, then cargo publish --dry-run, and a new Bevy app in a
+                     temporary folder built against the packaged crate from the
+                     README's lines, run headless until depth arrives
   layers             check that src/ is layered (each module uses only lower
                      layers: no cycle, no upward edge) and that no file is
                      over 400 lines without saying why; prints the layers
@@ -66,6 +71,7 @@ fn main() -> ExitCode {
         "setup" => setup(rest),
         "test" => test(rest),
         "layers" => layers::run(),
+        "client" => client(rest),
         "demo" => demo(rest),
         "fetch-model" => fetch_model(rest),
         "bench" => bench(rest),
@@ -185,6 +191,9 @@ fn test(args: &[String]) -> Result<(), Fail> {
         .current_dir(&root);
     util::test_env(&mut quality);
     run(&mut quality)?;
+
+    // The path from crates.io: the packaged crate in an app of someone else's.
+    client::run_client()?;
     Ok(())
 }
 
@@ -192,41 +201,62 @@ fn test(args: &[String]) -> Result<(), Fail> {
 /// ort must resolve with `coreml` for iOS and macOS (and not elsewhere), and
 /// without `load-dynamic` for iOS (linked statically there), and
 /// the session code must register it under the same targets. Neither can be
-/// compiled here (no Apple standard library), so both are read.
+/// compiled here (no Apple standard library), so both are read. The
+/// desktop's two ways to get ONNX Runtime are read the same way: the default
+/// features open the library at start-up, and `default-features = false`
+/// with `download-binaries` links ort's download instead.
 fn check_coreml(root: &std::path::Path) -> Result<(), Fail> {
-    // (target, coreml, load-dynamic): iOS links ONNX Runtime statically, so
-    // `load-dynamic` must stay off there (it does only under Cargo's
-    // resolver 2 or 3); the desktop opens the library at start-up.
-    for (target, coreml, load_dynamic) in [
-        ("aarch64-apple-ios", true, false),
-        ("aarch64-apple-darwin", true, true),
-        ("x86_64-unknown-linux-gnu", false, true),
+    // (target, features, coreml, load-dynamic, download-binaries): iOS links
+    // ONNX Runtime statically, so `load-dynamic` must stay off there (it
+    // does with `default-features = false`, and only under Cargo's resolver 2
+    // or 3; with the defaults src/lib.rs stops the build); the desktop opens
+    // the library at start-up unless the app asks for the download.
+    let download: &[&str] = &["--no-default-features", "--features", "download-binaries"];
+    for (target, features, coreml, load_dynamic, download_binaries) in [
+        // docs/ios.md's feature set; the default one stops at compile time.
+        (
+            "aarch64-apple-ios",
+            &["--no-default-features"][..],
+            true,
+            false,
+            false,
+        ),
+        ("aarch64-apple-darwin", &[][..], true, true, false),
+        ("x86_64-unknown-linux-gnu", &[][..], false, true, false),
+        ("x86_64-unknown-linux-gnu", download, false, false, true),
     ] {
         let out = cargo()
             .args(["tree", "-e", "features", "-i", "ort", "--target", target])
+            .args(features)
             .current_dir(root)
             .output()
             .map_err(|e| Fail::new(format!("cargo tree: {e}")))?;
+        let shown = format!("--target {target} {}", features.join(" "));
         if !out.status.success() {
             return Err(Fail::new(format!(
-                "cargo tree --target {target} failed: {}",
+                "cargo tree {shown} failed: {}",
                 String::from_utf8_lossy(&out.stderr)
             )));
         }
         let tree = String::from_utf8_lossy(&out.stdout);
         let has = |feature: &str| tree.contains(&format!("ort feature \"{feature}\""));
-        for (feature, wanted) in [("coreml", coreml), ("load-dynamic", load_dynamic)] {
+        for (feature, wanted) in [
+            ("coreml", coreml),
+            ("load-dynamic", load_dynamic),
+            ("download-binaries", download_binaries),
+        ] {
             if has(feature) != wanted {
                 return Err(Fail::new(format!(
-                    "ort's `{feature}` feature on {target}: {}, expected {wanted} (Cargo.toml's target tables)",
+                    "ort's `{feature}` feature with {shown}: {}, expected {wanted} (Cargo.toml's features and target tables)",
                     has(feature)
                 )));
             }
         }
         println!(
-            "ort on {target}: coreml {}, load-dynamic {}",
+            "ort with {shown}: coreml {}, load-dynamic {}, download-binaries {}",
             has("coreml"),
-            has("load-dynamic")
+            has("load-dynamic"),
+            has("download-binaries")
         );
     }
     let session = std::fs::read_to_string(root.join("src/session/providers.rs"))?;
@@ -239,6 +269,11 @@ fn check_coreml(root: &std::path::Path) -> Result<(), Fail> {
     }
     println!("src/session/providers.rs registers Core ML on the same targets");
     Ok(())
+}
+
+fn client(args: &[String]) -> Result<(), Fail> {
+    setup(args)?;
+    client::run_client()
 }
 
 fn demo(args: &[String]) -> Result<(), Fail> {
