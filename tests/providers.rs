@@ -12,7 +12,8 @@ use std::path::PathBuf;
 
 use bevy_mono_depth::runtime::{Runtime, RuntimeSearch};
 use bevy_mono_depth::session::{
-    DepthSession, ExecutionProvider, InferencePrecision, SessionOptions,
+    AutoTrial, DepthSession, ExecutionProvider, InferencePrecision, SessionOptions, TrialCache,
+    TrialReport,
 };
 use common::model;
 
@@ -113,12 +114,13 @@ fn a_broken_plugin_library_is_reported_and_sessions_still_load() {
     assert_eq!(run(&mut session).len(), 128 * 160);
 }
 
-/// With the OpenVINO plugin installed (`cargo xtask setup` does on x86_64
-/// Linux), `Auto` runs FCRN on it, exact in FP32 and close in the
-/// provider's own precision; without it, `Auto` runs on the CPU and names
-/// the missing plugin. Both are what a user of that machine gets.
+/// With the trial turned off, `Auto` takes the fixed order: with the
+/// OpenVINO plugin installed (`cargo xtask setup` does on x86_64 Linux) it
+/// runs FCRN on it, exact in FP32 and close in the provider's own
+/// precision; without it, `Auto` runs on the CPU and names the missing
+/// plugin.
 #[test]
-fn auto_picks_openvino_when_installed_and_the_cpu_otherwise() {
+fn auto_without_its_trial_picks_openvino_when_installed_and_the_cpu_otherwise() {
     let runtime = runtime();
     let path = model("fcrn_random_small.onnx");
     let cpu = SessionOptions {
@@ -129,6 +131,10 @@ fn auto_picks_openvino_when_installed_and_the_cpu_otherwise() {
     let auto = |precision| SessionOptions {
         provider: ExecutionProvider::Auto,
         precision,
+        auto: AutoTrial {
+            enabled: false,
+            ..AutoTrial::default()
+        },
         ..SessionOptions::default()
     };
     let mut exact = DepthSession::load(&runtime, &path, &auto(InferencePrecision::Fp32)).unwrap();
@@ -197,7 +203,8 @@ fn a_model_openvino_refuses_falls_back_to_the_cpu_with_the_reason() {
         };
         assert!(said.contains(why), "{said}");
         if provider == ExecutionProvider::Auto {
-            assert!(said.contains("chosen by Auto; skipped:"), "{said}");
+            assert!(said.contains("chosen by Auto's trial"), "{said}");
+            assert!(said.contains("; skipped:"), "{said}");
         }
         assert_eq!(run(&mut session).len(), 128 * 160);
     }
@@ -244,4 +251,193 @@ fn webgpu_without_a_gpu_falls_back_to_the_cpu_with_the_reason() {
         assert!(said.contains(why), "{said}");
         assert_eq!(run(&mut session).len(), 128 * 160);
     }
+}
+
+/// A cache file of its own for one test, in the build's folder for test
+/// files; removed first, so the test starts without a decision.
+fn cache_file(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("auto_trial");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join(format!("{name}.{}.json", std::process::id()));
+    let _ = std::fs::remove_file(&file);
+    file
+}
+
+fn auto_with(cache: TrialCache) -> SessionOptions {
+    SessionOptions {
+        provider: ExecutionProvider::Auto,
+        auto: AutoTrial {
+            cache,
+            ..AutoTrial::default()
+        },
+        ..SessionOptions::default()
+    }
+}
+
+/// What every trial must satisfy: the CPU's FP32 run first as the
+/// reference, and a winner that is within the tolerance and no slower than
+/// any other candidate that is.
+fn check_trial(report: &TrialReport, tolerance: f64) {
+    let reference = &report.candidates[0];
+    assert_eq!(reference.name, "CPU", "{report:?}");
+    assert_eq!(reference.deviation, Some(0.0));
+    assert!(reference.ms.is_some_and(|ms| ms > 0.0), "{report:?}");
+    let winner = &report.candidates[report.winner];
+    assert!(winner.excluded.is_none(), "{report:?}");
+    assert!(
+        winner.deviation.is_some_and(|d| d <= tolerance),
+        "{report:?}"
+    );
+    for other in &report.candidates {
+        if other.excluded.is_none() && other.deviation.is_some_and(|d| d <= tolerance) {
+            assert!(other.ms.unwrap() >= winner.ms.unwrap(), "{report:?}");
+        }
+    }
+}
+
+/// `Auto` times every candidate this machine has at the first load and
+/// keeps the decision: the second load builds only the winner, reports the
+/// same measurements as cached, and runs the same.
+#[test]
+fn auto_measures_once_and_later_loads_take_the_cached_decision() {
+    let runtime = runtime();
+    let path = model("fcrn_random_small.onnx");
+    let file = cache_file("measures_once");
+    let options = auto_with(TrialCache::At(file.clone()));
+    let tolerance = f64::from(options.auto.tolerance);
+    let mut first = DepthSession::load(&runtime, &path, &options).unwrap_or_else(|e| panic!("{e}"));
+    let report = first.trial().expect("Auto ran its trial").clone();
+    assert!(!report.cached, "{report:?}");
+    check_trial(&report, tolerance);
+    assert!(
+        first
+            .provider()
+            .contains("chosen by Auto's trial, measured at load"),
+        "{}",
+        first.provider()
+    );
+    assert!(file.is_file(), "the decision was not written");
+    // The winner's output is within the tolerance of the CPU's.
+    let cpu = SessionOptions {
+        provider: ExecutionProvider::Cpu,
+        ..SessionOptions::default()
+    };
+    let reference = run(&mut DepthSession::load(&runtime, &path, &cpu).unwrap());
+    let got = run(&mut first);
+    let scale: f64 = reference.iter().map(|v| f64::from(v.abs())).sum();
+    let diff: f64 = got
+        .iter()
+        .zip(&reference)
+        .map(|(a, b)| f64::from((a - b).abs()))
+        .sum();
+    assert!(diff / scale <= tolerance, "{}", diff / scale);
+
+    let mut second = DepthSession::load(&runtime, &path, &options).unwrap();
+    let again = second
+        .trial()
+        .expect("the cached decision is reported")
+        .clone();
+    assert!(again.cached, "{again:?}");
+    assert_eq!(again.candidates, report.candidates);
+    assert_eq!(again.winner, report.winner);
+    assert!(
+        second
+            .provider()
+            .contains("decided by an earlier trial (cached)"),
+        "{}",
+        second.provider()
+    );
+    assert_eq!(run(&mut second), got);
+    let _ = std::fs::remove_file(&file);
+}
+
+/// The decision is keyed on the model file's content: a replaced file at
+/// the same path is measured again, and that decision is then kept.
+#[test]
+fn a_changed_model_file_is_measured_again() {
+    let runtime = runtime();
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("auto_trial");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("changing.{}.onnx", std::process::id()));
+    std::fs::copy(model("fcrn_random_small.onnx"), &path).unwrap();
+    let options = auto_with(TrialCache::At(cache_file("changed_model")));
+    let cached = |path: &PathBuf| {
+        let session =
+            DepthSession::load(&runtime, path, &options).unwrap_or_else(|e| panic!("{e}"));
+        session.trial().unwrap().cached
+    };
+    assert!(!cached(&path));
+    assert!(cached(&path));
+    std::fs::copy(model("fcrn_random_small_fp16.onnx"), &path).unwrap();
+    assert!(!cached(&path), "a new model file must be measured again");
+    assert!(cached(&path));
+    let _ = std::fs::remove_file(&path);
+}
+
+/// A provider pinned by the app, or `Auto` with its trial off, measures
+/// nothing and writes no decision.
+#[test]
+fn a_pinned_provider_or_a_trial_turned_off_skips_the_trial() {
+    let runtime = runtime();
+    let path = model("fcrn_random_small.onnx");
+    let file = cache_file("pinned");
+    for provider in [ExecutionProvider::Cpu, ExecutionProvider::OpenVino] {
+        let options = SessionOptions {
+            provider,
+            ..auto_with(TrialCache::At(file.clone()))
+        };
+        let session = DepthSession::load(&runtime, &path, &options).unwrap();
+        assert!(session.trial().is_none(), "{provider:?}");
+        assert!(
+            !session.provider().contains("trial"),
+            "{}",
+            session.provider()
+        );
+    }
+    let mut off = auto_with(TrialCache::At(file.clone()));
+    off.auto.enabled = false;
+    let session = DepthSession::load(&runtime, &path, &off).unwrap();
+    assert!(session.trial().is_none());
+    assert!(
+        session.provider().contains("chosen by Auto"),
+        "{}",
+        session.provider()
+    );
+    assert!(
+        !session.provider().contains("trial"),
+        "{}",
+        session.provider()
+    );
+    assert!(!file.exists(), "nothing measured, nothing written");
+}
+
+/// A spent budget leaves the candidates after the reference untried, and
+/// the reference wins; a cache that cannot be written only costs the next
+/// start another trial.
+#[test]
+fn a_spent_budget_and_an_unwritable_cache_still_give_a_session() {
+    let runtime = runtime();
+    let path = model("fcrn_random_small.onnx");
+    // The cache's folder would have to be inside a regular file.
+    let blocker = cache_file("blocker");
+    std::fs::write(&blocker, b"a file, not a folder").unwrap();
+    let mut options = auto_with(TrialCache::At(blocker.join("auto_trial.json")));
+    options.auto.budget = std::time::Duration::ZERO;
+    for _ in 0..2 {
+        let mut session = DepthSession::load(&runtime, &path, &options).unwrap();
+        let report = session.trial().unwrap().clone();
+        assert!(!report.cached);
+        assert_eq!(report.winner, 0);
+        for untried in &report.candidates[1..] {
+            assert!(
+                untried
+                    .excluded
+                    .as_deref()
+                    .is_some_and(|w| w.contains("budget")),
+                "{report:?}"
+            );
+        }
+        assert_eq!(run(&mut session).len(), 128 * 160);
+    }
+    let _ = std::fs::remove_file(&blocker);
 }

@@ -28,7 +28,7 @@ use bevy_mono_depth::frame::{CameraFrame, PixelFormat};
 use bevy_mono_depth::model::DepthUnits;
 use bevy_mono_depth::runtime::{Runtime, RuntimeSearch};
 use bevy_mono_depth::session::{
-    DepthSession, ExecutionProvider, InferencePrecision, SessionOptions,
+    AutoTrial, DepthSession, ExecutionProvider, InferencePrecision, SessionOptions, TrialCache,
 };
 use bevy_mono_depth::worker::{DepthWorker, WorkerReport};
 
@@ -830,6 +830,13 @@ fn providers(
     };
     use ExecutionProvider::{Auto, Cpu, OpenVino, WebGpu};
     use InferencePrecision::{Fp32, ProviderDefault};
+    const AUTO: &str = "Auto (default settings)";
+    // A cache of this run's own, so that the first load measures.
+    let trial_cache = std::env::temp_dir().join(format!(
+        "mono_depth_bench_trial.{}.json",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_file(&trial_cache);
     let mut setups: Vec<(String, PathBuf, SessionOptions)> = vec![
         (
             "CPU, FP32 model".into(),
@@ -862,19 +869,26 @@ fn providers(
             with(WebGpu, ProviderDefault, threads),
         ),
         (
-            "Auto (default settings)".into(),
+            AUTO.into(),
             fp32.clone(),
-            with(Auto, ProviderDefault, threads),
+            SessionOptions {
+                auto: AutoTrial {
+                    cache: TrialCache::At(trial_cache.clone()),
+                    ..AutoTrial::default()
+                },
+                ..with(Auto, ProviderDefault, threads)
+            },
         ),
     ];
     // The thread count matters more to OpenVINO than to ONNX Runtime's kernels.
     let other = if threads == 1 { 2 } else { 1 };
     setups.push((
         "OpenVINO CPU, its default precision".to_owned(),
-        fp32,
+        fp32.clone(),
         with(OpenVino, ProviderDefault, other),
     ));
     let mut sessions = Vec::new();
+    let mut loads = Vec::new();
     for (name, path, setup) in setups {
         if !path.is_file() {
             table.row(
@@ -885,7 +899,45 @@ fn providers(
             );
             continue;
         }
+        let loading = Instant::now();
         let session = DepthSession::load(runtime, &path, &setup)?;
+        let load_ms = ms(loading.elapsed());
+        if let Some(report) = session.trial() {
+            let first = load_ms;
+            // The same load again: the decision now comes from the cache.
+            let loading = Instant::now();
+            let again = DepthSession::load(runtime, &path, &setup)?;
+            let cached = ms(loading.elapsed());
+            let winner = &report.candidates[report.winner].name;
+            table.row(
+                "Auto's trial at first load",
+                format!(
+                    "load {first:.0} ms, of it the trial {:.0} ms; chose {winner}; {}",
+                    report.took.as_secs_f64() * 1000.0,
+                    report.summary()
+                ),
+                "(report)",
+                String::new(),
+            );
+            table.row(
+                "Auto at a later start (decision cached)",
+                format!(
+                    "load {cached:.0} ms; {}",
+                    again
+                        .trial()
+                        .map_or("no trial report".to_owned(), |r| if r.cached {
+                            format!(
+                                "cached: {} built, nothing measured",
+                                r.candidates[r.winner].name
+                            )
+                        } else {
+                            "measured again: the cache was not used".to_owned()
+                        })
+                ),
+                "(report)",
+                String::new(),
+            );
+        }
         // A provider that was asked for by name but fell back to the CPU
         // would only time the CPU again.
         let explicit = !matches!(setup.provider, Auto | Cpu);
@@ -899,6 +951,7 @@ fn providers(
             continue;
         }
         sessions.push((name, setup.intra_threads, session));
+        loads.push(load_ms);
     }
     let Some(reference) = sessions.first() else {
         return Ok(());
@@ -921,27 +974,60 @@ fn providers(
     let want = &outputs[0];
     let scale: f64 = want.iter().map(|b| f64::from(b.abs())).sum();
     let base_ms = median(times[0].clone());
+    let deviations: Vec<f64> = outputs
+        .iter()
+        .map(|out| {
+            let diff: f64 = out
+                .iter()
+                .zip(want)
+                .map(|(a, b)| f64::from((a - b).abs()))
+                .sum();
+            diff / scale.max(f64::MIN_POSITIVE)
+        })
+        .collect();
     for (i, (name, intra, session)) in sessions.iter().enumerate() {
         let run_ms = median(times[i].clone());
-        let diff: f64 = outputs[i]
-            .iter()
-            .zip(want)
-            .map(|(a, b)| f64::from((a - b).abs()))
-            .sum();
         // What actually ran, without the list of skipped providers.
         let ran = session.provider().split(" (").next().unwrap_or_default();
         table.row(
             &format!("provider: {name}, {intra} thread(s)"),
             format!(
-                "ran on {ran}: {run_ms:.1} ms ({:.1} fps), {:.2}× CPU FP32; mean |diff| / mean |CPU FP32| {:.2e}",
+                "ran on {ran}: {run_ms:.1} ms ({:.1} fps), {:.2}× CPU FP32; mean |diff| / mean |CPU FP32| {:.2e}; load {:.0} ms",
                 1000.0 / run_ms,
                 base_ms / run_ms,
-                diff / scale.max(f64::MIN_POSITIVE)
+                deviations[i],
+                loads[i]
             ),
             "(report)",
             String::new(),
         );
     }
+    // Auto against what it chooses among: the FP32 file on every provider,
+    // same thread count, within Auto's tolerance of the CPU's output.
+    let tolerance = f64::from(AutoTrial::default().tolerance);
+    let auto = sessions.iter().position(|(name, _, _)| name == AUTO);
+    let fastest = sessions
+        .iter()
+        .enumerate()
+        .filter(|(i, (name, intra, session))| {
+            name != AUTO
+                && *intra == threads
+                && session.path() == fp32.as_path()
+                && deviations[*i] <= tolerance
+        })
+        .map(|(i, (name, _, _))| (name, median(times[i].clone())))
+        .min_by(|a, b| a.1.total_cmp(&b.1));
+    if let (Some(auto), Some((name, best))) = (auto, fastest) {
+        let auto_ms = median(times[auto].clone());
+        let ratio = auto_ms / best;
+        table.row(
+            "Auto ÷ the fastest candidate within its tolerance (FP32 file, same threads)",
+            format!("{ratio:.3} ({auto_ms:.1} / {best:.1} ms, {name})"),
+            "≤ 1.10",
+            verdict(ratio <= 1.10),
+        );
+    }
+    let _ = std::fs::remove_file(&trial_cache);
     Ok(())
 }
 

@@ -19,6 +19,9 @@ mod signature;
 #[cfg(test)]
 mod tests;
 mod threads;
+mod trial;
+mod trial_cache;
+mod trial_load;
 
 use std::path::{Path, PathBuf};
 
@@ -33,12 +36,14 @@ pub use coreml::{CoreMlComputeUnits, CoreMlFormat, CoreMlOptions, coreml_cache_f
 pub use options::{ExecutionProvider, InferencePrecision, PROVIDER_ENV, SessionOptions};
 use signature::check_signature;
 pub use signature::{MAX_TENSOR_VALUES, TensorInfo};
+pub use trial::{AutoTrial, TrialCache, TrialCandidate, TrialReport};
 
 /// A depth model loaded into ONNX Runtime.
 pub struct DepthSession {
     session: Session,
     path: PathBuf,
     provider: String,
+    trial: Option<TrialReport>,
     /// The model's only input.
     pub input: TensorInfo,
     /// The model's only output.
@@ -88,40 +93,39 @@ impl DepthSession {
             }
         }
         let (choices, mut notes) = providers::plan(runtime, options.provider);
-        let mut loaded = None;
+        // Measured even when the CPU is all there is: the status then
+        // says what it costs, and a later start finds it cached.
+        if options.provider == ExecutionProvider::Auto && options.auto.enabled {
+            return Self::load_by_trial(runtime, path, options, &choices, notes);
+        }
         for choice in choices {
-            let builder = base_builder(runtime, options)?;
-            let mut builder = match providers::register(builder, choice, runtime, options, &path) {
-                Ok(builder) => builder,
-                Err(reason) => {
-                    notes.push(format!("{}: {reason}", choice.name()));
-                    continue;
-                }
-            };
-            match builder.commit_from_file(&path) {
-                Ok(session) => {
-                    loaded = Some((session, choice));
-                    break;
-                }
-                Err(e) if choice != providers::Choice::Cpu => {
+            match build(runtime, options, choice, &path) {
+                Ok(session) => return Self::finish(session, choice, options, &notes, path, None),
+                Err(Build::Register(reason)) => notes.push(format!("{}: {reason}", choice.name())),
+                Err(Build::Commit(e)) if choice != providers::Choice::Cpu => {
                     notes.push(format!("{} refused this model: {e}", choice.name()));
                 }
-                Err(e) => {
-                    return Err(ModelError::Invalid {
-                        path: path.clone(),
-                        reason: e.to_string(),
-                    });
-                }
+                Err(Build::Commit(reason)) => return Err(ModelError::Invalid { path, reason }),
             }
         }
-        let Some((session, choice)) = loaded else {
-            return Err(ModelError::Runtime(format!(
-                "no execution provider could be set up: {}",
-                notes.join("; ")
-            )));
-        };
+        Err(ModelError::Runtime(format!(
+            "no execution provider could be set up: {}",
+            notes.join("; ")
+        )))
+    }
+
+    /// The session's signature checked and its status line written.
+    fn finish(
+        session: Session,
+        choice: providers::Choice,
+        options: &SessionOptions,
+        notes: &[String],
+        path: PathBuf,
+        trial: Option<TrialReport>,
+    ) -> Result<Self, ModelError> {
         let (input, output) = check_signature(&session, &path)?;
-        let mut provider = providers::describe(choice, options, &notes, &path);
+        let summary = trial.as_ref().map(TrialReport::summary);
+        let mut provider = providers::describe(choice, options, notes, &path, summary.as_deref());
         let precision = session
             .metadata()
             .ok()
@@ -136,7 +140,13 @@ impl DepthSession {
             provider,
             input,
             output,
+            trial,
         })
+    }
+
+    /// What `Auto`'s trial measured (or found cached), when it ran.
+    pub fn trial(&self) -> Option<&TrialReport> {
+        self.trial.as_ref()
     }
 
     /// Which execution provider runs the model, and why it is not the one
@@ -186,6 +196,37 @@ impl DepthSession {
         read(values);
         Ok(())
     }
+}
+
+/// Why a provider gave no session.
+enum Build {
+    /// It could not be registered (missing, no device).
+    Register(String),
+    /// ONNX Runtime refused the model with it.
+    Commit(String),
+}
+
+impl std::fmt::Display for Build {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Build::Register(e) | Build::Commit(e) => f.write_str(e),
+        }
+    }
+}
+
+/// A session of the model at `path` on `choice`.
+fn build(
+    runtime: &Runtime,
+    options: &SessionOptions,
+    choice: providers::Choice,
+    path: &Path,
+) -> Result<Session, Build> {
+    let builder = base_builder(runtime, options).map_err(|e| Build::Register(e.to_string()))?;
+    let mut builder =
+        providers::register(builder, choice, runtime, options, path).map_err(Build::Register)?;
+    builder
+        .commit_from_file(path)
+        .map_err(|e| Build::Commit(e.to_string()))
 }
 
 /// A session builder with `options`' threads, optimisation and priority,

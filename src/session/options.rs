@@ -1,7 +1,7 @@
 //! How a session is set up: threads, optimisation, priority, and which
 //! execution provider at which precision.
 
-use super::CoreMlOptions;
+use super::{AutoTrial, CoreMlOptions};
 
 /// Where ONNX Runtime runs the model.
 ///
@@ -13,10 +13,14 @@ use super::CoreMlOptions;
 /// [`DepthSession::provider`](super::DepthSession::provider) says why.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub enum ExecutionProvider {
-    /// The fastest that works (default): a compiled-in GPU or NPU provider
-    /// (Core ML, CUDA, DirectML), then WebGPU on a GPU, then OpenVINO's GPU,
-    /// NPU and CPU devices, then ONNX Runtime's CPU kernels; each one that is
-    /// missing or refuses the model is skipped, with the reason in
+    /// The fastest that works (default), measured: every provider this
+    /// machine offers (a compiled-in GPU or NPU provider such as Core ML,
+    /// CUDA or DirectML, WebGPU on a GPU, OpenVINO's GPU, NPU and CPU
+    /// devices, each at its default precision and OpenVINO also at FP32) runs
+    /// a few frames at load against ONNX Runtime's CPU kernels, and the
+    /// fastest whose output stays within [`AutoTrial::tolerance`] wins; the
+    /// decision is cached for later starts ([`SessionOptions::auto`]). One
+    /// that is missing or refuses the model is skipped, with the reason in
     /// [`DepthSession::provider`](super::DepthSession::provider).
     #[default]
     Auto,
@@ -100,7 +104,7 @@ pub enum InferencePrecision {
 }
 
 /// How a session is set up.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SessionOptions {
     /// Threads ONNX Runtime may use inside one operator. `0` picks one less
     /// than the number of cores (at least one), so that Bevy's render thread
@@ -131,6 +135,9 @@ pub struct SessionOptions {
     pub spinning: bool,
     /// Core ML settings, used when `provider` is [`ExecutionProvider::CoreMl`].
     pub coreml: CoreMlOptions,
+    /// How [`ExecutionProvider::Auto`] chooses: by a timed trial at load,
+    /// cached between starts (default), or by the fixed order.
+    pub auto: AutoTrial,
 }
 
 impl Default for SessionOptions {
@@ -143,6 +150,7 @@ impl Default for SessionOptions {
             low_priority: true,
             spinning: false,
             coreml: CoreMlOptions::default(),
+            auto: AutoTrial::default(),
         }
     }
 }

@@ -207,6 +207,7 @@ pub(super) fn describe(
     options: &SessionOptions,
     notes: &[String],
     model: &Path,
+    trial: Option<&str>,
 ) -> String {
     let mut text = choice.name();
     let mut details: Vec<String> = Vec::new();
@@ -243,10 +244,14 @@ pub(super) fn describe(
     let _ = model;
     let asked = options.provider;
     if asked == ExecutionProvider::Auto {
+        let chosen = match trial {
+            Some(summary) => format!("chosen by Auto's trial, {summary}"),
+            None => "chosen by Auto".to_owned(),
+        };
         details.push(if notes.is_empty() {
-            "chosen by Auto".to_owned()
+            chosen
         } else {
-            format!("chosen by Auto; skipped: {}", notes.join("; "))
+            format!("{chosen}; skipped: {}", notes.join("; "))
         });
     } else if !notes.is_empty() {
         details.push(notes.join("; "));
