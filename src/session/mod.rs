@@ -22,6 +22,8 @@ mod threads;
 mod trial;
 mod trial_cache;
 mod trial_load;
+#[cfg(test)]
+mod trial_tests;
 
 use std::path::{Path, PathBuf};
 
