@@ -59,7 +59,7 @@
 //! ## Layers
 //!
 //! A Bevy-free core in layers, each using only those below it (checked by
-//! `cargo xtask layers`): [`camera`], [`runtime`] → [`frame`], [`depth`],
+//! `cargo xtask layers`): [`camera`], [`runtime`], [`align`] → [`frame`], [`depth`],
 //! [`model`] → [`session`] and the analysis of depth maps ([`temporal`],
 //! [`reproject`], [`proximity`], [`colormap`]) → [`engine`] → [`worker`] →
 //! [`sources`] → [`plugin`]. `docs/ARCHITECTURE.md` follows a camera frame
@@ -85,6 +85,7 @@ compile_error!(
     "bevy_mono_depth on iOS links ONNX Runtime statically: depend on it with `default-features = false` (see docs/ios.md); the default `load-dynamic` feature is for desktops"
 );
 
+pub mod align;
 pub mod camera;
 pub mod colormap;
 pub mod depth;

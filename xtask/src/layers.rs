@@ -16,7 +16,7 @@ use crate::util::{Fail, repo_root};
 /// layers before its own and nothing else of the crate.
 pub const LAYERS: &[&[&str]] = &[
     // Plain value types and helpers that import nothing of the crate.
-    &["camera", "threads", "runtime"],
+    &["camera", "threads", "runtime", "align"],
     // Pixels in, metres out, and what a model file says about itself.
     &["frame", "depth", "model"],
     // Depth moved from one camera pose into another.
