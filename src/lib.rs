@@ -110,15 +110,16 @@ pub use engine::preprocess;
 /// settings, status, resources, messages and components, and the frames and
 /// depth maps that go in and out.
 pub mod prelude {
+    pub use crate::align::MetricAnchor;
     pub use crate::camera::{FocalCorrection, FrameRotation, Intrinsics, ResizeMode};
     pub use crate::depth::DepthMap;
     pub use crate::frame::{CameraFrame, PixelFormat};
     pub use crate::plugin::{
-        BackgroundSync, CurrentDepth, DepthDisplay, DepthTextures, DepthUpsampling, EngineStatus,
-        ExternalDepth, FrameSource, MonoDepthCamera, MonoDepthPlugin, MonoDepthProximity,
-        MonoDepthRecorder, MonoDepthSettings, MonoDepthStatus, MonoDepthSystems, NewDepth,
-        OcclusionMode, ProximityAlert, ReprojectionStatus, SoftOcclusionMaterial, SourceStatus,
-        soft_occlusion,
+        AlignmentStatus, BackgroundSync, CurrentDepth, DepthDisplay, DepthTextures,
+        DepthUpsampling, EngineStatus, ExternalDepth, FrameSource, MonoDepthCamera,
+        MonoDepthPlugin, MonoDepthProximity, MonoDepthRecorder, MonoDepthSettings, MonoDepthStatus,
+        MonoDepthSystems, NewDepth, OcclusionMode, ProximityAlert, ReprojectionStatus,
+        SoftOcclusionMaterial, SourceStatus, soft_occlusion,
     };
     #[cfg(feature = "overlay")]
     pub use crate::plugin::{MonoDepthOverlay, MonoDepthOverlayPlugin};

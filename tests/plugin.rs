@@ -692,3 +692,105 @@ fn depth_from_elsewhere_is_shown_whole_or_refused_whole() {
     );
     assert_eq!(textures.depth_size, Some(UVec2::new(2, 1)));
 }
+
+/// A model of relative depth through the plugin: pushed frames with anchors
+/// give metres (and the proximity alert), the status says how they were
+/// fitted; once frames stop carrying anchors and the held fit runs out, the
+/// depth is not metric and nothing is near.
+#[test]
+fn relative_depth_is_metric_with_anchors_and_says_so_without() {
+    use bevy_mono_depth::align::AlignSettings;
+    use bevy_mono_depth::model::{DepthUnits, ModelOverrides};
+    let mut app = headless_app(MonoDepthPlugin {
+        session: common::cpu(),
+        model: Some(model("inverse_relative.onnx")),
+        source: FrameSource::Pushed,
+        overrides: ModelOverrides {
+            units: Some(DepthUnits::AffineInverse),
+            depth_range: Some((0.01, 100.0)),
+            ..ModelOverrides::default()
+        },
+        align: AlignSettings {
+            hold_frames: 1,
+            ..AlignSettings::default()
+        },
+        ..Default::default()
+    });
+    app.world_mut()
+        .resource_mut::<MonoDepthProximity>()
+        .detector
+        .settings
+        .min_interval = Duration::ZERO;
+    wait_for_engine(&mut app, Duration::from_secs(60));
+    let pusher = app.world().resource::<FramePusher>().clone();
+    // Left half dark, right half bright; the model outputs
+    // 0.1 + (R + G + B) / 765 (0.2 and 0.9), and the scene is 0.8 m away on
+    // the left and 4 m on the right: 1 / depth = 1.4 · value + 0.4.
+    let (dark, bright) = ([25u8, 25, 26], [230u8, 229, 230]);
+    let value = |c: [u8; 3]| 0.1 + f32::from(c[0] as u16 + c[1] as u16 + c[2] as u16) / 765.0;
+    let depth = |c| 1.0 / (1.4 * value(c) + 0.4);
+    let pixels: Vec<u8> = (0..256)
+        .flat_map(|_| (0..320).flat_map(move |x| if x < 160 { dark } else { bright }))
+        .collect();
+    let anchors: Vec<MetricAnchor> = (0..20)
+        .map(|k| {
+            let left = k % 2 == 0;
+            MetricAnchor {
+                x: if left { 40.0 } else { 280.0 } + k as f32,
+                y: 20.0 + 10.0 * k as f32,
+                depth: depth(if left { dark } else { bright }),
+            }
+        })
+        .collect();
+    let push = |anchors: Vec<MetricAnchor>| {
+        let frame = CameraFrame::packed(PixelFormat::Rgb8, 320, 256, pixels.clone())
+            .unwrap()
+            .with_anchors(anchors);
+        pusher.push(frame)
+    };
+    let fitted = push(anchors);
+    update_until(&mut app, "aligned depth", |app| {
+        depth_sequence(app) == Some(fitted)
+    });
+    app.update();
+    let map = app.world().resource::<CurrentDepth>().map.clone().unwrap();
+    let (near, far) = (map.get(10, 10).unwrap(), map.get(150, 10).unwrap());
+    assert!(
+        (near - depth(dark)).abs() < 1e-3 && (far - depth(bright)).abs() < 1e-3,
+        "{near} {far}"
+    );
+    let status = app.world().resource::<MonoDepthStatus>();
+    assert!(
+        matches!(
+            status.alignment,
+            AlignmentStatus::Metric {
+                anchors: 20,
+                inliers: 20,
+                age: 0,
+                ..
+            }
+        ),
+        "{}",
+        status.alignment
+    );
+    // 0.8 m is within the alert's 1 m.
+    assert!(app.world().resource::<MonoDepthProximity>().is_active());
+    // No anchors: the fit is held one frame, then the depth is not metric.
+    for _ in 0..2 {
+        let sequence = push(Vec::new());
+        update_until(&mut app, "depth without anchors", |app| {
+            depth_sequence(app) == Some(sequence)
+        });
+    }
+    app.update();
+    let status = app.world().resource::<MonoDepthStatus>();
+    assert!(
+        matches!(status.alignment, AlignmentStatus::NotMetric(_)),
+        "{}",
+        status.alignment
+    );
+    assert!(status.alignment.to_string().contains("not metric"));
+    let map = app.world().resource::<CurrentDepth>().map.clone().unwrap();
+    assert_eq!(map.stats().valid, 0);
+    assert!(!app.world().resource::<MonoDepthProximity>().is_active());
+}

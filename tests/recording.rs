@@ -718,3 +718,45 @@ fn recordings_hold_the_models_depth_not_the_stabilised_one() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn anchors_are_recorded_per_frame_and_replayed_without_nan() {
+    let dir = scratch("anchors");
+    let mut recorder = Recorder::create(&dir, "anchors").unwrap();
+    let depth = DepthMap::from_metres(3, 2, vec![1.5; 6], (0.1, 10.0));
+    let kept = [
+        MetricAnchor {
+            x: 1.5,
+            y: 2.5,
+            depth: 1.25,
+        },
+        // Out of the frame and negative: kept as given, dropped when used.
+        MetricAnchor {
+            x: 40.0,
+            y: 0.5,
+            depth: -1.0,
+        },
+    ];
+    let nan = MetricAnchor {
+        x: 0.5,
+        y: 0.5,
+        depth: f32::NAN,
+    };
+    for (n, anchors) in [vec![], vec![kept[0], nan, kept[1]]]
+        .into_iter()
+        .enumerate()
+    {
+        let frame = CameraFrame::packed(PixelFormat::Rgb8, 6, 4, vec![9; 6 * 4 * 3])
+            .unwrap()
+            .with_sequence(n as u64 + 1)
+            .with_anchors(anchors);
+        recorder.record(&frame, &depth, None).unwrap();
+    }
+    let recording = Recording::open(&dir).unwrap();
+    assert!(recording.load_frame(0).unwrap().anchors().is_empty());
+    // NaN has no JSON form: it is left out so the index stays readable.
+    assert_eq!(recording.load_frame(1).unwrap().anchors(), kept);
+    let lines = frames_file(&dir);
+    assert!(!lines.lines().next().unwrap().contains("anchors"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -13,8 +13,11 @@
 //!
 //! Bevy-free and free of the rest of the crate: plain numbers in and out.
 
+mod report;
 #[cfg(test)]
 mod tests;
+
+pub use report::AlignReport;
 
 /// A point of the frame whose depth is known: pixel position (x right, y
 /// down, pixel centres at .5) and depth along the optical axis in metres.

@@ -142,7 +142,9 @@ pub enum FocalCorrection {
     NoModelFocal,
     /// The frame carries no intrinsics.
     NoIntrinsics,
-    /// The model's output is relative, not metric.
+    /// The model's output is relative: its metres come from a fixed scale
+    /// and shift, or from the frame's anchors ([`crate::align`]), not from
+    /// the focal length.
     NotMetric,
     /// The depth did not come from a model (recorded or custom depth).
     #[default]
@@ -167,7 +169,9 @@ impl std::fmt::Display for FocalCorrection {
             FocalCorrection::NoIntrinsics => f.write_str(
                 "metres not corrected for the camera: frames carry no intrinsics (set them on the source or the pushed frames)",
             ),
-            FocalCorrection::NotMetric => f.write_str("relative depth: no metric correction"),
+            FocalCorrection::NotMetric => f.write_str(
+                "relative depth: metres from a scale and shift (fixed, or fitted to anchors), not from the focal length",
+            ),
             FocalCorrection::NotApplicable => f.write_str("depth not from a model: used as it is"),
         }
     }

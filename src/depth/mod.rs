@@ -6,6 +6,7 @@ mod tests;
 
 use std::time::Duration;
 
+use crate::align::AlignReport;
 use crate::camera::{FocalCorrection, FrameCamera, ImageMapping, InvalidMapping};
 
 /// Statistics over the valid pixels of a depth map.
@@ -60,6 +61,11 @@ pub struct DepthMap {
     /// a pose and intrinsics (for [`crate::reproject`]). A reprojected map
     /// has the camera it was reprojected into.
     pub camera: Option<FrameCamera>,
+    /// For a model that outputs relative depth
+    /// ([`DepthUnits::AffineInverse`](crate::model::DepthUnits)): how the
+    /// metres were fitted from the frame's anchors, or that they could not
+    /// be (then no texel is valid). `None` for models that output metres.
+    pub alignment: Option<AlignReport>,
 }
 
 impl DepthMap {
@@ -179,6 +185,7 @@ impl DepthMap {
             mapping: ImageMapping::IDENTITY,
             focal: FocalCorrection::NotApplicable,
             camera: None,
+            alignment: None,
         }
     }
 

@@ -23,6 +23,7 @@ pub mod preprocess;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use crate::align::{AlignSettings, Aligner};
 use crate::camera::{FocalCorrection, ResizeMode};
 use crate::depth::DepthMap;
 use crate::frame::CameraFrame;
@@ -31,7 +32,7 @@ use crate::runtime::{Runtime, RuntimeSearch};
 use crate::session::{DepthSession, SessionOptions};
 
 pub use estimator::{DepthEstimator, EngineError, ModelSummary, StageTimings};
-use postprocess::{focal_correction, postprocess_mapped};
+use postprocess::{align_to_anchors, focal_correction, postprocess_mapped};
 use preprocess::Preprocessor;
 
 /// What to load and how to run it.
@@ -49,6 +50,10 @@ pub struct EngineConfig {
     pub overrides: ModelOverrides,
     /// Run the model once at load, so the first real frame is not slow.
     pub warm_up: bool,
+    /// How a model of relative depth
+    /// ([`DepthUnits::AffineInverse`](crate::model::DepthUnits)) is made
+    /// metric from each frame's anchors; unused for other models.
+    pub align: AlignSettings,
 }
 
 impl EngineConfig {
@@ -61,6 +66,7 @@ impl EngineConfig {
             resize: ResizeMode::default(),
             overrides: ModelOverrides::default(),
             warm_up: true,
+            align: AlignSettings::default(),
         }
     }
 }
@@ -71,6 +77,7 @@ pub struct DepthEngine {
     spec: ModelSpec,
     pre: Preprocessor,
     runtime: Runtime,
+    aligner: Aligner,
 }
 
 impl std::fmt::Debug for DepthEngine {
@@ -113,6 +120,7 @@ impl DepthEngine {
             session,
             spec,
             runtime: runtime.clone(),
+            aligner: Aligner::new(config.align.clone()),
         })
     }
 
@@ -164,19 +172,21 @@ impl DepthEstimator for DepthEngine {
         timings.preprocess = start.elapsed();
 
         let spec = &self.spec;
+        let aligner = &mut self.aligner;
         let mut post = Duration::ZERO;
         let start = Instant::now();
         self.session.run_with(self.pre.tensor(), |raw| {
             let post_start = Instant::now();
-            postprocess_mapped(
-                raw,
-                spec.output_width,
-                spec.output_height,
-                spec.units,
-                spec.depth_range,
-                mapping,
-                out,
-            );
+            let (w, h) = (spec.output_width, spec.output_height);
+            let (units, alignment) = match spec.units {
+                crate::model::DepthUnits::AffineInverse => {
+                    let (units, report) = align_to_anchors(raw, w, h, mapping, frame, aligner);
+                    (units, Some(report))
+                }
+                units => (units, None),
+            };
+            postprocess_mapped(raw, w, h, units, spec.depth_range, mapping, out);
+            out.alignment = alignment;
             post = post_start.elapsed();
         })?;
         timings.inference = start.elapsed().saturating_sub(post);

@@ -1,6 +1,7 @@
 //! From the model's raw output to a depth map: units, validity and the
 //! focal-length correction.
 
+use crate::align::{AlignReport, Aligner, Sample, check_anchors};
 use crate::camera::{FocalCorrection, ImageMapping};
 use crate::depth::DepthMap;
 use crate::frame::CameraFrame;
@@ -58,7 +59,74 @@ pub fn postprocess_mapped(
             });
             map.set_metres(width, height, metres, range);
         }
+        // Relative depth with no fit has no metres: every texel invalid.
+        DepthUnits::AffineInverse => {
+            map.set_metres(width, height, std::iter::empty(), range);
+        }
     }
+}
+
+/// The model's values at `frame`'s anchors, for a `width`×`height` output
+/// fitted to the frame by `mapping`, and how many anchors were dropped
+/// (unusable, or outside what the model saw).
+pub fn anchor_samples(
+    raw: &[f32],
+    width: u32,
+    height: u32,
+    mapping: ImageMapping,
+    frame: &CameraFrame,
+) -> (Vec<Sample>, usize) {
+    let checked = check_anchors(frame.anchors(), frame.width(), frame.height());
+    let mut dropped = checked.dropped;
+    let (bw, bh) = (frame.width() as f32, frame.height() as f32);
+    let mut samples = Vec::with_capacity(checked.valid.len());
+    for anchor in checked.valid {
+        let shown = frame
+            .rotation
+            .buffer_to_display([anchor.x / bw, anchor.y / bh]);
+        let [u, v] = mapping.frame_to_depth(shown);
+        let inside = (0.0..1.0).contains(&u) && (0.0..1.0).contains(&v);
+        let texel = inside.then(|| {
+            let x = ((u * width as f32) as usize).min(width as usize - 1);
+            let y = ((v * height as f32) as usize).min(height as usize - 1);
+            y * width as usize + x
+        });
+        match texel.and_then(|i| raw.get(i)) {
+            Some(&value) => samples.push(Sample {
+                value,
+                depth: anchor.depth,
+            }),
+            None => dropped += 1,
+        }
+    }
+    (samples, dropped)
+}
+
+/// Fits relative depth to `frame`'s anchors with `aligner`: the units to
+/// write the map in (a fit's scale and shift, or
+/// [`DepthUnits::AffineInverse`] for none) and the report for the map.
+pub fn align_to_anchors(
+    raw: &[f32],
+    width: u32,
+    height: u32,
+    mapping: ImageMapping,
+    frame: &CameraFrame,
+    aligner: &mut Aligner,
+) -> (DepthUnits, AlignReport) {
+    let (samples, dropped) = anchor_samples(raw, width, height, mapping, frame);
+    let alignment = aligner.update(&samples);
+    let units = alignment.fit().map_or(DepthUnits::AffineInverse, |fit| {
+        DepthUnits::InverseRelative {
+            scale: fit.scale,
+            shift: fit.shift,
+        }
+    });
+    let report = AlignReport {
+        alignment,
+        anchors: frame.anchors().len(),
+        dropped,
+    };
+    (units, report)
 }
 
 /// How depth from a model described by `spec`, for `frame` fitted to the
@@ -193,5 +261,55 @@ mod tests {
         assert_eq!(map.metres().len(), 3);
         assert!((map.metres()[1] - 10.0).abs() < 1e-5);
         assert!(!map.valid()[2]);
+    }
+
+    #[test]
+    fn anchors_are_read_where_the_model_saw_them_through_rotation_and_mapping() {
+        use crate::align::MetricAnchor;
+        use crate::camera::FrameRotation;
+        use crate::frame::PixelFormat;
+        let anchor = |x, y, depth| MetricAnchor { x, y, depth };
+        // A 4×2 buffer shown turned a quarter clockwise: 2 wide, 4 tall.
+        let frame = CameraFrame::packed(PixelFormat::Rgb8, 4, 2, vec![0; 24])
+            .unwrap()
+            .with_rotation(FrameRotation::Clockwise90)
+            .with_anchors(vec![
+                // The buffer's top-left pixel is the top-right one on screen,
+                anchor(0.5, 0.5, 1.0),
+                // its bottom-right pixel the bottom-left one.
+                anchor(3.5, 1.5, 2.0),
+                // Outside the buffer.
+                anchor(9.0, 0.5, 1.0),
+            ]);
+        // A 2×4 output, row-major: texel (x, y) holds 2y + x.
+        let raw: Vec<f32> = (0..8).map(|v| v as f32).collect();
+        let (samples, dropped) = anchor_samples(&raw, 2, 4, ImageMapping::IDENTITY, &frame);
+        let sample = |value, depth| Sample { value, depth };
+        assert_eq!(samples, [sample(1.0, 1.0), sample(6.0, 2.0)]);
+        assert_eq!(dropped, 1);
+        // The model saw only the upper half of the image: the lower anchor
+        // is outside it, the upper one lands on the output's second row.
+        let top = ImageMapping {
+            scale: [1.0, 0.5],
+            offset: [0.0, 0.0],
+        };
+        let (samples, dropped) = anchor_samples(&raw, 2, 4, top, &frame);
+        assert_eq!(samples, [sample(3.0, 1.0)]);
+        assert_eq!(dropped, 2);
+    }
+
+    #[test]
+    fn relative_depth_without_a_fit_has_no_valid_texel() {
+        let mut map = DepthMap::empty();
+        postprocess(
+            &[0.2, 0.5, 0.9],
+            3,
+            1,
+            DepthUnits::AffineInverse,
+            (0.1, 100.0),
+            &mut map,
+        );
+        assert_eq!(map.valid(), [false; 3]);
+        assert_eq!(map.stats().valid, 0);
     }
 }

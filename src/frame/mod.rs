@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use bevy::math::Affine3A;
 
+use crate::align::MetricAnchor;
 pub use crate::camera::FrameRotation;
 use crate::camera::{FrameCamera, Intrinsics};
 pub(crate) use format::validate;
@@ -48,6 +49,8 @@ pub struct CameraFrame {
     pub rotation: FrameRotation,
     /// See [`Self::pose`].
     pose: Option<Affine3A>,
+    /// See [`Self::anchors`].
+    anchors: Arc<[MetricAnchor]>,
 }
 
 impl CameraFrame {
@@ -74,6 +77,7 @@ impl CameraFrame {
             intrinsics: None,
             rotation: FrameRotation::None,
             pose: None,
+            anchors: Arc::new([]),
         })
     }
 
@@ -129,6 +133,53 @@ impl CameraFrame {
             rigid
         });
         self
+    }
+
+    /// Sets the frame's metric anchors: points whose depth is known in
+    /// metres, in pixels of the buffer as given (before `rotation`, like the
+    /// intrinsics). A model that outputs relative depth is made metric from
+    /// them ([`crate::align`]); others ignore them. Anchors with NaN, a
+    /// depth ≤ 0 or a position outside the frame are dropped and counted
+    /// when the frame is processed.
+    pub fn with_anchors(mut self, anchors: impl Into<Arc<[MetricAnchor]>>) -> Self {
+        self.anchors = anchors.into();
+        self
+    }
+
+    /// Sets the anchors from points in the world (metres, the pose's
+    /// space), such as ARKit's `rawFeaturePoints`: each is projected through
+    /// the frame's pose and intrinsics, so set those first. Points behind the
+    /// camera or not finite are left out; a frame without a pose or
+    /// intrinsics gets no anchors.
+    pub fn with_world_anchors(self, points: &[bevy::math::Vec3]) -> Self {
+        let Some(camera) = self.camera() else {
+            return self.with_anchors(Vec::new());
+        };
+        let world_to_camera = camera.pose.inverse();
+        let (w, h) = camera.size;
+        let anchors: Vec<MetricAnchor> = points
+            .iter()
+            .filter_map(|&p| {
+                let (pixel, depth) = camera.project(world_to_camera.transform_point3(p))?;
+                let [u, v] = self
+                    .rotation
+                    .display_to_buffer([pixel[0] / w as f32, pixel[1] / h as f32]);
+                let anchor = MetricAnchor {
+                    x: u * self.width as f32,
+                    y: v * self.height as f32,
+                    depth,
+                };
+                (anchor.x.is_finite() && anchor.y.is_finite() && depth.is_finite())
+                    .then_some(anchor)
+            })
+            .collect();
+        self.with_anchors(anchors)
+    }
+
+    /// The metric anchors ([`Self::with_anchors`]); empty when the host has
+    /// none.
+    pub fn anchors(&self) -> &[MetricAnchor] {
+        &self.anchors
     }
 
     /// The camera's intrinsics in pixels of the buffer as given (before

@@ -151,3 +151,43 @@ fn frames_take_only_rigid_poses() {
     // Without intrinsics there is no camera to reproject with.
     assert!(frame().with_pose(Some(rigid)).camera().is_none());
 }
+
+#[test]
+fn world_points_become_anchors_in_buffer_pixels_through_pose_and_rotation() {
+    let pose = Affine3A::from_rotation_translation(
+        Quat::from_rotation_y(0.4) * Quat::from_rotation_x(-0.1),
+        Vec3::new(0.3, 1.5, -2.0),
+    );
+    // An 8×4 buffer shown turned a quarter clockwise (4 wide, 8 tall), with
+    // intrinsics in buffer pixels.
+    let frame = CameraFrame::packed(PixelFormat::Rgb8, 8, 4, vec![0; 8 * 4 * 3])
+        .unwrap()
+        .with_rotation(FrameRotation::Clockwise90)
+        .with_intrinsics(Some(Intrinsics::new(6.0, 5.0, 4.2, 1.9)))
+        .with_pose(Some(pose));
+    let camera = frame.camera().unwrap();
+    // The world point seen at buffer pixel (6.5, 1.25), 2.5 m away.
+    let (bx, by, depth) = (6.5, 1.25, 2.5);
+    let [u, v] = FrameRotation::Clockwise90.buffer_to_display([bx / 8.0, by / 4.0]);
+    let shown = [u * 4.0, v * 8.0];
+    let seen = pose.transform_point3(camera.unproject(shown, depth));
+    // A point behind the camera, and one that is not finite.
+    let behind = pose.transform_point3(Vec3::new(0.0, 0.0, 1.0));
+    let anchors = frame
+        .clone()
+        .with_world_anchors(&[seen, behind, Vec3::NAN])
+        .anchors()
+        .to_vec();
+    assert_eq!(anchors.len(), 1, "{anchors:?}");
+    let a = anchors[0];
+    assert!(
+        (a.x - bx).abs() < 1e-4 && (a.y - by).abs() < 1e-4 && (a.depth - depth).abs() < 1e-4,
+        "{a:?}"
+    );
+    // Without a pose nothing can be projected.
+    let unposed = CameraFrame::packed(PixelFormat::Rgb8, 8, 4, vec![0; 96])
+        .unwrap()
+        .with_intrinsics(Some(Intrinsics::new(6.0, 5.0, 4.2, 1.9)))
+        .with_world_anchors(&[seen]);
+    assert!(unposed.anchors().is_empty());
+}

@@ -57,6 +57,13 @@ pub enum DepthUnits {
         /// Offset added after scaling.
         shift: f32,
     },
+    /// Inverse depth up to a scale and shift that change every frame
+    /// (affine-invariant, as Depth Anything V2 and MiDaS output; metadata
+    /// `affine_inverse`). Each frame is made metric from its anchors
+    /// ([`CameraFrame::with_anchors`](crate::frame::CameraFrame::with_anchors),
+    /// [`crate::align`]); without a fit, fresh or recent, the depth map holds
+    /// no metres at all (every texel invalid) and says it is not metric.
+    AffineInverse,
 }
 
 /// Everything the engine needs to feed a model and read its output.
@@ -227,9 +234,10 @@ impl ModelSpec {
                 scale: 1.0,
                 shift: 0.0,
             },
+            Some("affine_inverse") => DepthUnits::AffineInverse,
             Some(other) => {
                 return Err(bad(format!(
-                    "mono_depth.output_units = {other:?} (expected metres or inverse_relative)"
+                    "mono_depth.output_units = {other:?} (expected metres, inverse_relative or affine_inverse)"
                 )));
             }
         };

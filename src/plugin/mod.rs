@@ -39,7 +39,7 @@ pub use record::MonoDepthRecorder;
 pub use sets::MonoDepthSystems;
 pub use settings::{BackgroundSync, MonoDepthSettings};
 pub(crate) use start::Running;
-pub use status::{EngineStatus, MonoDepthStatus, ReprojectionStatus};
+pub use status::{AlignmentStatus, EngineStatus, MonoDepthStatus, ReprojectionStatus};
 pub use textures::{DEPTH_FORMAT, DepthTextures, ExternalDepth, TextureError};
 
 use crate::camera::ResizeMode;
@@ -96,6 +96,9 @@ pub struct MonoDepthPlugin {
     pub overrides: ModelOverrides,
     /// Where frames come from.
     pub source: FrameSource,
+    /// How a model of relative depth is made metric from each frame's
+    /// anchors ([`crate::align`]; unused for models of metres).
+    pub align: crate::align::AlignSettings,
 }
 
 impl Default for MonoDepthPlugin {
@@ -107,6 +110,7 @@ impl Default for MonoDepthPlugin {
             resize: ResizeMode::default(),
             overrides: ModelOverrides::default(),
             source: FrameSource::default(),
+            align: crate::align::AlignSettings::default(),
         }
     }
 }
@@ -162,6 +166,7 @@ fn register_types(app: &mut App) {
         .register_type::<MonoDepthStatus>()
         .register_type::<EngineStatus>()
         .register_type::<ReprojectionStatus>()
+        .register_type::<AlignmentStatus>()
         .register_type::<SourceStatus>()
         .register_type::<MonoDepthCamera>()
         .register_type::<OcclusionMode>()

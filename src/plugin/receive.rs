@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use bevy::prelude::*;
 
-use super::status::{EngineStatus, MonoDepthStatus, ReprojectionStatus};
+use super::status::{AlignmentStatus, EngineStatus, MonoDepthStatus, ReprojectionStatus};
 use super::textures::{TextureError, TextureWriter};
 use super::{BackgroundSync, MonoDepthSettings, Running};
 use crate::camera::FocalCorrection;
@@ -132,6 +132,16 @@ pub(super) fn receive_depth(
     }
     if status.focal != focal {
         status.focal = focal;
+    }
+    let alignment = AlignmentStatus::of(result.depth.alignment.as_ref());
+    let was_metric = !matches!(status.alignment, AlignmentStatus::NotMetric(_));
+    match &alignment {
+        AlignmentStatus::NotMetric(why) if was_metric => warn!("{why}"),
+        AlignmentStatus::Metric { .. } if !was_metric => info!("{alignment}"),
+        _ => {}
+    }
+    if status.alignment != alignment {
+        status.alignment = alignment;
     }
     messages.write(NewDepth {
         sequence: result.depth.sequence,

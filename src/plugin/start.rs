@@ -87,6 +87,7 @@ pub(super) fn start(
                 session: request.session.clone(),
                 resize: request.resize,
                 overrides: request.overrides.clone(),
+                align: request.align.clone(),
                 ..EngineConfig::new(model.clone())
             };
             match DepthWorker::with_engine(config) {

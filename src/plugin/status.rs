@@ -35,6 +35,82 @@ pub struct MonoDepthStatus {
     /// screen (arrival times); `None` until both exist. Zero when the
     /// background is synced with the depth.
     pub depth_age: Option<std::time::Duration>,
+    /// For a model of relative depth: whether the newest depth map was made
+    /// metric from its frame's anchors.
+    pub alignment: AlignmentStatus,
+}
+
+/// Whether relative depth was made metric ([`crate::align`]).
+#[derive(Debug, Clone, Default, PartialEq, Reflect)]
+#[non_exhaustive]
+pub enum AlignmentStatus {
+    /// The model outputs metres (or no depth has arrived yet).
+    #[default]
+    NotNeeded,
+    /// The depth map holds metres fitted to anchors.
+    Metric {
+        /// Anchors the frame carried.
+        anchors: usize,
+        /// Anchors the fit explains.
+        inliers: usize,
+        /// Median relative error of those, in inverse depth.
+        residual: f32,
+        /// Frames since the fit was made (0: fitted on this frame).
+        age: u32,
+    },
+    /// No fit, fresh or recent: the depth map has no valid texel, so
+    /// nothing is occluded and the proximity alert sees nothing.
+    NotMetric(String),
+}
+
+impl AlignmentStatus {
+    /// The status for a depth map's alignment report.
+    pub fn of(report: Option<&crate::align::AlignReport>) -> Self {
+        use crate::align::Alignment;
+        let Some(report) = report else {
+            return Self::NotNeeded;
+        };
+        match &report.alignment {
+            Alignment::Fitted(fit) => Self::Metric {
+                anchors: report.anchors,
+                inliers: fit.inliers,
+                residual: fit.residual,
+                age: 0,
+            },
+            Alignment::Held { fit, age, .. } => Self::Metric {
+                anchors: report.anchors,
+                inliers: fit.inliers,
+                residual: fit.residual,
+                age: *age,
+            },
+            Alignment::NotMetric(_) => Self::NotMetric(report.to_string()),
+        }
+    }
+}
+
+impl fmt::Display for AlignmentStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AlignmentStatus::NotNeeded => f.write_str("metric model: no alignment needed"),
+            AlignmentStatus::Metric {
+                anchors,
+                inliers,
+                residual,
+                age,
+            } => {
+                write!(
+                    f,
+                    "metric from anchors: {inliers} of {anchors} fit, residual {:.1} %",
+                    residual * 100.0
+                )?;
+                if *age > 0 {
+                    write!(f, ", held from {age} frame(s) ago")?;
+                }
+                Ok(())
+            }
+            AlignmentStatus::NotMetric(why) => f.write_str(why),
+        }
+    }
 }
 
 /// Whether the depth on screen was reprojected into the frame's pose.

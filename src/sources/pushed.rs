@@ -60,6 +60,9 @@ impl FramePusher {
     }
 
     /// Pushes a frame; numbers it if its sequence is 0. Returns the sequence.
+    /// The frame keeps everything set on it: intrinsics, rotation, pose and
+    /// metric anchors ([`CameraFrame::with_anchors`], what a model of
+    /// relative depth is made metric from).
     pub fn push(&self, frame: CameraFrame) -> u64 {
         self.hub.push(frame)
     }

@@ -19,7 +19,7 @@ KEYS = {
     "pixel_mean": "r,g,b subtracted after scaling",
     "pixel_std": "r,g,b divided after subtracting the mean",
     "color_order": "RGB or BGR channel order of the input",
-    "output_units": "metres, or inverse_relative (needs scale/shift)",
+    "output_units": "metres, inverse_relative (needs scale/shift) or affine_inverse (aligned per frame from anchors)",
     "depth_min": "smallest valid depth in metres",
     "depth_max": "largest valid depth in metres",
     "weights": "where the weights came from (weight file name, size and sha256, official only if the hash "

@@ -7,7 +7,9 @@ use bevy_egui::egui;
 
 use super::{BAD, GOOD, WARN};
 use crate::camera::FocalCorrection;
-use crate::plugin::{EngineStatus, MonoDepthStatus, ReprojectionStatus, SourceStatus};
+use crate::plugin::{
+    AlignmentStatus, EngineStatus, MonoDepthStatus, ReprojectionStatus, SourceStatus,
+};
 
 /// What the engine, the source and the corrections are doing.
 pub(super) fn status_lines(ui: &mut egui::Ui, status: &MonoDepthStatus) {
@@ -47,6 +49,16 @@ pub(super) fn status_lines(ui: &mut egui::Ui, status: &MonoDepthStatus) {
         _ => WARN,
     };
     ui.colored_label(color, status.focal.to_string());
+    match &status.alignment {
+        AlignmentStatus::NotNeeded => {}
+        AlignmentStatus::Metric { age, .. } => {
+            let color = if *age == 0 { GOOD } else { WARN };
+            ui.colored_label(color, status.alignment.to_string());
+        }
+        AlignmentStatus::NotMetric(_) => {
+            ui.colored_label(BAD, status.alignment.to_string());
+        }
+    }
     if let Some(age) = status.depth_age {
         ui.label(format!("depth age: {:.0} ms", age.as_secs_f64() * 1000.0))
             .on_hover_text("how much older the depth's frame is than the frame on screen");

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{FORMAT_VERSION, MAX_DEPTH_SIDE, MAX_TIMESTAMP_MS};
+use super::{FORMAT_VERSION, MAX_ANCHORS, MAX_DEPTH_SIDE, MAX_TIMESTAMP_MS};
 use crate::camera::{FrameRotation, ImageMapping, Intrinsics};
 
 /// Stage timings of a recorded frame, milliseconds.
@@ -57,6 +57,11 @@ pub struct RecordedFrame {
     /// one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pose: Option<[f32; 16]>,
+    /// The frame's metric anchors as `[x, y, depth]`: pixels of the stored
+    /// image and metres (absent when it had none). Unusable ones are kept
+    /// as recorded and dropped, counted, when the frame is processed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub anchors: Vec<[f32; 3]>,
 }
 
 pub(super) fn is_zero(degrees: &u32) -> bool {
@@ -139,6 +144,12 @@ impl RecordedFrame {
             && !k.is_valid()
         {
             return Err(format!("intrinsics {k:?} are not a camera"));
+        }
+        if self.anchors.len() > MAX_ANCHORS {
+            return Err(format!(
+                "{} anchors (at most {MAX_ANCHORS})",
+                self.anchors.len()
+            ));
         }
         if let Some(pose) = self.pose
             && !crate::camera::pose::is_rigid(&pose_of(pose))

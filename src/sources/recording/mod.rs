@@ -48,6 +48,9 @@ pub const MAX_TIMESTAMP_MS: f64 = 1e10;
 /// The largest depth map side a recording may hold, in pixels.
 pub const MAX_DEPTH_SIDE: u32 = 8192;
 
+/// At most this many metric anchors per recorded frame.
+pub const MAX_ANCHORS: usize = 1 << 16;
+
 pub(crate) const INDEX_FILE: &str = "session.json";
 pub(crate) const FRAMES_FILE: &str = "frames.jsonl";
 

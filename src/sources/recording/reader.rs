@@ -95,7 +95,14 @@ impl Recording {
         Ok(frame
             .with_intrinsics(entry.intrinsics.or(self.index.intrinsics))
             .with_rotation(entry.rotation().unwrap_or_default())
-            .with_pose(entry.pose.map(pose_of)))
+            .with_pose(entry.pose.map(pose_of))
+            .with_anchors(
+                entry
+                    .anchors
+                    .iter()
+                    .map(|&[x, y, depth]| crate::align::MetricAnchor { x, y, depth })
+                    .collect::<Vec<_>>(),
+            ))
     }
 
     /// Loads frame `i`'s depth in metres (millimetres / 1000; 0 is invalid).

@@ -131,6 +131,14 @@ impl Recorder {
             pose: frame
                 .pose()
                 .map(|p| bevy::math::Mat4::from(p).to_cols_array()),
+            anchors: frame
+                .anchors()
+                .iter()
+                .map(|a| [a.x, a.y, a.depth])
+                // JSON has no NaN: such anchors would make the index unreadable.
+                .filter(|a| a.iter().all(|v| v.is_finite()))
+                .take(super::MAX_ANCHORS)
+                .collect(),
         };
         let path = self.dir.join(FRAMES_FILE);
         let mut line = serde_json::to_vec(&entry).map_err(|e| io_err(&path, e))?;
