@@ -132,7 +132,7 @@ fn models_the_crate_cannot_drive_are_rejected_with_reasons() {
         (
             "broken_dynamic.onnx",
             "input",
-            "Tensor<f32>(1, 3, height, width)",
+            "Tensor<f32>(1, channels, height, width)",
         ),
         ("broken_two_outputs.onnx", "output", "2 outputs"),
         (

@@ -33,6 +33,10 @@ KEYS = {
 OPTIONAL_KEYS = {
     "focal_px": "training camera's focal length in pixels of the model input; the crate scales metric "
                 "depth by the frame camera's focal length (at the input) over this",
+    "input_multiple": "for inputs with dynamic height and width: both sides are made multiples of this "
+                      "(default 14, the ViT patch)",
+    "input_long_side": "for inputs with dynamic height and width: the long side in pixels (default 518); "
+                       "the short side follows the frame's aspect",
 }
 
 FCRN_MODEL = "fcrn_resnet50_upproj"

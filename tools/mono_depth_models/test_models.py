@@ -15,7 +15,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto
 
-from . import metadata
+from . import depth_anything, metadata
 from .fcrn import build_fcrn
 from .errors import ToolError
 from .onnx_graph import GraphBuilder, save, save_external, tensor_info, with_coreml_cache_key
@@ -104,6 +104,29 @@ def closed_form_dynamic_batch() -> onnx.ModelProto:
                         output_shape=["batch", 1, CF_OUT_HEIGHT, CF_OUT_WIDTH])
 
 
+def closed_form_dynamic() -> onnx.ModelProto:
+    """``closed_form`` with symbolic height and width (any even size; the
+    output is half the input's), as dynamic-shape exports write them."""
+    return _pixel_model(LUMA, 0.5, model="closed_form_luma", formula=CLOSED_FORM_TEXT,
+                        input_shape=[1, 3, "height", "width"],
+                        output_shape=[1, 1, "out_height", "out_width"])
+
+
+def depth_anything_tiny(seed: int, layout: str, max_depth: float | None = None,
+                        with_metadata: bool = False) -> onnx.ModelProto:
+    """The Depth Anything V2 graph at :data:`depth_anything.TINY`'s sizes
+    with seeded random weights, named as ``layout``'s published export;
+    without the crate's metadata unless asked (the published files carry
+    none)."""
+    cfg = depth_anything.TINY
+    meta = None
+    if with_metadata:
+        meta = depth_anything.crate_metadata(cfg, metadata.random_weights_text(seed), trained=False,
+                                             max_depth=max_depth)
+    weights = depth_anything.random_weights(cfg, seed, metric=max_depth is not None)
+    return depth_anything.build(weights, cfg, layout, max_depth, meta)
+
+
 def inverse_relative() -> onnx.ModelProto:
     return _pixel_model(
         (1 / 765, 1 / 765, 1 / 765), 0.1,
@@ -124,9 +147,9 @@ def broken_models() -> dict:
             "input is uint8 instead of float32",
         ),
         "broken_dynamic.onnx": (
-            _pixel_model(LUMA, 0.5, input_shape=[1, 3, "height", "width"],
+            _pixel_model(LUMA, 0.5, input_shape=[1, "channels", "height", "width"],
                          output_shape=[1, 1, "out_height", "out_width"], **cf),
-            "input height and width are dynamic (symbolic) dimensions",
+            "input channels, height and width are all dynamic (symbolic): no channel dimension of 3",
         ),
         "broken_huge_input.onnx": (
             _pixel_model(LUMA, 0.5, input_shape=[1, 3, 100_000, 100_000],
@@ -177,7 +200,7 @@ def build_all(out_dir, log=print, only=None) -> dict:
         else:
             save(model_or_bytes, path)
         manifest[name] = description
-        log(f"  {name:30s} {path.stat().st_size / 1e6:9.2f} MB  {time.monotonic() - t:5.1f} s")
+        log(f"  {name:36s} {path.stat().st_size / 1e6:9.2f} MB  {time.monotonic() - t:5.1f} s")
 
     if wanted("fcrn_random_full.onnx"):
         put("fcrn_random_full.onnx", random_fcrn(0),
@@ -202,7 +225,7 @@ def build_all(out_dir, log=print, only=None) -> dict:
                       source="2 frames of assets/samples/room, centre-cropped to 304x228")
         manifest[SMALL_INT8_NAME] = ("the small random FCRN quantised to INT8 (static QDQ, as the bench's INT8 "
                                      "model); OpenVINO's CPU plugin refuses to compile it")
-        log(f"  {SMALL_INT8_NAME:30s} {(out / SMALL_INT8_NAME).stat().st_size / 1e6:9.2f} MB  "
+        log(f"  {SMALL_INT8_NAME:36s} {(out / SMALL_INT8_NAME).stat().st_size / 1e6:9.2f} MB  "
             f"{time.monotonic() - t:5.1f} s")
     put("closed_form.onnx", closed_form("NCHW"),
         f"input image [1,3,256,320] NCHW RGB 0-255, depth[i,j] = {CLOSED_FORM_TEXT} in metres")
@@ -215,6 +238,23 @@ def build_all(out_dir, log=print, only=None) -> dict:
     put("closed_form_dynamic_batch.onnx", closed_form_dynamic_batch(),
         "same function as closed_form.onnx with a symbolic batch dimension (dim_param \"batch\", as "
         "PyTorch's default export writes): input image [batch,3,256,320], output depth [batch,1,128,160]")
+    put("closed_form_dynamic.onnx", closed_form_dynamic(),
+        "same function as closed_form.onnx with symbolic height and width: input image [1,3,height,width] "
+        "(any even size), output depth [1,1,height/2,width/2]; mono_depth.input_width/height (320x256) are "
+        "the reference size")
+    tiny = depth_anything.TINY
+    tiny_text = (f"Depth Anything V2 graph (DINOv2 ViT/14 encoder, DPT head) at test sizes ({tiny.embed_dim} wide, "
+                 f"{tiny.depth} blocks, {tiny.heads} heads, {tiny.features} features), seeded random weights "
+                 "(seed {seed}), input [batch,3,height,width] (multiples of 14, ImageNet-normalised 0-1 RGB)")
+    put("depth_anything_v2_tiny.onnx", depth_anything_tiny(2, "pixel_values"),
+        tiny_text.format(seed=2) + ", output predicted_depth [batch,height,width], relative inverse depth; "
+        "names as onnx-community/depth-anything-v2-small; no mono_depth metadata, as published files have none")
+    put("depth_anything_v2_tiny_image.onnx", depth_anything_tiny(2, "image"),
+        tiny_text.format(seed=2) + ", the same weights named as fabio-sim/Depth-Anything-ONNX: input image, "
+        "output depth; no mono_depth metadata")
+    put("depth_anything_v2_tiny_metric.onnx", depth_anything_tiny(3, "image", max_depth=20.0, with_metadata=True),
+        tiny_text.format(seed=3) + ", metric head (sigmoid x 20 m, as the indoor metric model), output depth "
+        "[batch,height,width] in metres; with the mono_depth metadata fetch-model writes")
     put("inverse_relative.onnx", inverse_relative(),
         f"output_units inverse_relative: output[i,j] = {INVERSE_TEXT}, input [1,3,256,320] NCHW")
     for name, (model, why) in broken_models().items():

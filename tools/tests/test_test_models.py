@@ -16,10 +16,13 @@ from tests.helpers import ort_session, run_cli, run_ort, test_image
 VALID = [
     "fcrn_random_full.onnx", "fcrn_random_small.onnx", "fcrn_random_small_fp16.onnx",
     "closed_form.onnx", "closed_form_nhwc.onnx", "external/closed_form.onnx", "closed_form_dynamic_batch.onnx",
-    "inverse_relative.onnx",
+    "closed_form_dynamic.onnx", "inverse_relative.onnx",
+    "depth_anything_v2_tiny_metric.onnx",
     "broken_rank.onnx", "broken_int_input.onnx", "broken_dynamic.onnx", "broken_two_outputs.onnx",
     "broken_huge_input.onnx",
 ]
+# Valid models without the crate's metadata, as published files come.
+BARE = ["depth_anything_v2_tiny.onnx", "depth_anything_v2_tiny_image.onnx"]
 UNPARSEABLE = ["broken_truncated.onnx", "broken_not_onnx.onnx"]
 QUANTIZED = ["fcrn_random_small_int8.onnx"]
 PUBLISHED_PARAMS = 63.6e6
@@ -58,7 +61,7 @@ class TestModelsTest(unittest.TestCase):
     def test_command_and_manifest(self):
         self.assertEqual(self.result.returncode, 0, self.result.stderr)
         manifest = json.loads((self.dir / "manifest.json").read_text(encoding="utf-8"))
-        self.assertEqual(set(manifest), set(VALID + UNPARSEABLE + QUANTIZED))
+        self.assertEqual(set(manifest), set(VALID + BARE + UNPARSEABLE + QUANTIZED))
         for name, desc in manifest.items():
             self.assertTrue((self.dir / name).is_file(), name)
             self.assertIsInstance(desc, str)
@@ -73,6 +76,11 @@ class TestModelsTest(unittest.TestCase):
             onnx.checker.check_model(model)
             meta = metadata.read(model)
             self.assertEqual(meta["mono_depth.trained"], "false", name)
+        for name in BARE:
+            model = self.load(name)
+            self.assertEqual([k for k in metadata.read(model) if k.startswith(metadata.PREFIX)], [], name)
+            self.assertEqual(model.ir_version, 8, name)
+            onnx.checker.check_model(model)
 
     def test_fcrn_metadata(self):
         for name, precision in (("fcrn_random_full.onnx", "fp32"), ("fcrn_random_small_fp16.onnx", "fp16")):
@@ -191,6 +199,14 @@ class TestModelsTest(unittest.TestCase):
         for k in range(3):
             self.assertLessEqual(np.abs(got[k:k + 1] - luma_formula(batch[k:k + 1])).max(), 1e-5, k)
 
+    def test_closed_form_dynamic_takes_any_even_size(self):
+        self.assertEqual(shape_of(self.load("closed_form_dynamic.onnx").graph.input[0]), [1, 3, "height", "width"])
+        for h, w in ((256, 320), (392, 518), (28, 42)):
+            img = test_image(h + w, (1, 3, h, w))
+            got = run_ort(self.dir / "closed_form_dynamic.onnx", img)
+            self.assertEqual(got.shape, (1, 1, h // 2, w // 2))
+            self.assertLessEqual(np.abs(got - luma_formula(img)).max(), 1e-5, (h, w))
+
     def test_inverse_relative(self):
         img = test_image(8, (1, 3, 256, 320))
         x = img.astype(np.float64).sum(axis=1) / 765
@@ -208,7 +224,7 @@ class TestModelsTest(unittest.TestCase):
         self.assertEqual(len(shape_of(self.load("broken_rank.onnx").graph.input[0])), 3)
         self.assertEqual(self.load("broken_int_input.onnx").graph.input[0].type.tensor_type.elem_type,
                          onnx.TensorProto.UINT8)
-        self.assertEqual(shape_of(self.load("broken_dynamic.onnx").graph.input[0])[2:], ["height", "width"])
+        self.assertEqual(shape_of(self.load("broken_dynamic.onnx").graph.input[0])[1:], ["channels", "height", "width"])
         self.assertEqual(len(self.load("broken_two_outputs.onnx").graph.output), 2)
         # and they do run (so only the crate's own checks can reject them)
         s = ort_session(self.dir / "broken_dynamic.onnx")
