@@ -149,6 +149,46 @@ impl DepthEngine {
         self.pre.set_mode(mode);
     }
 
+    /// For a model with dynamic input: sets the input size `frame` needs
+    /// (long side and multiple from [`ModelSpec::dynamic_input`], short side
+    /// from the frame's upright aspect), when it is not the one in use. The
+    /// session reads the output's shape at the new size from one run, and
+    /// the preprocessor is made anew for it.
+    fn follow_frame(&mut self, frame: &CameraFrame) -> Result<(), EngineError> {
+        let Some(dynamic) = self.spec.dynamic_input else {
+            return Ok(());
+        };
+        let (w, h) = frame.display_size();
+        let (width, height) = dynamic.size_for(w, h);
+        if (width, height) == (self.spec.input_width, self.spec.input_height) {
+            return Ok(());
+        }
+        self.session
+            .set_input_size(height as usize, width as usize)?;
+        let (out_h, out_w) = match self.session.output.shape.as_slice() {
+            &[1, 1, h, w] | &[1, h, w] => (h, w),
+            other => {
+                return Err(ModelError::UnexpectedSignature {
+                    path: self.session.path().to_path_buf(),
+                    expected: "output shape [1,1,H,W] or [1,H,W]".to_owned(),
+                    found: format!("{other:?} at input {width}×{height}"),
+                }
+                .into());
+            }
+        };
+        // Both fit in u32: the session refused more than 64 Mi values.
+        self.spec.input_width = width;
+        self.spec.input_height = height;
+        self.spec.output_width = out_w as u32;
+        self.spec.output_height = out_h as u32;
+        self.pre = Preprocessor::new(&self.spec, self.pre.mode());
+        tracing::debug!(
+            "{}: input {width}×{height}, output {out_w}×{out_h} for {w}×{h} frames",
+            self.session.path().display()
+        );
+        Ok(())
+    }
+
     /// Estimates depth for `frame` into a new map.
     pub fn estimate(
         &mut self,
@@ -168,6 +208,7 @@ impl DepthEstimator for DepthEngine {
     ) -> Result<StageTimings, EngineError> {
         let mut timings = StageTimings::default();
         let start = Instant::now();
+        self.follow_frame(frame)?;
         let mapping = self.pre.process(frame)?;
         timings.preprocess = start.elapsed();
 

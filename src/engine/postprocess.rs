@@ -141,9 +141,15 @@ pub(crate) fn focal_correction(
     if !matches!(spec.units, DepthUnits::Metres) {
         return FocalCorrection::NotMetric;
     }
-    let Some(train) = spec.focal_px else {
+    let Some(mut train) = spec.focal_px else {
         return FocalCorrection::NoModelFocal;
     };
+    // A dynamic model's training focal length is given at its reference
+    // size; at another input size it scales with the input.
+    if let Some(dynamic) = spec.dynamic_input {
+        let long = spec.input_width.max(spec.input_height) as f32;
+        train *= long / dynamic.reference_long_side.max(1) as f32;
+    }
     let Some(k) = frame.display_intrinsics() else {
         return FocalCorrection::NoIntrinsics;
     };

@@ -20,9 +20,13 @@
 
 use std::path::Path;
 
+pub use dynamic::{DEFAULT_LONG_SIDE, DEFAULT_MULTIPLE, DEPTH_ANYTHING_NAMES, DynamicInput};
 pub use error::ModelError;
+pub use overrides::{ModelOverrides, defaults};
 
+mod dynamic;
 mod error;
+mod overrides;
 #[cfg(test)]
 mod tests;
 
@@ -101,41 +105,31 @@ pub struct ModelSpec {
     /// (`mono_depth.focal_px`; FCRN: NYU's Kinect at half size, ≈ 259.6).
     /// Metric depth is scaled by the frame camera's focal length over this.
     pub focal_px: Option<f32>,
+    /// For a model with dynamic input height and width: how the input size
+    /// follows each frame (the input and output sizes above are then the
+    /// ones in use, and change with the frame's aspect).
+    pub dynamic_input: Option<DynamicInput>,
 }
 
-/// Values set in code that replace what the model says. `None` keeps the
-/// model's value.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ModelOverrides {
-    /// Input layout.
-    pub layout: Option<TensorLayout>,
-    /// Factor on 0–255 pixel values.
-    pub pixel_scale: Option<f32>,
-    /// Per-channel mean.
-    pub mean: Option<[f32; 3]>,
-    /// Per-channel standard deviation.
-    pub std: Option<[f32; 3]>,
-    /// Channel order.
-    pub color_order: Option<ColorOrder>,
-    /// Output units (with scale and shift for inverse-relative models).
-    pub units: Option<DepthUnits>,
-    /// Valid depth range in metres.
-    pub depth_range: Option<(f32, f32)>,
-    /// Training focal length in pixels of the model input.
-    pub focal_px: Option<f32>,
-}
-
-/// FCRN's conventions, used for keys the model does not set.
-pub mod defaults {
-    /// Pixel scale: FCRN takes raw 0–255 values.
-    pub const PIXEL_SCALE: f32 = 1.0;
-    /// NYU Depth v2's useful range, metres.
-    pub const DEPTH_RANGE: (f32, f32) = (0.5, 10.0);
+/// A model's input and output as [`ModelSpec::from_signature`] reads them.
+#[derive(Debug, Clone, Copy)]
+pub struct Signature<'a> {
+    /// The input's name in the graph.
+    pub input_name: &'a str,
+    /// The input's shape (for a dynamic input, the size in use).
+    pub input_shape: &'a [usize],
+    /// The output's name in the graph.
+    pub output_name: &'a str,
+    /// The output's shape at that input size.
+    pub output_shape: &'a [usize],
+    /// Whether the input's height and width are free (dynamic axes).
+    pub dynamic: bool,
 }
 
 impl ModelSpec {
-    /// Builds the spec from a signature and a metadata lookup (what
-    /// [`Self::from_session`] reads from a loaded model).
+    /// Builds the spec of a model with a fixed input size and unnamed
+    /// tensors from its shapes and a metadata lookup (see
+    /// [`Self::from_signature`]).
     pub fn from_parts(
         path: &Path,
         input_shape: &[usize],
@@ -143,6 +137,34 @@ impl ModelSpec {
         metadata: impl Fn(&str) -> Option<String>,
         overrides: &ModelOverrides,
     ) -> Result<Self, ModelError> {
+        let signature = Signature {
+            input_name: "",
+            input_shape,
+            output_name: "",
+            output_shape,
+            dynamic: false,
+        };
+        Self::from_signature(path, signature, metadata, overrides)
+    }
+
+    /// Builds the spec from a signature and a metadata lookup (what
+    /// [`Self::from_session`] reads from a loaded model). A file without the
+    /// crate's metadata whose tensors are those of a published Depth
+    /// Anything V2 export ([`DEPTH_ANYTHING_NAMES`], NCHW input, rank-3
+    /// output) gets that model's conventions: 0–1 RGB with ImageNet mean and
+    /// std, relative inverse depth ([`DepthUnits::AffineInverse`]).
+    pub fn from_signature(
+        path: &Path,
+        signature: Signature<'_>,
+        metadata: impl Fn(&str) -> Option<String>,
+        overrides: &ModelOverrides,
+    ) -> Result<Self, ModelError> {
+        let Signature {
+            input_shape,
+            output_shape,
+            dynamic,
+            ..
+        } = signature;
         let bad = |what: String| ModelError::UnexpectedSignature {
             path: path.to_path_buf(),
             expected: "metadata consistent with the model's tensors".into(),
@@ -198,8 +220,10 @@ impl ModelSpec {
                 "input shape {input_shape:?} has {channels} channels for layout {layout:?}, expected 3"
             )));
         }
+        // For a dynamic input the metadata's size is the reference size.
         for (k, actual) in [("input_width", width), ("input_height", height)] {
             if let Some(v) = number(k)?
+                && !dynamic
                 && v as usize != actual
             {
                 return Err(bad(format!(
@@ -228,7 +252,17 @@ impl ModelSpec {
                 )));
             }
         };
+        let recognised = key("model").is_none()
+            && key("output_units").is_none()
+            && dynamic::looks_like_depth_anything(
+                signature.input_name,
+                signature.output_name,
+                input_shape,
+                output_shape,
+                dynamic,
+            );
         let units = match key("output_units").as_deref() {
+            None if recognised => DepthUnits::AffineInverse,
             None | Some("metres") | Some("meters") => DepthUnits::Metres,
             Some("inverse_relative") => DepthUnits::InverseRelative {
                 scale: 1.0,
@@ -241,12 +275,52 @@ impl ModelSpec {
                 )));
             }
         };
+        let default_range = if recognised {
+            dynamic::RELATIVE_RANGE
+        } else {
+            defaults::DEPTH_RANGE
+        };
         let range = match (number("depth_min")?, number("depth_max")?) {
             (Some(lo), Some(hi)) => (lo, hi),
-            (lo, hi) => (
-                lo.unwrap_or(defaults::DEPTH_RANGE.0),
-                hi.unwrap_or(defaults::DEPTH_RANGE.1),
-            ),
+            (lo, hi) => (lo.unwrap_or(default_range.0), hi.unwrap_or(default_range.1)),
+        };
+        let whole = |k: &str, default: u32| -> Result<u32, ModelError> {
+            match number(k)? {
+                None => Ok(default),
+                Some(v) if v.fract() == 0.0 && (1.0..=65_536.0).contains(&v) => Ok(v as u32),
+                Some(v) => Err(bad(format!(
+                    "mono_depth.{k} = {v} is not a whole number of pixels"
+                ))),
+            }
+        };
+        let dynamic_input = if dynamic {
+            let multiple = whole("input_multiple", DEFAULT_MULTIPLE)?;
+            let long_side = match overrides.input_long_side {
+                Some(v) => v,
+                None => whole("input_long_side", DEFAULT_LONG_SIDE)?,
+            };
+            if !(multiple..=8192).contains(&long_side) {
+                return Err(bad(format!(
+                    "input long side {long_side} px is not between the multiple {multiple} and 8192"
+                )));
+            }
+            let reference = whole("input_width", 0)?.max(whole("input_height", 0)?);
+            Some(DynamicInput {
+                multiple,
+                long_side,
+                reference_long_side: if reference == 0 {
+                    DEFAULT_LONG_SIDE
+                } else {
+                    reference
+                },
+            })
+        } else {
+            None
+        };
+        let (default_scale, default_mean, default_std) = if recognised {
+            (1.0 / 255.0, dynamic::IMAGENET_MEAN, dynamic::IMAGENET_STD)
+        } else {
+            (defaults::PIXEL_SCALE, [0.0; 3], [1.0; 3])
         };
         if [width, height, output_width, output_height].contains(&0) {
             return Err(bad(format!(
@@ -256,31 +330,34 @@ impl ModelSpec {
         let to_u32 =
             |v: usize| u32::try_from(v).map_err(|_| bad(format!("dimension {v} is too large")));
         let spec = Self {
-            name: key("model"),
+            name: key("model").or_else(|| recognised.then(|| "depth_anything_v2".to_owned())),
             layout,
             input_width: to_u32(width)?,
             input_height: to_u32(height)?,
             pixel_scale: overrides.pixel_scale.map_or_else(
-                || number("pixel_scale").map(|v| v.unwrap_or(defaults::PIXEL_SCALE)),
+                || number("pixel_scale").map(|v| v.unwrap_or(default_scale)),
                 Ok,
             )?,
-            mean: overrides
-                .mean
-                .map_or_else(|| triple("pixel_mean").map(|v| v.unwrap_or([0.0; 3])), Ok)?,
+            mean: overrides.mean.map_or_else(
+                || triple("pixel_mean").map(|v| v.unwrap_or(default_mean)),
+                Ok,
+            )?,
             std: overrides
                 .std
-                .map_or_else(|| triple("pixel_std").map(|v| v.unwrap_or([1.0; 3])), Ok)?,
+                .map_or_else(|| triple("pixel_std").map(|v| v.unwrap_or(default_std)), Ok)?,
             color_order: overrides.color_order.unwrap_or(color_order),
             output_width: to_u32(output_width)?,
             output_height: to_u32(output_height)?,
             units: overrides.units.unwrap_or(units),
             depth_range: overrides.depth_range.unwrap_or(range),
             trained: key("trained").as_deref() == Some("true"),
-            weights: key("weights"),
+            weights: key("weights")
+                .or_else(|| recognised.then(|| dynamic::RECOGNISED_TEXT.to_owned())),
             focal_px: match overrides.focal_px {
                 Some(f) => Some(f),
                 None => number("focal_px")?,
             },
+            dynamic_input,
         };
         if let Some(f) = spec.focal_px
             && !(f.is_finite() && f > 0.0)

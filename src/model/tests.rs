@@ -115,3 +115,119 @@ fn zero_sized_tensors_are_refused() {
     .unwrap_err();
     assert!(err.to_string().contains("size 0"), "{err}");
 }
+
+/// The spec of a model with the given names and shapes, `dynamic` or not.
+fn signed(
+    names: (&str, &str),
+    input: &[usize],
+    output: &[usize],
+    dynamic: bool,
+    meta: &[(&str, &str)],
+) -> Result<ModelSpec, ModelError> {
+    let meta: HashMap<String, String> = meta
+        .iter()
+        .map(|(k, v)| (format!("mono_depth.{k}"), v.to_string()))
+        .collect();
+    let signature = Signature {
+        input_name: names.0,
+        input_shape: input,
+        output_name: names.1,
+        output_shape: output,
+        dynamic,
+    };
+    ModelSpec::from_signature(
+        Path::new("m.onnx"),
+        signature,
+        |k| meta.get(k).cloned(),
+        &ModelOverrides::default(),
+    )
+}
+
+#[test]
+fn depth_anything_exports_are_recognised_by_names_and_shapes() {
+    let (input, output) = (&[1, 3, 392, 518][..], &[1, 392, 518][..]);
+    for names in DEPTH_ANYTHING_NAMES {
+        for dynamic in [true, false] {
+            let s = signed(names, input, output, dynamic, &[]).unwrap();
+            assert_eq!(s.units, DepthUnits::AffineInverse, "{names:?}");
+            assert_eq!(s.pixel_scale, 1.0 / 255.0);
+            assert_eq!(s.mean, [0.485, 0.456, 0.406]);
+            assert_eq!(s.std, [0.229, 0.224, 0.225]);
+            assert_eq!(s.depth_range, (0.1, 80.0));
+            assert_eq!(s.name.as_deref(), Some("depth_anything_v2"));
+            assert!(!s.trained);
+            assert_eq!(s.dynamic_input.is_some(), dynamic);
+        }
+    }
+    // Not recognised: other names, a rank-4 output, sides not multiples of
+    // 14 (fixed), or the crate's own metadata (which then rules).
+    let fcrn_like =
+        |s: ModelSpec| (s.units, s.pixel_scale, s.mean) == (DepthUnits::Metres, 1.0, [0.0; 3]);
+    assert!(fcrn_like(
+        signed(("x", "y"), input, output, true, &[]).unwrap()
+    ));
+    assert!(fcrn_like(
+        signed(("image", "depth"), input, &[1, 1, 392, 518], true, &[]).unwrap()
+    ));
+    assert!(fcrn_like(
+        signed(
+            ("image", "depth"),
+            &[1, 3, 228, 304],
+            &[1, 228, 304],
+            false,
+            &[]
+        )
+        .unwrap()
+    ));
+    let own = signed(
+        ("image", "depth"),
+        input,
+        output,
+        true,
+        &[("model", "mine")],
+    )
+    .unwrap();
+    assert!(fcrn_like(own));
+}
+
+#[test]
+fn a_dynamic_input_reads_its_size_rule_and_its_reference_size() {
+    let names = ("image", "depth");
+    let (input, output) = (&[1, 3, 392, 518][..], &[1, 392, 518][..]);
+    let s = signed(names, input, output, true, &[]).unwrap();
+    let d = s.dynamic_input.unwrap();
+    assert_eq!(
+        (d.multiple, d.long_side, d.reference_long_side),
+        (14, 518, 518)
+    );
+    // The metadata's size need not be the size in use: it is the reference.
+    let meta = [
+        ("input_width", "640"),
+        ("input_height", "480"),
+        ("input_multiple", "16"),
+        ("input_long_side", "320"),
+    ];
+    let d = signed(names, input, output, true, &meta)
+        .unwrap()
+        .dynamic_input
+        .unwrap();
+    assert_eq!(
+        (d.multiple, d.long_side, d.reference_long_side),
+        (16, 320, 640)
+    );
+    for bad in [
+        [("input_multiple", "0")],
+        [("input_multiple", "3.5")],
+        [("input_long_side", "-2")],
+        [("input_long_side", "9000")],
+    ] {
+        let err = signed(names, input, output, true, &bad).unwrap_err();
+        assert!(
+            matches!(err, ModelError::UnexpectedSignature { .. }),
+            "{bad:?}: {err}"
+        );
+    }
+    // A fixed input still checks the metadata's size.
+    let err = signed(names, input, output, false, &[("input_width", "640")]).unwrap_err();
+    assert!(err.to_string().contains("input tensor says 518"), "{err}");
+}

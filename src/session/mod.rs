@@ -1,8 +1,11 @@
 //! Loading a depth model into an ONNX Runtime session and running it.
 //!
 //! A model the crate can drive has exactly one input, a float32 tensor of
-//! rank 4 with fixed sizes (`[1, 3, H, W]` or `[1, H, W, 3]`), and exactly
-//! one float32 output of rank 3 or 4 with fixed sizes. Anything else is
+//! rank 4 (`[1, 3, H, W]` or `[1, H, W, 3]`), and exactly one float32
+//! output of rank 3 or 4. The input's height and width are fixed, or both
+//! free (dynamic axes, as Depth Anything V2's exports have): such a model is
+//! loaded at [`PROVISIONAL_SIZE`], its output's shape is read from a run, and
+//! [`DepthSession::set_input_size`] changes the size. Anything else is
 //! rejected at load with an error that says what was expected and what was
 //! found.
 
@@ -36,8 +39,8 @@ use crate::model::{ModelOverrides, ModelSpec};
 use crate::runtime::Runtime;
 pub use coreml::{CoreMlComputeUnits, CoreMlFormat, CoreMlOptions, coreml_cache_folder};
 pub use options::{ExecutionProvider, InferencePrecision, PROVIDER_ENV, SessionOptions};
-use signature::check_signature;
-pub use signature::{MAX_TENSOR_VALUES, TensorInfo};
+pub use signature::{MAX_TENSOR_VALUES, PROVISIONAL_SIZE, TensorInfo};
+use signature::{check_run_output, check_signature};
 pub use trial::{AutoTrial, TrialCache, TrialCandidate, TrialReport};
 
 /// A depth model loaded into ONNX Runtime.
@@ -46,7 +49,8 @@ pub struct DepthSession {
     path: PathBuf,
     provider: String,
     trial: Option<TrialReport>,
-    /// The model's only input.
+    dynamic: bool,
+    /// The model's only input (for a dynamic one, at the size in use).
     pub input: TensorInfo,
     /// The model's only output.
     pub output: TensorInfo,
@@ -125,7 +129,7 @@ impl DepthSession {
         path: PathBuf,
         trial: Option<TrialReport>,
     ) -> Result<Self, ModelError> {
-        let (input, output) = check_signature(&session, &path)?;
+        let (input, output, dynamic) = check_signature(&session, &path)?;
         let summary = trial.as_ref().map(TrialReport::summary);
         let mut provider = providers::describe(choice, options, notes, &path, summary.as_deref());
         let precision = session
@@ -136,14 +140,75 @@ impl DepthSession {
             tracing::warn!("{}: {warning}", path.display());
             provider = format!("{provider}; {warning}");
         }
-        Ok(Self {
+        let mut loaded = Self {
             session,
             path,
             provider,
             input,
             output,
             trial,
-        })
+            dynamic,
+        };
+        if dynamic {
+            loaded.probe_output()?;
+        }
+        Ok(loaded)
+    }
+
+    /// Whether the input's height and width are free (dynamic axes).
+    pub fn is_dynamic(&self) -> bool {
+        self.dynamic
+    }
+
+    /// Sets the input size of a model with dynamic height and width and
+    /// reads the output's shape at that size from one run (on zeros).
+    /// Refused for a model with a fixed size, for a size of 0 or over
+    /// [`MAX_TENSOR_VALUES`], and when the model fails at that size or its
+    /// output there is not `[1,1,H,W]`-like; the size in use is then kept.
+    pub fn set_input_size(&mut self, height: usize, width: usize) -> Result<(), ModelError> {
+        let bad = |found: String| ModelError::UnexpectedSignature {
+            path: self.path.clone(),
+            expected: "a model with dynamic height and width that runs at the size asked for"
+                .to_owned(),
+            found,
+        };
+        if !self.dynamic {
+            return Err(bad(format!(
+                "a fixed input {:?} (asked for {height}×{width})",
+                self.input.shape
+            )));
+        }
+        let mut shape = self.input.shape.clone();
+        let (h, w) = if shape[1] == 3 { (2, 3) } else { (1, 2) };
+        (shape[h], shape[w]) = (height, width);
+        let values = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+        if height == 0 || width == 0 || values.is_none_or(|v| v > MAX_TENSOR_VALUES) {
+            return Err(bad(format!("an input of {height}×{width}")));
+        }
+        let previous = std::mem::replace(&mut self.input.shape, shape);
+        if let Err(e) = self.probe_output() {
+            self.input.shape = previous;
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Runs zeros at the input size in use and keeps the output's shape.
+    fn probe_output(&mut self) -> Result<(), ModelError> {
+        let zeros = vec![0.0f32; self.input.len()];
+        let tensor = TensorRef::from_array_view((self.input.shape.as_slice(), zeros.as_slice()))
+            .map_err(ort_err)?;
+        let outputs = self.session.run([tensor.into()]).map_err(ort_err)?;
+        let (shape, _) = outputs[0].try_extract_tensor::<f32>().map_err(ort_err)?;
+        let found = shape.iter().copied().collect::<Vec<i64>>();
+        let checked = check_run_output(&found).ok_or_else(|| ModelError::UnexpectedSignature {
+            path: self.path.clone(),
+            expected: "an output of rank 3 or 4, batch 1, at most 64 Mi values".to_owned(),
+            found: format!("output {found:?} for input {:?}", self.input.shape),
+        })?;
+        drop(outputs);
+        self.output.shape = checked;
+        Ok(())
     }
 
     /// What `Auto`'s trial measured (or found cached), when it ran.
@@ -262,10 +327,16 @@ impl ModelSpec {
         session: &DepthSession,
         overrides: &ModelOverrides,
     ) -> Result<Self, ModelError> {
-        Self::from_parts(
+        let signature = crate::model::Signature {
+            input_name: &session.input.name,
+            input_shape: &session.input.shape,
+            output_name: &session.output.name,
+            output_shape: &session.output.shape,
+            dynamic: session.dynamic,
+        };
+        Self::from_signature(
             session.path(),
-            &session.input.shape,
-            &session.output.shape,
+            signature,
             |key| session.metadata(key),
             overrides,
         )

@@ -73,7 +73,7 @@ impl DepthSession {
                 return Err(ModelError::Invalid { path, reason });
             }
         };
-        let (input, _) = check_signature(&session, &path)?;
+        let (input, _, _) = check_signature(&session, &path)?;
         let pattern = trial::trial_input(input.len());
         let (reference_out, ms) = trial::measure(
             &mut session,
