@@ -57,6 +57,16 @@ def _cmd_convert(args) -> None:
 def _cmd_fetch(args) -> None:
     from .fetch import SOURCES, fetch, probe, source_for_url
 
+    if args.model not in (None, "fcrn"):
+        from .catalogue import CATALOGUE, fetch_model, replace_url
+
+        if args.dest is None:
+            raise ToolError("fetch needs --dest DIR")
+        catalogue = CATALOGUE if args.url is None else replace_url(args.model, args.url)
+        print(f"wrote {fetch_model(args.model, args.dest, args.file, args.precision, catalogue)}")
+        return
+    if args.file is not None:
+        raise ToolError("--file is for --model NAME of Depth Anything V2; FCRN takes --checkpoint or --npy")
     sources = SOURCES if args.url is None else (source_for_url(args.url, args.size, args.sha256),)
     if args.probe:
         found, why = probe(sources)
@@ -68,6 +78,21 @@ def _cmd_fetch(args) -> None:
         raise ToolError("fetch needs --dest DIR")
     for path in fetch(args.dest, npy=args.npy, checkpoint=args.checkpoint, sources=sources):
         print(f"wrote {path}")
+
+
+def _cmd_catalogue(args) -> None:
+    from .catalogue import CATALOGUE, table_markdown
+
+    if args.markdown:
+        print(table_markdown())
+        return
+    for e in CATALOGUE.values():
+        print(f"{e.name}: {e.title}\n  page {e.page}\n  licence {e.licence}; {e.parameters} parameters\n"
+              f"  input {e.input}\n  output {e.output}\n  address {e.checked}")
+        for f in e.files:
+            size = f"about {f.approx_bytes / 1e6:.1f} MB" if f.approx_bytes else "size not recorded"
+            print(f"    {f.precision:5s} {f.name}: {f.url or 'no address recorded: download from the page'} "
+                  f"({size})")
 
 
 def _cmd_stats(args) -> None:
@@ -139,6 +164,12 @@ def parser() -> argparse.ArgumentParser:
                                                   npy=AUTHORS_NPY.url),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     f.add_argument("--dest", metavar="DIR", help="where to put the download and the ONNX models")
+    f.add_argument("--model", metavar="NAME", default=None,
+                   help="a model of the catalogue (`catalogue` lists them; default fcrn)")
+    f.add_argument("--file", metavar="PATH", default=None,
+                   help="with --model: use this already downloaded ONNX file")
+    f.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "int8", "q4"),
+                   help="with --model: which published file (default fp32)")
     fs = f.add_mutually_exclusive_group()
     fs.add_argument("--checkpoint", metavar="PATH",
                     help="use this already downloaded NYU_FCRN-checkpoint.zip (or .index / prefix)")
@@ -151,6 +182,10 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--size", type=int, default=None, help=argparse.SUPPRESS)
     f.add_argument("--sha256", default=None, help=argparse.SUPPRESS)
     f.set_defaults(func=_cmd_fetch)
+
+    k = sub.add_parser("catalogue", help="list the trained models fetch can get, with source and licence")
+    k.add_argument("--markdown", action="store_true", help="as the README's table")
+    k.set_defaults(func=_cmd_catalogue)
 
     s = sub.add_parser("stats", help="print parameter count and multiply-adds of a model",
                        description="Print parameters and multiply-adds computed from the ONNX graph.")

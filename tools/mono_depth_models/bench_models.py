@@ -39,6 +39,14 @@ FP16_NAME = "fcrn_random_full_fp16.onnx"
 INT8_NAME = "fcrn_random_full_int8.onnx"
 FP32_NAME = "fcrn_random_full.onnx"
 FULL_SEED = 0
+# Depth Anything V2 Small (the full architecture), seeded random weights, and
+# its INT8 file (dynamic quantisation of the MatMuls, as published INT8
+# exports of ViTs are made).
+DA_FP32_NAME = "depth_anything_v2_small_random.onnx"
+DA_INT8_NAME = "depth_anything_v2_small_random_int8.onnx"
+DA_SEED = 0
+DA_QUANTIZATION_TEXT = ("onnxruntime {ort} quantize_dynamic: MatMul weights int8 per-channel, "
+                        "activations quantised per run (the DPT head's convolutions stay fp32)")
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_FRAMES = REPO_ROOT / "assets" / "samples" / "room" / "rgb"
@@ -226,7 +234,46 @@ def build_bench_models(dest, fp32=None, frames_dir=SAMPLE_FRAMES, force: bool = 
         names = ",".join(p.stem for p in paths)
         quantize_int8(fp32, path, calibration_frames(paths), source=f"{src} ({names}), centre-cropped to 304x228")
 
+    def da_fp32(path: Path) -> None:
+        from . import depth_anything as da
+
+        meta = da.crate_metadata(da.SMALL, metadata.random_weights_text(DA_SEED), trained=False)
+        save(da.build(da.random_weights(da.SMALL, DA_SEED), da.SMALL, "pixel_values", None, meta), path)
+
+    def da_int8(path: Path) -> None:
+        quantize_matmuls(dest / DA_FP32_NAME, path)
+
     return [
         step(FP16_NAME, sources, fp16),
         step(INT8_NAME, sources + [fp32] + paths, int8),
+        step(DA_FP32_NAME, sources, da_fp32),
+        step(DA_INT8_NAME, sources + [dest / DA_FP32_NAME], da_int8),
     ]
+
+
+def quantize_matmuls(fp32_path, out_path) -> onnx.ModelProto:
+    """Dynamic INT8 quantisation of a transformer's MatMuls
+    (``quantize_dynamic``, int8 weights per channel), keeping the input,
+    output and metadata (``precision = int8``)."""
+    import onnxruntime
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    fp32_path, out_path = Path(fp32_path), Path(out_path)
+    fp32 = onnx.load(str(fp32_path), load_external_data=False)
+    io, meta = _io(fp32), metadata.read(fp32)
+    del fp32
+    with tempfile.TemporaryDirectory(prefix="mono_depth_int8.") as tmp:
+        raw = Path(tmp) / "int8.onnx"
+        quantize_dynamic(str(fp32_path), str(raw), op_types_to_quantize=["MatMul"], per_channel=True,
+                         weight_type=QuantType.QInt8)
+        model = onnx.load(str(raw))
+    if _io(model) != io:
+        raise ToolError(f"quantised model changed its inputs/outputs: {_io(model)} instead of {io}")
+    model.ir_version = min(model.ir_version, IR_VERSION) if model.ir_version else IR_VERSION
+    meta[metadata.PREFIX + "precision"] = "int8"
+    meta[metadata.PREFIX + "quantization"] = DA_QUANTIZATION_TEXT.format(ort=onnxruntime.__version__)
+    del model.metadata_props[:]
+    onnx.helper.set_model_props(model, meta)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    save(model, out_path)
+    return model

@@ -103,14 +103,21 @@ def _reason(e: BaseException) -> str:
     return str(getattr(e, "reason", None) or e)
 
 
-def download(url: str, dest: Path, timeout: float = 30.0, size: int | None = None) -> None:
+def _off(total: int, approx: int | None, tolerance: float) -> bool:
+    return approx is not None and abs(total - approx) > tolerance * approx
+
+
+def download(url: str, dest: Path, timeout: float = 30.0, size: int | None = None,
+             approx_size: int | None = None, tolerance: float = 0.0) -> None:
     """Download ``url`` to ``dest`` (via ``dest.part``), showing progress.
 
     Resumable: bytes already in ``dest.part`` from an interrupted run are
     kept and only the rest is asked for (an HTTP Range request); a server
     that ignores the range sends the whole file, which then replaces them.
     The size the server announced, and ``size`` when given, are checked: a
-    server announcing another size is refused before anything is written."""
+    server announcing another size is refused before anything is written.
+    ``approx_size`` (a page's rounded size) is checked the same way, within
+    ``tolerance`` (a fraction)."""
     part = dest.with_name(dest.name + ".part")
     have = part.stat().st_size if part.is_file() else 0
     if size is not None and have > size:
@@ -131,6 +138,9 @@ def download(url: str, dest: Path, timeout: float = 30.0, size: int | None = Non
             if size is not None and total is not None and total != size:
                 raise ToolError(f"{url} announces {total:,} bytes, but the file is {size:,} bytes: "
                                 "not the expected file, nothing was downloaded")
+            if total is not None and _off(total, approx_size, tolerance):
+                raise ToolError(f"{url} announces {total:,} bytes, but its page gives about {approx_size:,}: "
+                                "not the expected file, nothing was downloaded")
             done, started, last = start, time.monotonic(), 0.0
             with open(part, "ab" if resumed else "wb") as f:
                 while True:
@@ -149,6 +159,10 @@ def download(url: str, dest: Path, timeout: float = 30.0, size: int | None = Non
         if expected is not None and done != expected:
             raise ToolError(f"download of {url} ended early ({done:,} of {expected:,} bytes); run the same "
                             "command again to resume")
+        if _off(done, approx_size, tolerance):
+            part.unlink()
+            raise ToolError(f"{url} sent {done:,} bytes, but its page gives about {approx_size:,}: "
+                            "not the expected file, removed")
     except (urllib.error.URLError, OSError, TimeoutError) as e:
         # What arrived is kept for the next run to resume from; nothing is
         # left behind when nothing arrived.

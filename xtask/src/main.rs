@@ -450,6 +450,23 @@ fn screenshot(args: &[String]) -> Result<(), Fail> {
 
 const FETCH_HELP: &str = "\
 cargo xtask fetch-model [--checkpoint PATH | --npy PATH]
+cargo xtask fetch-model --model NAME [--precision fp32|fp16|int8|q4] [--file PATH]
+
+With --model, a model of the catalogue (`cargo xtask fetch-model --model
+list` prints it: source page, files, licence, input, output, training
+focal length): depth-anything-v2-small (relative, Apache-2.0, from
+onnx-community/depth-anything-v2-small on Hugging Face),
+depth-anything-v2-metric-indoor-small and -outdoor-small (metres; no
+address is recorded for them: download the export from
+fabio-sim/Depth-Anything-ONNX's releases and pass --file). The file is
+downloaded with progress (resumable), its size checked against what the
+server announces and the page's size, run once (an output that is all
+zero, NaN or constant is refused), and copied with the crate's metadata
+into assets/models/NAME.onnx, which the plugin loads with no overrides.
+None of these addresses could be checked from the machines this project
+is built on.
+
+Without --model (or with --model fcrn):
 
 Installs the trained FCRN model (NYU Depth v2) as assets/models/fcrn.onnx
 (FP32, which the example loads), assets/models/fcrn_fp16.onnx (half-size
@@ -512,6 +529,9 @@ fn fetch_model(args: &[String]) -> Result<(), Fail> {
         return Ok(());
     }
     python::ensure_venv()?;
+    if args.windows(2).any(|w| w[0] == "--model" && w[1] == "list") {
+        return python::catalogue();
+    }
     python::fetch_model(args)
 }
 

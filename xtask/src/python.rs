@@ -156,12 +156,19 @@ pub fn fetch_model(args: &[String]) -> Result<(), Fail> {
             resolved.push(format!("--npy={}", cwd.join(path).display()).into());
         } else if let Some(path) = arg.strip_prefix("--checkpoint=") {
             resolved.push(format!("--checkpoint={}", cwd.join(path).display()).into());
+        } else if let Some(path) = arg.strip_prefix("--file=") {
+            resolved.push(format!("--file={}", cwd.join(path).display()).into());
         } else {
             resolved.push(arg.into());
         }
-        next_is_path = arg == "--npy" || arg == "--checkpoint";
+        next_is_path = arg == "--npy" || arg == "--checkpoint" || arg == "--file";
     }
     run(tool().arg("fetch").arg("--dest").arg(&dest).args(resolved))
+}
+
+/// Prints the model catalogue (`fetch-model --model list`).
+pub fn catalogue() -> Result<(), Fail> {
+    run(tool().arg("catalogue"))
 }
 
 /// Asks the download addresses for the weights file itself (an HTTP HEAD:
