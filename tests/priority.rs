@@ -42,15 +42,29 @@ fn all_threads() -> HashMap<String, (String, i32)> {
 }
 
 /// Nice values of the threads started while `f` runs, by name.
-fn started_during<T>(f: impl FnOnce() -> T) -> (T, Vec<(String, i32)>) {
+///
+/// A new thread names itself and sets its priority as it starts, so one
+/// seen a moment after it was created may still carry its creator's name
+/// and nice value: while a new thread is named `creator` (a thread `f`
+/// started and ended), the threads are read again, for up to 5 s.
+fn started_during<T>(creator: Option<&str>, f: impl FnOnce() -> T) -> (T, Vec<(String, i32)>) {
     let before: HashMap<String, (String, i32)> = all_threads();
     let value = f();
-    let started = all_threads()
-        .into_iter()
-        .filter(|(tid, _)| !before.contains_key(tid))
-        .map(|(_, named)| named)
-        .collect();
-    (value, started)
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let started: Vec<(String, i32)> = all_threads()
+            .into_iter()
+            .filter(|(tid, _)| !before.contains_key(tid))
+            .map(|(_, named)| named)
+            .collect();
+        let unsettled = started
+            .iter()
+            .any(|(name, _)| Some(name.as_str()) == creator);
+        if !unsettled || Instant::now() > deadline {
+            return (value, started);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// The tests count the threads that appear while they run: one at a time.
@@ -88,7 +102,7 @@ fn inference_runs_below_normal_priority_unless_told_otherwise() {
             },
             ..common::engine_config(common::model("closed_form.onnx"))
         };
-        let (worker, started) = started_during(|| {
+        let (worker, started) = started_during(None, || {
             let worker = DepthWorker::with_engine(config).unwrap();
             wait_ready(&worker);
             worker
@@ -135,7 +149,7 @@ fn pool_threads_are_lowered_even_when_their_creator_is_not() {
         ..common::cpu()
     };
     assert!(options.low_priority);
-    let ((session, loader_nice), started) = started_during(|| {
+    let ((session, loader_nice), started) = started_during(Some("mono-depth-load"), || {
         std::thread::Builder::new()
             .name("mono-depth-load".into())
             .spawn(move || {

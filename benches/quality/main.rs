@@ -30,6 +30,10 @@
 //! also has the stabiliser without the maps' poses, as it was before it
 //! used them.
 //!
+//! `--relative N,…` adds a table of relative depth made metric from N
+//! anchors a frame ([`relative_aligned`]) beside the metric stand-in
+//! (`--relative-only`: only that table).
+//!
 //! `--alignment L,…` adds the second table: depth that is L frames late on
 //! the moving sequences, shown three ways (see [`Alignment`]), scored
 //! against the frame on screen from frame L on (`--alignment-only`: only
@@ -43,6 +47,7 @@ use bevy::core_pipeline::tonemapping::{DebandDither, Tonemapping};
 use bevy::ecs::system::RunSystemOnce;
 use bevy::prelude::*;
 use bevy::render::render_resource::{TextureFormat, TextureUsages};
+use bevy_mono_depth::align::{AlignSettings, Aligner, Sample};
 use bevy_mono_depth::frame::CameraFrame;
 use bevy_mono_depth::plugin::{
     DepthDisplay, DepthTextures, DepthUpsampling, ExternalDepth, MonoDepthCamera, MonoDepthPlugin,
@@ -88,6 +93,9 @@ struct Degradation {
     /// frame it is shown with (0: the default `Synced` background shows
     /// the depth's own frame).
     latency: usize,
+    /// A relative stand-in ([`relative_aligned`]): the depth made relative
+    /// each frame and aligned back from this many anchors.
+    relative_anchors: Option<usize>,
 }
 
 const DEGRADATION: Degradation = Degradation {
@@ -95,7 +103,13 @@ const DEGRADATION: Degradation = Degradation {
     smooth_noise: 0.02,
     texel_noise: 0.01,
     latency: 0,
+    relative_anchors: None,
 };
+
+/// The relative stand-in's anchors: depth noise (σ, relative) and the
+/// share of gross outliers (depth × 0.3–3).
+const ANCHOR_NOISE: f32 = 0.01;
+const ANCHOR_OUTLIERS: f64 = 0.2;
 
 /// Which frame the background shows with depth `latency` frames late.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -174,6 +188,16 @@ fn main() {
         .map_or_else(Vec::new, |list| {
             list.split(',').map(str::to_owned).collect()
         });
+    // `--relative N,…`: the relative stand-in aligned from N anchors.
+    let relative: Vec<usize> = args
+        .iter()
+        .position(|a| a == "--relative")
+        .and_then(|i| args.get(i + 1))
+        .map_or(Ok(Vec::new()), |list| {
+            list.split(',').map(str::parse::<usize>).collect()
+        })
+        .unwrap_or_else(|e| fail(&format!("--relative: {e}")));
+    let relative_only = args.iter().any(|a| a == "--relative-only");
     let alignment: Vec<usize> = args
         .iter()
         .position(|a| a == "--alignment")
@@ -182,18 +206,25 @@ fn main() {
             list.split(',').map(str::parse::<usize>).collect()
         })
         .unwrap_or_else(|e| fail(&format!("--alignment: {e}")));
-    if let Err(e) = run(
-        &data,
-        smoke,
-        Degradation {
-            latency,
-            ..DEGRADATION
-        },
-        pictures.as_deref(),
-        &alignment,
-        alignment_only,
-        &only,
-    ) {
+    if !relative_only
+        && let Err(e) = run(
+            &data,
+            smoke,
+            Degradation {
+                latency,
+                ..DEGRADATION
+            },
+            pictures.as_deref(),
+            &alignment,
+            alignment_only,
+            &only,
+        )
+    {
+        fail(&e);
+    }
+    if !relative.is_empty()
+        && let Err(e) = relative_table(&data, smoke, &relative, &only)
+    {
         fail(&e);
     }
 }
@@ -380,6 +411,72 @@ fn run(
     }
     if !alignment.is_empty() {
         alignment_table(&mut app, &dirs, smoke, degradation, alignment)?;
+    }
+    Ok(())
+}
+
+/// The relative stand-in ([`relative_aligned`]) from each anchor count in
+/// `counts`, beside the metric stand-in it was made from, with each
+/// upsampling method, no temporal stabilisation, the depth's own frame.
+fn relative_table(data: &Path, smoke: bool, counts: &[usize], only: &[String]) -> Fallible<()> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(data)
+        .map_err(|e| format!("{}: {e}", data.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("session.json").is_file())
+        .filter(|p| {
+            only.is_empty()
+                || p.file_name()
+                    .is_some_and(|n| only.iter().any(|o| *o == n.to_string_lossy()))
+        })
+        .collect();
+    dirs.sort();
+    let mut app = app()?;
+    println!();
+    println!(
+        "Relative depth made metric: the stand-in's inverse depth × a random scale (0.5–2) + a random shift (±0.3 of its mean) every frame, aligned back from N anchors sampled from the ground truth ({:.0} % depth noise, {:.0} % gross outliers × 0.3–3) by the crate's Aligner; no temporal stabilisation.",
+        ANCHOR_NOISE * 100.0,
+        ANCHOR_OUTLIERS * 100.0
+    );
+    println!();
+    println!(
+        "| sequence | depth | method | mask error % | boundary error px | at depth edges px | flicker % | lag frames | render ms |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    for (index, dir) in dirs.iter().enumerate() {
+        let mut sequence = load(dir)?;
+        if smoke {
+            sequence.frames.truncate(3);
+            sequence.depth.truncate(3);
+        }
+        let still = sequence.name.contains("still");
+        let runs = std::iter::once(None).chain(counts.iter().copied().map(Some));
+        for anchors in runs {
+            let degradation = Degradation {
+                relative_anchors: anchors,
+                ..DEGRADATION
+            };
+            let outputs = render_sequence(
+                &mut app,
+                &sequence,
+                degradation,
+                Alignment::Newest,
+                Stabilisation::Off,
+                index as u64,
+                &mut Vec::new(),
+            )?;
+            let depth = anchors.map_or("metric stand-in".to_owned(), |n| {
+                format!("relative, {n} anchors")
+            });
+            for (m, method) in METHODS.iter().enumerate() {
+                let scores = score(&sequence, &outputs[m], still, 0, 0);
+                print_row(
+                    &sequence.name,
+                    &format!("{depth} | {}", method.name),
+                    &scores,
+                    outputs[m].render_ms,
+                );
+            }
+        }
     }
     Ok(())
 }
@@ -618,9 +715,13 @@ fn render_sequence(
         .map(|(_, image)| Readbacks::watch(app, image.clone()))
         .collect();
     let mut reprojector = Reprojector::new();
+    let mut aligner = Aligner::new(AlignSettings::default());
     for (i, live) in sequence.frames.iter().enumerate() {
         let late = i.saturating_sub(degradation.latency);
         let mut depth = degrade(&sequence.depth[late], degradation, &mut rng);
+        if let Some(n) = degradation.relative_anchors {
+            depth = relative_aligned(&depth, &sequence.depth[late], n, &mut aligner, &mut rng);
+        }
         depth.sequence = sequence.frames[late].sequence;
         depth.camera = sequence.frames[late].camera();
         if let Some(stabiliser) = &mut stabiliser {
@@ -727,6 +828,72 @@ fn decode(data: &[u8], (w, h): (u32, u32)) -> Vec<f32> {
 /// `truth` (see [`Degradation`]): each texel of the model's output grid is
 /// the mean of the pixels whose centres fall in its footprint, the grid is
 /// blurred, then multiplied by smooth and per-texel noise.
+/// What a relative model gives for the metric stand-in `metric`, made
+/// metric again as the engine does: its inverse depth times a random scale
+/// (0.5–2) plus a random shift (±0.3 of its mean), new each frame; `n`
+/// anchors at random pixels of the ground truth `truth` (depth × (1 + σ
+/// [`ANCHOR_NOISE`]), a share [`ANCHOR_OUTLIERS`] of them × 0.3–3), the
+/// stand-in's value at each; the crate's [`Aligner`] (robust fit, smoothed
+/// over frames, the last fit held). Without a fit the map has no valid
+/// texel, as the engine's has.
+fn relative_aligned(
+    metric: &DepthMap,
+    truth: &DepthMap,
+    n: usize,
+    aligner: &mut Aligner,
+    rng: &mut StdRng,
+) -> DepthMap {
+    use rand::RngExt;
+    let (w, h) = (metric.width(), metric.height());
+    let inverse: Vec<f32> = metric
+        .metres()
+        .iter()
+        .map(|&m| if m > 0.0 { 1.0 / m } else { f32::NAN })
+        .collect();
+    let mean = {
+        let valid: Vec<f32> = inverse.iter().copied().filter(|v| v.is_finite()).collect();
+        valid.iter().sum::<f32>() / valid.len().max(1) as f32
+    };
+    let scale: f32 = rng.random_range(0.5..2.0);
+    let shift: f32 = rng.random_range(-0.3..0.3) * mean;
+    let values: Vec<f32> = inverse.iter().map(|&v| scale * v + shift).collect();
+    let noise = Normal::new(0.0, ANCHOR_NOISE).expect("σ ≥ 0");
+    let (tw, th) = (truth.width(), truth.height());
+    let mut samples = Vec::with_capacity(n);
+    let mut tries = 0;
+    while samples.len() < n && tries < 100 * n {
+        tries += 1;
+        let (x, y) = (rng.random_range(0..tw), rng.random_range(0..th));
+        let Some(depth) = truth.get(x, y) else {
+            continue;
+        };
+        let (gx, gy) = (x * w / tw, y * h / th);
+        let value = values[(gy * w + gx) as usize];
+        let gross = rng.random_bool(ANCHOR_OUTLIERS);
+        let factor = if gross {
+            rng.random_range(0.3f32..3.0)
+        } else {
+            1.0 + noise.sample(rng)
+        };
+        samples.push(Sample {
+            value,
+            depth: depth * factor,
+        });
+    }
+    let alignment = aligner.update(&samples);
+    let metres: Vec<f32> = match alignment.fit() {
+        Some(fit) => values
+            .iter()
+            .map(|&v| fit.metres(v).unwrap_or(0.0))
+            .collect(),
+        None => vec![0.0; values.len()],
+    };
+    let mut out = DepthMap::from_metres(w, h, metres, (0.01, 1000.0));
+    out.sequence = metric.sequence;
+    out.timestamp = metric.timestamp;
+    out
+}
+
 fn degrade(truth: &DepthMap, d: Degradation, rng: &mut StdRng) -> DepthMap {
     let (w, h) = (truth.width() as usize, truth.height() as usize);
     let (gw, gh) = (GRID.0 as usize, GRID.1 as usize);
