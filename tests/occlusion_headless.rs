@@ -951,3 +951,90 @@ fn unsure_depth_hides_nothing_below_the_minimum_confidence() {
         }
     }
 }
+
+/// A Depth Anything V2 graph (the metric test model: dynamic input, rank-3
+/// output at the input's size) driven by the plugin and drawn: pushed 80×60
+/// frames run at 518×392, and the box is hidden where the model's metres
+/// put the scene nearer than the box, as for any other model.
+#[test]
+fn depth_anything_depth_hides_the_box_where_the_model_puts_the_scene_nearer() {
+    let mut app = App::new();
+    app.add_plugins(headless_render_plugins())
+        .add_plugins(MonoDepthPlugin {
+            model: Some(common::model("depth_anything_v2_tiny_metric.onnx")),
+            session: common::cpu(),
+            source: FrameSource::Pushed,
+            ..default()
+        });
+    let views = [View {
+        name: "box",
+        size: FRAME,
+        settings: MonoDepthCamera::default(),
+        layer: 1,
+    }];
+    let targets = spawn_cameras(&mut app, &views);
+    app.finish();
+    app.cleanup();
+    let (w, h) = FRAME;
+    let rgb: Vec<u8> = (0..h)
+        .flat_map(|y| (0..w).flat_map(move |x| camera_rgb(x, y)))
+        .collect();
+    // The model's depth for this frame, before the box is placed.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let pusher = app.world().resource::<FramePusher>().clone();
+    let map = loop {
+        assert!(Instant::now() < deadline, "no depth from the model");
+        let _ = pusher.push_rgb(w, h, w as usize * 3, &rgb, Duration::ZERO);
+        app.update();
+        if let Some(map) = app.world().resource::<CurrentDepth>().map.clone() {
+            break map;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    assert_eq!((map.width(), map.height()), (518, 392));
+    let mut sorted: Vec<f32> = map.metres().iter().copied().filter(|m| *m > 0.0).collect();
+    sorted.sort_by(f32::total_cmp);
+    let plane = sorted[sorted.len() / 2];
+    spawn_box(&mut app, plane, 1);
+    let images = render(&mut app, &targets, |app| {
+        app.world()
+            .get_resource::<DepthTextures>()
+            .is_some_and(|t| t.depth_sequence.is_some())
+    });
+    let boxed = Image2 {
+        data: images["box"].clone(),
+        width: w,
+    };
+    // Where the model's depth (nearest texel of the screen pixel's centre,
+    // the frame filling the screen) is clearly nearer or farther than the
+    // box, the box must be hidden or shown.
+    let (mut agree, mut counted, mut hidden) = (0, 0, 0);
+    for y in 0..h {
+        for x in 0..w {
+            let u = ((x as f32 + 0.5) / w as f32 * 518.0) as u32;
+            let v = ((y as f32 + 0.5) / h as f32 * 392.0) as u32;
+            let Some(real) = map.get(u.min(517), v.min(391)) else {
+                continue;
+            };
+            if (real - plane).abs() < 0.1 * plane {
+                continue;
+            }
+            let shown = boxed.rgb(x, y) == BOX;
+            counted += 1;
+            hidden += usize::from(!shown);
+            agree += usize::from(shown == (real > plane));
+        }
+    }
+    assert!(
+        counted > (w * h / 4) as usize,
+        "{counted} pixels clear of the plane"
+    );
+    assert!(
+        hidden > counted / 5 && hidden < counted * 4 / 5,
+        "{hidden} of {counted} hidden"
+    );
+    assert!(
+        agree * 100 >= counted * 97,
+        "{agree} of {counted} pixels agree"
+    );
+}

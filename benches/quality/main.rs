@@ -432,6 +432,8 @@ fn relative_table(data: &Path, smoke: bool, counts: &[usize], only: &[String]) -
     dirs.sort();
     let mut app = app()?;
     println!();
+    println!("Machine: {}.", machine(&app));
+    println!();
     println!(
         "Relative depth made metric: the stand-in's inverse depth × a random scale (0.5–2) + a random shift (±0.3 of its mean) every frame, aligned back from N anchors sampled from the ground truth ({:.0} % depth noise, {:.0} % gross outliers × 0.3–3) by the crate's Aligner; no temporal stabilisation.",
         ANCHOR_NOISE * 100.0,

@@ -70,7 +70,9 @@ pub struct AlignSettings {
     /// (default 0.5).
     pub min_inlier_share: f32,
     /// Weight of a new fit against the smoothed one (default 0.5; 1: no
-    /// smoothing).
+    /// smoothing). Only while the smoothed fit still explains the new
+    /// frame's anchors (their median within `inlier_threshold`): when the
+    /// model's scale jumps, the new fit is taken as it is.
     pub smoothing: f32,
     /// Frames the last good fit is used for when newer frames give none
     /// (default 30: one second at 30 fps).
@@ -317,6 +319,23 @@ pub struct Aligner {
     last: Option<(Fit, u32)>,
 }
 
+/// Whether `fit` puts the median of `samples` within the inlier threshold
+/// of their inverse depth (outliers, fewer than half, leave the median
+/// alone).
+fn still_fits(fit: &Fit, samples: &[Sample], settings: &AlignSettings) -> bool {
+    let mut errors: Vec<f32> = samples
+        .iter()
+        .filter(|s| s.value.is_finite() && s.depth.is_finite() && s.depth > 0.0)
+        .map(|s| ((fit.scale * s.value + fit.shift) * s.depth - 1.0).abs())
+        .collect();
+    if errors.is_empty() {
+        return false;
+    }
+    let mid = errors.len() / 2;
+    let (_, median, _) = errors.select_nth_unstable_by(mid, f32::total_cmp);
+    *median <= settings.inlier_threshold
+}
+
 impl Aligner {
     /// An aligner with `settings`.
     pub fn new(settings: AlignSettings) -> Self {
@@ -331,13 +350,16 @@ impl Aligner {
         match fit(samples, &self.settings) {
             Ok(new) => {
                 let a = self.settings.smoothing.clamp(0.0, 1.0);
+                // Blended only while the last fit still explains this
+                // frame's anchors: a model's scale may jump from one frame
+                // to the next, and a blend would then be wrong for both.
                 let smoothed = match self.last {
-                    Some((old, _)) => Fit {
+                    Some((old, _)) if still_fits(&old, samples, &self.settings) => Fit {
                         scale: old.scale + a * (new.scale - old.scale),
                         shift: old.shift + a * (new.shift - old.shift),
                         ..new
                     },
-                    None => new,
+                    _ => new,
                 };
                 self.last = Some((smoothed, 0));
                 Alignment::Fitted(smoothed)

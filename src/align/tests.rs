@@ -166,18 +166,28 @@ fn the_aligner_smooths_holds_the_last_fit_and_then_says_not_metric() {
         other => panic!("{other:?}"),
     };
     assert!((first.scale - SCALE).abs() < 1e-5);
-    // The scene's scale doubles: the smoothed fit goes half way.
-    let doubled: Vec<Sample> = samples(30, 0.0, 0.0, 2)
-        .into_iter()
-        .map(|s| Sample {
-            value: s.value / 2.0,
-            ..s
-        })
-        .collect();
+    let rescaled = |factor: f32, seed| -> Vec<Sample> {
+        samples(30, 0.0, 0.0, seed)
+            .into_iter()
+            .map(|s| Sample {
+                value: s.value / factor,
+                ..s
+            })
+            .collect()
+    };
+    // The model's scale drifts by 2 %: the old fit still explains the
+    // anchors, and the smoothed fit goes half way.
+    let Alignment::Fitted(drifted) = aligner.update(&rescaled(1.02, 3)) else {
+        panic!("no fit");
+    };
+    assert!((drifted.scale - 1.01 * SCALE).abs() < 1e-4, "{drifted:?}");
+    // It doubles: the old fit is off by far more than the inlier threshold,
+    // and the new fit is taken as it is (a blend would be wrong for both).
+    let doubled = rescaled(2.0, 2);
     let Alignment::Fitted(second) = aligner.update(&doubled) else {
         panic!("no fit");
     };
-    assert!((second.scale - 1.5 * SCALE).abs() < 1e-4, "{second:?}");
+    assert!((second.scale - 2.0 * SCALE).abs() < 1e-4, "{second:?}");
     assert!((second.shift - SHIFT).abs() < 1e-5, "{second:?}");
     // Frames without anchors hold it for `hold_frames`, then it is gone.
     for age in 1..=2 {
