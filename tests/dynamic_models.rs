@@ -448,3 +448,45 @@ fn a_dynamic_session_is_loaded_at_the_provisional_size_and_resized_on_request() 
     let err = fixed.set_input_size(100, 60).unwrap_err().to_string();
     assert!(err.contains("a fixed input [1, 3, 256, 320]"), "{err}");
 }
+
+#[test]
+fn a_metric_dynamic_models_focal_correction_does_not_depend_on_the_input_size() {
+    use bevy_mono_depth::camera::{FocalCorrection, Intrinsics};
+    // A 640×480 camera with fx = fy = 500 px; the model's training focal
+    // length, 400 px, is given at its reference long side (518).
+    let camera = frame(640, 480, gradient)
+        .with_intrinsics(Some(Intrinsics::new(500.0, 500.0, 320.0, 240.0)));
+    let factor = |long_side: u32| {
+        let mut engine = engine(
+            "depth_anything_v2_tiny_metric.onnx",
+            ModelOverrides {
+                focal_px: Some(400.0),
+                input_long_side: Some(long_side),
+                ..Default::default()
+            },
+        );
+        let (map, _) = engine.estimate(&camera).unwrap();
+        match map.focal {
+            FocalCorrection::Applied { factor, assumed } => {
+                assert!(!assumed);
+                factor
+            }
+            other => panic!("{other:?}"),
+        }
+    };
+    // At 518×392 the frame is scaled by 518/640 (after a crop of 634×480
+    // to the input's aspect, 392/480 vertically): the camera's focal length
+    // at the input is √(500·518/634.3 · 500·392/480) ≈ 408 px against 400.
+    let at_518 = factor(518);
+    let fx: f32 = 500.0 * 518.0 / (480.0 * 518.0 / 392.0);
+    let fy: f32 = 500.0 * 392.0 / 480.0;
+    let want = (fx * fy).sqrt() / 400.0;
+    assert!((at_518 - want).abs() < 1e-3, "{at_518} vs {want}");
+    // A quarter of the pixels, the same scene: the same factor (within the
+    // rounding of the sides to multiples of 14).
+    let at_266 = factor(266);
+    assert!(
+        (at_266 - at_518).abs() / at_518 < 0.02,
+        "{at_266} vs {at_518}"
+    );
+}
