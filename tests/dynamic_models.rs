@@ -233,29 +233,64 @@ fn the_metric_engine_equals_a_direct_run_on_independently_preprocessed_input() {
     }
 }
 
+/// A scene whose inverse depth is `scale · output + shift` of a relative
+/// model's `output`, spanning 0.5–5 m over the output's range.
+struct Scene {
+    scale: f64,
+    shift: f64,
+}
+
+impl Scene {
+    fn for_output(raw: &[f32]) -> Self {
+        let (lo, hi) = raw
+            .iter()
+            .fold((f32::MAX, f32::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+        assert!(lo >= 0.0 && hi > lo, "relative output {lo}..{hi}");
+        let scale = (2.0 - 0.2) / f64::from(hi - lo);
+        Self {
+            scale,
+            shift: 0.2 - scale * f64::from(lo),
+        }
+    }
+
+    /// The scene's depth (m) where the model outputs `value`.
+    fn depth(&self, value: f32) -> f64 {
+        1.0 / (self.scale * f64::from(value) + self.shift)
+    }
+
+    /// `n` exact anchors at texel centres of a `width`-wide output, the
+    /// k-th at ((k·a + b) mod width, (k·c + d) mod height).
+    fn anchors(
+        &self,
+        raw: &[f32],
+        width: usize,
+        (a, b, c, d): Steps,
+        n: usize,
+    ) -> Vec<MetricAnchor> {
+        let height = raw.len() / width;
+        (0..n)
+            .map(|k| {
+                let (x, y) = ((k * a + b) % width, (k * c + d) % height);
+                MetricAnchor {
+                    x: x as f32 + 0.5,
+                    y: y as f32 + 0.5,
+                    depth: self.depth(raw[y * width + x]) as f32,
+                }
+            })
+            .collect()
+    }
+}
+
+type Steps = (usize, usize, usize, usize);
+
 #[test]
 fn relative_depth_anything_is_made_metric_from_anchors_and_is_not_metric_without() {
     let name = "depth_anything_v2_tiny.onnx";
     let (w, h) = (518usize, 392usize);
     let raw = direct_run(name, w, h, &imagenet_tensor(w, h, gradient));
-    let (lo, hi) = raw
-        .iter()
-        .fold((f32::MAX, f32::MIN), |(a, b), &v| (a.min(v), b.max(v)));
-    assert!(lo >= 0.0 && hi > lo, "relative output {lo}..{hi}");
-    // A scene whose inverse depth is scale · output + shift, spanning 0.5–5 m.
-    let scale = (2.0 - 0.2) / f64::from(hi - lo);
-    let shift = 0.2 - scale * f64::from(lo);
-    let truth = |v: f32| 1.0 / (scale * f64::from(v) + shift);
-    let anchors: Vec<MetricAnchor> = (0..80)
-        .map(|k| {
-            let (x, y) = ((k * 53 + 7) % w, (k * 37 + 3) % h);
-            MetricAnchor {
-                x: x as f32 + 0.5,
-                y: y as f32 + 0.5,
-                depth: truth(raw[y * w + x]) as f32,
-            }
-        })
-        .collect();
+    let scene = Scene::for_output(&raw);
+    let truth = |v: f32| scene.depth(v);
+    let anchors = scene.anchors(&raw, w, (53, 7, 37, 3), 80);
     let mut aligned = engine(name, ModelOverrides::default());
     let (map, _) = aligned
         .estimate(&frame(w as u32, h as u32, gradient).with_anchors(anchors))
@@ -345,22 +380,9 @@ fn a_published_depth_anything_file_through_the_plugin_gives_aligned_metres() {
     let name = "depth_anything_v2_tiny_image.onnx";
     let (w, h) = (518usize, 392usize);
     let raw = direct_run(name, w, h, &imagenet_tensor(w, h, gradient));
-    let (lo, hi) = raw
-        .iter()
-        .fold((f32::MAX, f32::MIN), |(a, b), &v| (a.min(v), b.max(v)));
-    let scale = (2.0 - 0.2) / f64::from(hi - lo);
-    let shift = 0.2 - scale * f64::from(lo);
-    let truth = |v: f32| 1.0 / (scale * f64::from(v) + shift);
-    let anchors: Vec<MetricAnchor> = (0..60)
-        .map(|k| {
-            let (x, y) = ((k * 71 + 5) % w, (k * 29 + 11) % h);
-            MetricAnchor {
-                x: x as f32 + 0.5,
-                y: y as f32 + 0.5,
-                depth: truth(raw[y * w + x]) as f32,
-            }
-        })
-        .collect();
+    let scene = Scene::for_output(&raw);
+    let truth = |v: f32| scene.depth(v);
+    let anchors = scene.anchors(&raw, w, (71, 5, 29, 11), 60);
     let mut app = common::headless_app(MonoDepthPlugin {
         session: common::cpu(),
         model: Some(model(name)),

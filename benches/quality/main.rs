@@ -306,15 +306,9 @@ fn load(dir: &Path) -> Fallible<Sequence> {
     })
 }
 
-fn run(
-    data: &Path,
-    smoke: bool,
-    degradation: Degradation,
-    pictures: Option<&Path>,
-    alignment: &[usize],
-    alignment_only: bool,
-    only: &[String],
-) -> Fallible<()> {
+/// The ground-truth recordings in `data` (only those named in `only`,
+/// unless it is empty), sorted by name.
+fn recordings(data: &Path, only: &[String]) -> Fallible<Vec<PathBuf>> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(data)
         .map_err(|e| {
             format!(
@@ -334,6 +328,19 @@ fn run(
     if dirs.is_empty() {
         return Err(format!("no recordings in {}", data.display()));
     }
+    Ok(dirs)
+}
+
+fn run(
+    data: &Path,
+    smoke: bool,
+    degradation: Degradation,
+    pictures: Option<&Path>,
+    alignment: &[usize],
+    alignment_only: bool,
+    only: &[String],
+) -> Fallible<()> {
+    let dirs = recordings(data, only)?;
     let mut app = app()?;
     println!("# Occlusion quality ({})", machine(&app));
     println!();
@@ -419,17 +426,7 @@ fn run(
 /// `counts`, beside the metric stand-in it was made from, with each
 /// upsampling method, no temporal stabilisation, the depth's own frame.
 fn relative_table(data: &Path, smoke: bool, counts: &[usize], only: &[String]) -> Fallible<()> {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(data)
-        .map_err(|e| format!("{}: {e}", data.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.join("session.json").is_file())
-        .filter(|p| {
-            only.is_empty()
-                || p.file_name()
-                    .is_some_and(|n| only.iter().any(|o| *o == n.to_string_lossy()))
-        })
-        .collect();
-    dirs.sort();
+    let dirs = recordings(data, only)?;
     let mut app = app()?;
     println!();
     println!("Machine: {}.", machine(&app));
