@@ -245,3 +245,61 @@ fn an_unavailable_execution_provider_falls_back_to_the_cpu_and_says_why() {
         assert_eq!(out.len(), 128 * 160);
     }
 }
+
+/// With ONNX Runtime's CPU build (what the tests load), `Auto` does not
+/// try CUDA and says why, and CUDA asked for by name falls back to the CPU
+/// with the same reason; with the GPU build (its CUDA provider library
+/// beside it), CUDA is among Auto's candidates.
+#[cfg(feature = "cuda")]
+#[test]
+fn auto_passes_over_cuda_where_the_library_has_none_and_says_why() {
+    use bevy_mono_depth::session::{AutoTrial, TrialCache};
+    let runtime = runtime();
+    let gpu_build = runtime
+        .library
+        .as_deref()
+        .and_then(std::path::Path::parent)
+        .is_some_and(|dir| dir.join("libonnxruntime_providers_cuda.so").is_file());
+    let auto = SessionOptions {
+        provider: ExecutionProvider::Auto,
+        auto: AutoTrial {
+            cache: TrialCache::Off,
+            ..AutoTrial::default()
+        },
+        ..common::cpu()
+    };
+    let session = DepthSession::load(&runtime, model("closed_form.onnx"), &auto).unwrap();
+    let report = session.trial().unwrap();
+    let cuda = report
+        .candidates
+        .iter()
+        .find(|c| c.name.starts_with("CUDA"));
+    assert_eq!(cuda.is_some(), gpu_build, "{report:?}");
+    // Tried and not available (no GPU, no driver): the status says why.
+    if cuda.is_some_and(|c| c.excluded.is_some()) {
+        assert!(
+            session.provider().contains("CUDA: unavailable: "),
+            "{}",
+            session.provider()
+        );
+    }
+    let why = "this ONNX Runtime has no CUDA provider";
+    if !gpu_build {
+        let skipped = format!("CUDA: {why}");
+        assert!(
+            session.provider().contains(&skipped),
+            "{}",
+            session.provider()
+        );
+        let pinned = SessionOptions {
+            provider: ExecutionProvider::Cuda,
+            ..common::cpu()
+        };
+        let session = DepthSession::load(&runtime, model("closed_form.onnx"), &pinned).unwrap();
+        assert!(
+            session.provider().starts_with("CPU (CUDA: ") && session.provider().contains(why),
+            "{}",
+            session.provider()
+        );
+    }
+}

@@ -80,15 +80,24 @@ pub fn providers(
         intra_threads,
         ..options.clone()
     };
-    use ExecutionProvider::{Auto, Cpu, OpenVino, WebGpu};
+    use ExecutionProvider::{Auto, Cpu, Cuda, OpenVino, WebGpu};
     use InferencePrecision::{Fp32, ProviderDefault};
     const AUTO: &str = "Auto (default settings)";
-    // A cache of this run's own, so that the first load measures.
-    let trial_cache = std::env::temp_dir().join(format!(
-        "mono_depth_bench_trial.{}.json",
-        std::process::id()
+    const AUTO_FILES: &str = "Auto, lower-precision files allowed";
+    // Caches of this run's own, so that the first load measures.
+    let trial_cache = |which: &str| {
+        let file = std::env::temp_dir().join(format!(
+            "mono_depth_bench_trial.{which}.{}.json",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&file);
+        file
+    };
+    let (cache, cache_files) = (trial_cache("auto"), trial_cache("files"));
+    let fp16 = fp32.with_file_name(format!(
+        "{}_fp16.onnx",
+        fp32.file_stem().unwrap_or_default().to_string_lossy()
     ));
-    let _ = std::fs::remove_file(&trial_cache);
     let mut setups: Vec<(String, PathBuf, SessionOptions)> = vec![
         (
             "CPU, FP32 model".into(),
@@ -121,11 +130,33 @@ pub fn providers(
             with(WebGpu, ProviderDefault, threads),
         ),
         (
+            "CUDA, FP32 model".into(),
+            fp32.clone(),
+            with(Cuda, ProviderDefault, threads),
+        ),
+        (
+            "CUDA, FP16 model".into(),
+            fp16,
+            with(Cuda, ProviderDefault, threads),
+        ),
+        (
             AUTO.into(),
             fp32.clone(),
             SessionOptions {
                 auto: AutoTrial {
-                    cache: TrialCache::At(trial_cache.clone()),
+                    cache: TrialCache::At(cache.clone()),
+                    ..AutoTrial::default()
+                },
+                ..with(Auto, ProviderDefault, threads)
+            },
+        ),
+        (
+            AUTO_FILES.into(),
+            fp32.clone(),
+            SessionOptions {
+                auto: AutoTrial {
+                    cache: TrialCache::At(cache_files.clone()),
+                    lower_precision_files: true,
                     ..AutoTrial::default()
                 },
                 ..with(Auto, ProviderDefault, threads)
@@ -164,8 +195,13 @@ pub fn providers(
             let again = DepthSession::load(runtime, &path, &setup)?;
             let cached = ms(loading.elapsed());
             let winner = &report.candidates[report.winner].name;
+            let who = if name == AUTO {
+                "Auto"
+            } else {
+                "Auto with lower-precision files"
+            };
             table.row(
-                &format!("{label}Auto's trial at first load"),
+                &format!("{label}{who}'s trial at first load"),
                 format!(
                     "load {first:.0} ms, of it the trial {:.0} ms; chose {winner}; {}",
                     report.took.as_secs_f64() * 1000.0,
@@ -175,7 +211,7 @@ pub fn providers(
                 String::new(),
             );
             table.row(
-                &format!("{label}Auto at a later start (decision cached)"),
+                &format!("{label}{who} at a later start (decision cached)"),
                 format!(
                     "load {cached:.0} ms; {}",
                     again
@@ -259,32 +295,36 @@ pub fn providers(
     }
     // Auto against what it chooses among: the FP32 file on every provider,
     // same thread count, within Auto's tolerance of the CPU's output.
+    // With lower-precision files allowed, against every file.
     let tolerance = f64::from(AutoTrial::default().tolerance);
-    let auto = sessions.iter().position(|(name, _, _)| name == AUTO);
-    let fastest = sessions
-        .iter()
-        .enumerate()
-        .filter(|(i, (name, intra, session))| {
-            name != AUTO
-                && *intra == threads
-                && session.path() == fp32.as_path()
-                && deviations[*i] <= tolerance
-        })
-        .map(|(i, (name, _, _))| (name, median(times[i].clone())))
-        .min_by(|a, b| a.1.total_cmp(&b.1));
-    if let (Some(auto), Some((name, best))) = (auto, fastest) {
-        let auto_ms = median(times[auto].clone());
-        let ratio = auto_ms / best;
-        table.row(
-            &format!(
-                "{label}Auto ÷ the fastest candidate within its tolerance (FP32 file, same threads)"
-            ),
-            format!("{ratio:.3} ({auto_ms:.1} / {best:.1} ms, {name})"),
-            "≤ 1.10",
-            verdict(ratio <= 1.10),
-        );
+    for (which, files_too, what) in [(AUTO, false, "FP32 file"), (AUTO_FILES, true, "any file")] {
+        let auto = sessions.iter().position(|(name, _, _)| name == which);
+        let fastest = sessions
+            .iter()
+            .enumerate()
+            .filter(|(i, (name, intra, session))| {
+                ![AUTO, AUTO_FILES].contains(&name.as_str())
+                    && *intra == threads
+                    && (files_too || session.path() == fp32.as_path())
+                    && deviations[*i] <= tolerance
+            })
+            .map(|(i, (name, _, _))| (name, median(times[i].clone())))
+            .min_by(|a, b| a.1.total_cmp(&b.1));
+        if let (Some(auto), Some((name, best))) = (auto, fastest) {
+            let auto_ms = median(times[auto].clone());
+            let ratio = auto_ms / best;
+            table.row(
+                &format!(
+                    "{label}{which} ÷ the fastest candidate within its tolerance ({what}, same threads)"
+                ),
+                format!("{ratio:.3} ({auto_ms:.1} / {best:.1} ms, {name})"),
+                "≤ 1.10",
+                verdict(ratio <= 1.10),
+            );
+        }
     }
-    let _ = std::fs::remove_file(&trial_cache);
+    let _ = std::fs::remove_file(&cache);
+    let _ = std::fs::remove_file(&cache_files);
     Ok(())
 }
 

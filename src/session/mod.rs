@@ -11,14 +11,19 @@
 
 //!
 //! The parts, one file each: the options and the provider choice
-//! (`options.rs`), Core ML's settings (`coreml.rs`), which providers to try
+//! (`options.rs`), Core ML's settings (`coreml.rs`), CUDA's libraries
+//! (`cuda.rs`), which providers to try
 //! and how each is registered (`providers.rs`), ONNX Runtime's pool threads
-//! (`threads.rs`) and the signature check (`signature.rs`).
+//! (`threads.rs`), the signature check (`signature.rs`) and the status
+//! line (`status.rs`).
 
 mod coreml;
+#[cfg(feature = "cuda")]
+mod cuda;
 mod options;
 mod providers;
 mod signature;
+mod status;
 #[cfg(test)]
 mod tests;
 mod threads;
@@ -131,12 +136,12 @@ impl DepthSession {
     ) -> Result<Self, ModelError> {
         let (input, output, dynamic) = check_signature(&session, &path)?;
         let summary = trial.as_ref().map(TrialReport::summary);
-        let mut provider = providers::describe(choice, options, notes, &path, summary.as_deref());
+        let mut provider = status::describe(choice, options, notes, &path, summary.as_deref());
         let precision = session
             .metadata()
             .ok()
             .and_then(|m| m.custom("mono_depth.precision"));
-        if let Some(warning) = providers::precision_warning(&provider, precision.as_deref()) {
+        if let Some(warning) = status::precision_warning(&provider, precision.as_deref()) {
             tracing::warn!("{}: {warning}", path.display());
             provider = format!("{provider}; {warning}");
         }

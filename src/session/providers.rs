@@ -113,7 +113,26 @@ pub(super) fn plan(runtime: &Runtime, requested: ExecutionProvider) -> (Vec<Choi
         openvino: plugin_devices(runtime, "openvino", OPENVINO),
         webgpu: plugin_devices(runtime, "webgpu", WEBGPU),
     };
-    choices(requested, offered, compiled_in)
+    // Auto passes over a provider the library was built without (the
+    // CPU-only `onnxruntime`); one asked for by name is tried, and says why.
+    let usable = |p| compiled_in(p) && (requested != ExecutionProvider::Auto || in_library(p));
+    #[cfg_attr(not(feature = "cuda"), allow(unused_mut))]
+    let (choices, mut notes) = choices(requested, offered, usable);
+    #[cfg(feature = "cuda")]
+    if requested == ExecutionProvider::Auto && !in_library(ExecutionProvider::Cuda) {
+        notes.push(format!("CUDA: {}", super::cuda::NOT_IN_LIBRARY));
+    }
+    (choices, notes)
+}
+
+/// Whether the loaded ONNX Runtime has `provider` (only CUDA's absence is
+/// common: PyPI's CPU build lacks it).
+fn in_library(provider: ExecutionProvider) -> bool {
+    match provider {
+        #[cfg(feature = "cuda")]
+        ExecutionProvider::Cuda => super::cuda::in_library(),
+        _ => true,
+    }
 }
 
 /// What the registered plugins offer: each one's device types, or why
@@ -201,67 +220,6 @@ pub(super) fn choices(
     (choices, notes)
 }
 
-/// What runs, and why not what was asked for, for the status.
-pub(super) fn describe(
-    choice: Choice,
-    options: &SessionOptions,
-    notes: &[String],
-    model: &Path,
-    trial: Option<&str>,
-) -> String {
-    let mut text = choice.name();
-    let mut details: Vec<String> = Vec::new();
-    match choice {
-        Choice::Cpu => {
-            if !matches!(
-                options.precision,
-                InferencePrecision::ProviderDefault | InferencePrecision::Fp32
-            ) {
-                details.push(format!(
-                    "{:?} asked for: ONNX Runtime's CPU kernels compute in the model's own precision",
-                    options.precision
-                ));
-            }
-        }
-        Choice::OpenVino(_) => details.push(match options.precision {
-            InferencePrecision::ProviderDefault => {
-                "OpenVINO's default precision: BF16 on CPUs that have it, FP16 on GPUs".to_owned()
-            }
-            other => format!("inference precision {other:?}"),
-        }),
-        Choice::Builtin(_) => {
-            details.push("registered; operators it cannot run fall back to CPU".to_owned())
-        }
-        Choice::WebGpu => details.push(
-            "computes in the model file's precision; operators it cannot run fall back to CPU"
-                .to_owned(),
-        ),
-    }
-    #[cfg(any(feature = "coreml", target_os = "ios", target_os = "macos"))]
-    if choice == Choice::Builtin(ExecutionProvider::CoreMl) {
-        details.push(super::coreml::cache_note(&options.coreml, model));
-    }
-    let _ = model;
-    let asked = options.provider;
-    if asked == ExecutionProvider::Auto {
-        let chosen = match trial {
-            Some(summary) => format!("chosen by Auto's trial, {summary}"),
-            None => "chosen by Auto".to_owned(),
-        };
-        details.push(if notes.is_empty() {
-            chosen
-        } else {
-            format!("{chosen}; skipped: {}", notes.join("; "))
-        });
-    } else if !notes.is_empty() {
-        details.push(notes.join("; "));
-    }
-    if !details.is_empty() {
-        text = format!("{text} ({})", details.join("; "));
-    }
-    text
-}
-
 /// Adds `choice` to `builder`.
 pub(super) fn register(
     builder: SessionBuilder,
@@ -308,7 +266,7 @@ pub(super) fn register(
                 .with_devices([device], None)
                 .map_err(|e| e.to_string())
         }
-        Choice::Builtin(provider) => builtin(builder, provider, options, model),
+        Choice::Builtin(provider) => builtin(builder, provider, runtime, options, model),
     }
 }
 
@@ -343,11 +301,20 @@ pub(super) fn openvino_config(
 fn builtin(
     builder: SessionBuilder,
     provider: ExecutionProvider,
+    runtime: &Runtime,
     options: &SessionOptions,
     model: &Path,
 ) -> Result<SessionBuilder, String> {
     let ep = builtin_provider(provider, options, model)
         .ok_or_else(|| format!("{provider:?} is not compiled in"))?;
+    #[cfg(feature = "cuda")]
+    if provider == ExecutionProvider::Cuda {
+        if !in_library(provider) {
+            return Err(format!("unavailable: {}", super::cuda::NOT_IN_LIBRARY));
+        }
+        super::cuda::preload(runtime).map_err(|e| format!("unavailable: {e}"))?;
+    }
+    let _ = runtime;
     builder
         .with_execution_providers([ep.error_on_failure()])
         .map_err(|e| format!("unavailable: {e}"))
@@ -374,15 +341,4 @@ fn builtin_provider(
         ExecutionProvider::XnnPack => Some(ort::ep::XNNPACK::default().build()),
         _ => None,
     }
-}
-
-/// A warning for a provider that runs little of a model of this
-/// precision (`mono_depth.precision` metadata): Core ML takes few of a
-/// QDQ graph's quantised operators, so an INT8 file runs mostly on the
-/// CPU there.
-pub(super) fn precision_warning(provider: &str, precision: Option<&str>) -> Option<String> {
-    (provider.starts_with("CoreML") && precision == Some("int8")).then(|| {
-        "this INT8 (QDQ) model runs mostly on the CPU under Core ML: use the FP16 or FP32 file"
-            .to_owned()
-    })
 }

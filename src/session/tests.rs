@@ -52,7 +52,7 @@ fn each_model_file_and_format_gets_its_own_core_ml_cache() {
 
 #[test]
 fn an_int8_model_under_core_ml_is_warned_about() {
-    let warn = providers::precision_warning;
+    let warn = status::precision_warning;
     assert!(warn("CoreML (registered; …)", Some("int8")).is_some());
     assert!(warn("CoreML (registered; …)", Some("fp16")).is_none());
     assert!(warn("CoreML (registered; …)", None).is_none());
@@ -206,4 +206,24 @@ fn automatic_thread_count_leaves_a_core_for_bevy() {
         ..SessionOptions::default()
     };
     assert_eq!(fixed.resolved_threads(), 3);
+}
+
+/// CUDA's libraries are loaded only from a folder that has them; a folder
+/// without them (a system CUDA on the loader's path) loads nothing, and one
+/// whose file is not a library says which file would not load.
+#[cfg(all(feature = "cuda", target_os = "linux"))]
+#[test]
+fn cuda_libraries_are_loaded_only_from_a_folder_that_has_them() {
+    let dir = std::env::temp_dir().join(format!("mono_depth_cuda_libs.{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    assert_eq!(cuda::preload_from(&dir), Ok(0));
+    std::fs::write(dir.join(cuda::LIBRARIES[0]), b"not a library").unwrap();
+    let why = cuda::preload_from(&dir).unwrap_err();
+    // No driver here: that is said first; with one, the bad file is named.
+    assert!(
+        why.contains("libcuda.so.1") || why.contains(cuda::LIBRARIES[0]),
+        "{why}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

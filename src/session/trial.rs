@@ -10,7 +10,7 @@
 //! faster than the CPU kernels on a Xeon with AMX and 1.56× slower on one
 //! with AVX-512 BF16 but no AMX (docs/performance.md).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use ort::session::Session;
@@ -39,6 +39,15 @@ pub struct AutoTrial {
     pub tolerance: f32,
     /// Where decisions are kept between starts.
     pub cache: TrialCache,
+    /// Also try the lower-precision files beside the model (default
+    /// `false`): for `name.onnx`, `name_fp16.onnx` and `name_int8.onnx`
+    /// where they exist, as `cargo xtask fetch-model` writes them, on every
+    /// provider. They meet the same tolerance against the given file's FP32
+    /// output on the CPU; one that wins is the file the session runs
+    /// ([`DepthSession::path`](super::DepthSession::path) names it). Turn
+    /// it on where a little accuracy may be traded for speed: an INT8 file
+    /// is often the fastest on a CPU.
+    pub lower_precision_files: bool,
 }
 
 impl Default for AutoTrial {
@@ -49,6 +58,7 @@ impl Default for AutoTrial {
             runs: 3,
             tolerance: 0.02,
             cache: TrialCache::Default,
+            lower_precision_files: false,
         }
     }
 }
@@ -153,51 +163,127 @@ impl TrialReport {
         let speed = self
             .speed_up()
             .map_or(String::new(), |s| format!(", {s:.2}× the CPU's FP32"));
+        let winner = self
+            .candidates
+            .get(self.winner)
+            .map_or("?", |c| c.name.as_str());
         format!(
-            "{how} in {:.1} s{speed}: {}",
+            "{how} in {:.1} s; {winner} won{speed}: {}",
             self.took.as_secs_f64(),
             each.join(", ")
         )
     }
 }
 
-/// A provider and the precision it is asked for.
+/// Which model file a candidate runs: the one given, or a lower-precision
+/// file beside it ([`AutoTrial::lower_precision_files`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ModelFile {
+    Given,
+    Fp16,
+    Int8,
+}
+
+impl ModelFile {
+    /// What is put after the given file's stem (`name_fp16.onnx`).
+    fn suffix(self) -> &'static str {
+        match self {
+            ModelFile::Given => "",
+            ModelFile::Fp16 => "_fp16",
+            ModelFile::Int8 => "_int8",
+        }
+    }
+
+    /// The file this stands for beside `given`.
+    pub(super) fn path(self, given: &Path) -> PathBuf {
+        if self == ModelFile::Given {
+            return given.to_path_buf();
+        }
+        let stem = given
+            .file_stem()
+            .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+        let extension = given
+            .extension()
+            .map_or_else(String::new, |e| format!(".{}", e.to_string_lossy()));
+        given.with_file_name(format!("{stem}{}{extension}", self.suffix()))
+    }
+}
+
+/// The lower-precision files beside `given` that exist; none when `given`
+/// is itself one (its name ends in `_fp16` or `_int8`).
+pub(super) fn lower_precision_files(given: &Path) -> Vec<ModelFile> {
+    let stem = given
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let lower = [ModelFile::Fp16, ModelFile::Int8];
+    if lower.iter().any(|f| stem.ends_with(f.suffix())) {
+        return Vec::new();
+    }
+    lower
+        .into_iter()
+        .filter(|f| f.path(given).is_file())
+        .collect()
+}
+
+/// A provider, the precision it is asked for, and the file it runs.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(super) struct Candidate {
     pub(super) choice: Choice,
     pub(super) precision: InferencePrecision,
+    pub(super) file: ModelFile,
 }
 
 impl Candidate {
     pub(super) fn name(self) -> String {
         // Only OpenVINO is tried at two precisions; the others run in their
         // own (or the one the app asked for).
-        match (self.choice, self.precision) {
+        let provider = match (self.choice, self.precision) {
             (Choice::Cpu, _) => "CPU".to_owned(),
             (choice @ Choice::OpenVino(_), InferencePrecision::ProviderDefault) => {
                 format!("{}, its default precision", choice.name())
             }
             (choice, InferencePrecision::ProviderDefault) => choice.name(),
             (choice, precision) => format!("{}, {precision:?}", choice.name()),
+        };
+        match self.file {
+            ModelFile::Given => provider,
+            ModelFile::Fp16 => format!("{provider}, FP16 file"),
+            ModelFile::Int8 => format!("{provider}, INT8 file"),
         }
     }
 }
 
 /// The candidates for Auto's `choices`: the CPU kernels first (the
 /// reference), then each choice at the precision asked for and, where that
-/// is the provider's default and it has a choice (OpenVINO), also at FP32.
-pub(super) fn candidates(choices: &[Choice], precision: InferencePrecision) -> Vec<Candidate> {
-    let mut out = vec![Candidate {
-        choice: Choice::Cpu,
-        precision: InferencePrecision::Fp32,
-    }];
-    for &choice in choices.iter().filter(|c| **c != Choice::Cpu) {
-        out.push(Candidate { choice, precision });
+/// is the provider's default and it has a choice (OpenVINO), also at FP32;
+/// then each of `files` (lower-precision files beside the model) on the
+/// CPU and on each choice, at the precision asked for.
+pub(super) fn candidates(
+    choices: &[Choice],
+    precision: InferencePrecision,
+    files: &[ModelFile],
+) -> Vec<Candidate> {
+    let given = |choice, precision| Candidate {
+        choice,
+        precision,
+        file: ModelFile::Given,
+    };
+    let mut out = vec![given(Choice::Cpu, InferencePrecision::Fp32)];
+    let others = || choices.iter().copied().filter(|c| *c != Choice::Cpu);
+    for choice in others() {
+        out.push(given(choice, precision));
         if matches!(choice, Choice::OpenVino(_)) && precision == InferencePrecision::ProviderDefault
         {
+            out.push(given(choice, InferencePrecision::Fp32));
+        }
+    }
+    for &file in files.iter().filter(|f| **f != ModelFile::Given) {
+        for choice in std::iter::once(Choice::Cpu).chain(others()) {
             out.push(Candidate {
                 choice,
-                precision: InferencePrecision::Fp32,
+                precision,
+                file,
             });
         }
     }

@@ -6,7 +6,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::SessionOptions;
-use super::trial::{Candidate, TrialReport};
+use super::trial::{Candidate, ModelFile, TrialReport};
 use crate::runtime::Runtime;
 
 /// Everything a decision depends on, as one readable string.
@@ -39,13 +39,21 @@ pub(super) fn key(
         })
         .collect();
     let names: Vec<String> = candidates.iter().map(|c| c.name()).collect();
+    let mut files = vec![file_hash(model)?];
+    for file in [ModelFile::Fp16, ModelFile::Int8] {
+        if candidates.iter().any(|c| c.file == file) {
+            let path = file.path(model);
+            files.push(format!("{} {}", path.display(), file_hash(&path)?));
+        }
+    }
     Ok(format!(
-        "v1 | machine {} | devices {} | runtime {} | plugins {} | model {} | threads {} optimise {} precision {:?} coreml {:?} | candidates {}",
+        "v2 | machine {} | gpus {} | devices {} | runtime {} | plugins {} | model {} | threads {} optimise {} precision {:?} coreml {:?} | candidates {}",
         machine(),
+        gpus(Path::new("/")),
         devices.join(", "),
         runtime.build_info(),
         plugins.join(", "),
-        file_hash(model)?,
+        files.join(", "),
         options.resolved_threads(),
         options.optimize,
         options.precision,
@@ -78,6 +86,47 @@ fn machine() -> String {
         field("flags"),
         field("Features")
     )
+}
+
+/// The GPUs and their drivers as the system under `root` lists them
+/// (Linux: each DRM card's PCI vendor and device and its kernel driver, and
+/// the NVIDIA driver's version line), so that a new GPU or driver measures
+/// again; empty elsewhere. ONNX Runtime's device list (also in the key)
+/// names the devices but not the driver.
+pub(super) fn gpus(root: &Path) -> String {
+    let read = |path: std::path::PathBuf| {
+        std::fs::read_to_string(path)
+            .map(|s| s.trim().to_owned())
+            .unwrap_or_default()
+    };
+    let mut cards: Vec<String> = std::fs::read_dir(root.join("sys/class/drm"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.strip_prefix("card")
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .map(|e| {
+            let device = e.path().join("device");
+            let driver = std::fs::read_link(device.join("driver"))
+                .ok()
+                .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+                .unwrap_or_default();
+            format!(
+                "{}:{} {driver}",
+                read(device.join("vendor")),
+                read(device.join("device"))
+            )
+        })
+        .collect();
+    cards.sort();
+    let nvidia = read(root.join("proc/driver/nvidia/version"));
+    if let Some(line) = nvidia.lines().next().filter(|l| !l.is_empty()) {
+        cards.push(line.to_owned());
+    }
+    cards.join(", ")
 }
 
 /// The model file's size and a 64-bit FNV-1a hash of its content, taken 8

@@ -23,7 +23,13 @@ impl DepthSession {
     ) -> Result<Self, ModelError> {
         let started = Instant::now();
         let settings = &options.auto;
-        let candidates = trial::candidates(choices, options.precision);
+        let files = if settings.lower_precision_files {
+            trial::lower_precision_files(&path)
+        } else {
+            Vec::new()
+        };
+        let candidates = trial::candidates(choices, options.precision, &files);
+        let file_of = |c: trial::Candidate| c.file.path(&path);
         let with = |c: trial::Candidate| SessionOptions {
             precision: c.precision,
             ..options.clone()
@@ -43,7 +49,12 @@ impl DepthSession {
                     .is_some_and(|r| r.name == c.name())
             });
             if let Some(candidate) = winner {
-                match build(runtime, &with(candidate), candidate.choice, &path) {
+                match build(
+                    runtime,
+                    &with(candidate),
+                    candidate.choice,
+                    &file_of(candidate),
+                ) {
                     Ok(session) => {
                         report.cached = true;
                         report.took = started.elapsed();
@@ -52,7 +63,7 @@ impl DepthSession {
                             candidate.choice,
                             &with(candidate),
                             &notes,
-                            path,
+                            file_of(candidate),
                             Some(report),
                         );
                     }
@@ -70,7 +81,10 @@ impl DepthSession {
         let mut session = match build(runtime, &with(reference), reference.choice, &path) {
             Ok(session) => session,
             Err(Build::Register(reason) | Build::Commit(reason)) => {
-                return Err(ModelError::Invalid { path, reason });
+                return Err(ModelError::Invalid {
+                    path: path.clone(),
+                    reason,
+                });
             }
         };
         let (input, _, _) = check_signature(&session, &path)?;
@@ -101,7 +115,12 @@ impl DepthSession {
             if Instant::now() > deadline {
                 entry.excluded = Some("not tried: the trial's budget was spent".to_owned());
             } else {
-                match build(runtime, &with(candidate), candidate.choice, &path) {
+                match build(
+                    runtime,
+                    &with(candidate),
+                    candidate.choice,
+                    &file_of(candidate),
+                ) {
                     Err(e) => {
                         // Said once per provider, as the fixed order says it.
                         let (short, note) = match &e {
@@ -111,7 +130,11 @@ impl DepthSession {
                             ),
                             Build::Commit(why) => (
                                 "refused the model",
-                                format!("{} refused this model: {why}", candidate.choice.name()),
+                                format!(
+                                    "{} refused {}: {why}",
+                                    candidate.name(),
+                                    file_of(candidate).display()
+                                ),
                             ),
                         };
                         entry.excluded = Some(short.to_owned());
@@ -174,7 +197,7 @@ impl DepthSession {
             candidate.choice,
             &with(candidate),
             &notes,
-            path,
+            file_of(candidate),
             Some(report),
         )
     }

@@ -71,7 +71,7 @@ fn the_trial_tries_openvino_at_its_default_and_at_fp32_after_the_cpu() {
         Choice::Cpu,
     ];
     let names = |precision| -> Vec<String> {
-        trial::candidates(&plan, precision)
+        trial::candidates(&plan, precision, &[])
             .into_iter()
             .map(|c| c.name())
             .collect()
@@ -90,6 +90,99 @@ fn the_trial_tries_openvino_at_its_default_and_at_fp32_after_the_cpu() {
         names(InferencePrecision::Fp32),
         ["CPU", "WebGPU, Fp32", "OpenVINO CPU, Fp32"]
     );
+}
+
+/// The lower-precision files beside the model come after the given file's
+/// candidates, each on the CPU and on every provider, at the precision
+/// asked for; they are found by name, and a file that is itself a
+/// lower-precision one has none.
+#[test]
+fn the_trial_tries_the_files_beside_the_model_after_the_given_one() {
+    use ort::memory::DeviceType;
+    use providers::Choice;
+    use trial::ModelFile;
+    let plan = [Choice::OpenVino(DeviceType::CPU), Choice::Cpu];
+    let files = [ModelFile::Fp16, ModelFile::Int8];
+    let names: Vec<String> = trial::candidates(&plan, InferencePrecision::ProviderDefault, &files)
+        .into_iter()
+        .map(|c| c.name())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "CPU",
+            "OpenVINO CPU, its default precision",
+            "OpenVINO CPU, Fp32",
+            "CPU, FP16 file",
+            "OpenVINO CPU, its default precision, FP16 file",
+            "CPU, INT8 file",
+            "OpenVINO CPU, its default precision, INT8 file",
+        ]
+    );
+
+    let dir = std::env::temp_dir().join(format!("mono_depth_trial_files.{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let given = dir.join("depth.onnx");
+    std::fs::write(&given, b"fp32").unwrap();
+    assert_eq!(trial::lower_precision_files(&given), []);
+    std::fs::write(dir.join("depth_int8.onnx"), b"int8").unwrap();
+    assert_eq!(trial::lower_precision_files(&given), [ModelFile::Int8]);
+    std::fs::write(dir.join("depth_fp16.onnx"), b"fp16").unwrap();
+    assert_eq!(trial::lower_precision_files(&given), files);
+    assert_eq!(ModelFile::Int8.path(&given), dir.join("depth_int8.onnx"));
+    assert_eq!(ModelFile::Given.path(&given), given);
+    // Given the INT8 file, nothing else is tried.
+    assert_eq!(
+        trial::lower_precision_files(&dir.join("depth_int8.onnx")),
+        []
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The GPUs and drivers in the key come from the system's device lists: a
+/// changed driver or card changes the key, so the trial measures again.
+#[cfg(unix)]
+#[test]
+fn the_trial_key_names_the_gpus_and_their_drivers() {
+    let root = std::env::temp_dir().join(format!("mono_depth_trial_gpus.{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    assert_eq!(trial_cache::gpus(&root), "");
+    let card = |n: &str, vendor: &str, device: &str, driver: &str| {
+        let dev = root.join("sys/class/drm").join(n).join("device");
+        std::fs::create_dir_all(&dev).unwrap();
+        std::fs::write(dev.join("vendor"), format!("{vendor}\n")).unwrap();
+        std::fs::write(dev.join("device"), format!("{device}\n")).unwrap();
+        let target = root.join("drivers").join(driver);
+        std::fs::create_dir_all(&target).unwrap();
+        let link = dev.join("driver");
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+    };
+    card("card1", "0x10de", "0x2335", "nvidia");
+    card("card0", "0x8086", "0x46a6", "i915");
+    // Connectors (card0-HDMI-A-1) are not cards.
+    std::fs::create_dir_all(root.join("sys/class/drm/card0-HDMI-A-1")).unwrap();
+    assert_eq!(
+        trial_cache::gpus(&root),
+        "0x10de:0x2335 nvidia, 0x8086:0x46a6 i915"
+    );
+    let version = root.join("proc/driver/nvidia");
+    std::fs::create_dir_all(&version).unwrap();
+    let driver = |v: &str| {
+        std::fs::write(
+            version.join("version"),
+            format!("NVRM version: NVIDIA UNIX x86_64 Kernel Module  {v}\nGCC version: 12\n"),
+        )
+        .unwrap();
+        trial_cache::gpus(&root)
+    };
+    let old = driver("580.65.06");
+    assert!(old.ends_with("Kernel Module  580.65.06"), "{old}");
+    assert_ne!(driver("590.12"), old);
+    card("card0", "0x8086", "0x46a6", "xe");
+    assert!(trial_cache::gpus(&root).contains("0x8086:0x46a6 xe"));
+    let _ = std::fs::remove_dir_all(&root);
 }
 
 #[test]
@@ -176,7 +269,7 @@ fn the_trial_summary_says_what_won_by_how_much_and_what_each_measured() {
     assert_eq!(report.speed_up(), Some(1.25));
     assert_eq!(
         report.summary(),
-        "measured at load in 4.2 s, 1.25× the CPU's FP32: CPU 250.0 ms, \
+        "measured at load in 4.2 s; OpenVINO CPU, Fp32 won, 1.25× the CPU's FP32: CPU 250.0 ms, \
          OpenVINO CPU, its default precision 100.0 ms (over the tolerance), OpenVINO CPU, Fp32 200.0 ms"
     );
     let cached = TrialReport {

@@ -1,6 +1,7 @@
 //! Repository tooling for bevy_mono_depth: `cargo xtask <command>`.
 
 mod client;
+mod cuda;
 mod layers;
 mod onnxruntime;
 mod providers;
@@ -102,6 +103,7 @@ fn setup(args: &[String]) -> Result<(), Fail> {
     }
     onnxruntime::ensure()?;
     providers::ensure();
+    cuda::ensure();
     python::ensure_venv()?;
     python::build_test_models(false)?;
     println!("== setup done");
@@ -305,7 +307,7 @@ fn demo(args: &[String]) -> Result<(), Fail> {
         .args(["run", "--release", "--example", "ar_occlusion", "--"])
         .args(passthrough)
         .current_dir(repo_root());
-    util::runtime_env(&mut run_demo);
+    util::fastest_runtime_env(&mut run_demo);
     run(&mut run_demo)
 }
 
@@ -334,6 +336,7 @@ fn bench(args: &[String]) -> Result<(), Fail> {
     }
     bench.args(passthrough).current_dir(repo_root());
     util::test_env(&mut bench);
+    util::fastest_runtime_env(&mut bench);
     run(&mut bench)
 }
 

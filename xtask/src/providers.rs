@@ -130,36 +130,7 @@ fn install(wheel: &Wheel) -> Result<(), Fail> {
         println!("{title} {version}: {} (present)", library.display());
         return Ok(());
     }
-    let cache = cache_dir().join("wheels");
-    std::fs::create_dir_all(&cache)?;
-    let path = cache.join(file);
-    if !(path.is_file() && sha256_file(&path)? == *sha256) {
-        println!(
-            "{title} {version}: downloading {file} ({}) from PyPI",
-            wheel.size
-        );
-        let python = crate::python::system_python()?;
-        run(Command::new(&python)
-            .args(["-m", "pip", "download", "--no-deps", "--only-binary=:all:"])
-            .args(["--disable-pip-version-check", "--progress-bar", "on"])
-            .args([
-                "--python-version",
-                "3.11",
-                "--platform",
-                "manylinux_2_28_x86_64",
-                "--dest",
-            ])
-            .arg(&cache)
-            .arg(format!("{}=={version}", wheel.project)))
-        .map_err(|e| Fail::new(format!("download failed: {e}")))?;
-        let got = sha256_file(&path)?;
-        if got != *sha256 {
-            std::fs::remove_file(&path)?;
-            return Err(Fail::new(format!(
-                "{file} has sha256 {got}, expected {sha256}: removed it"
-            )));
-        }
-    }
+    let path = pinned_wheel(title, wheel.project, version, file, sha256, wheel.size)?;
     // Unpacked into a fresh folder, then moved into place.
     let partial = dir.with_extension("partial");
     let _ = std::fs::remove_dir_all(&partial);
@@ -186,4 +157,66 @@ fn install(wheel: &Wheel) -> Result<(), Fail> {
     std::fs::write(&stamp, sha256)?;
     println!("{title} {version}: installed {}", library.display());
     Ok(())
+}
+
+/// The pinned wheel `file` of `project` `version` from PyPI, in the
+/// download cache: fetched if it is not there, and kept only if its sha256
+/// is `sha256`. `title` and `size` are for the line that says it downloads.
+pub fn pinned_wheel(
+    title: &str,
+    project: &str,
+    version: &str,
+    file: &str,
+    sha256: &str,
+    size: &str,
+) -> Result<PathBuf, Fail> {
+    let cache = cache_dir().join("wheels");
+    std::fs::create_dir_all(&cache)?;
+    let path = cache.join(file);
+    if path.is_file() && sha256_file(&path)? == sha256 {
+        return Ok(path);
+    }
+    println!("{title} {version}: downloading {file} ({size}) from PyPI");
+    let python = crate::python::system_python()?;
+    let (abi, platforms) =
+        wheel_tags(file).ok_or_else(|| Fail::new(format!("{file} is not a wheel's file name")))?;
+    let mut pip = Command::new(&python);
+    pip.args(["-m", "pip", "download", "--no-deps", "--only-binary=:all:"])
+        .args(["--disable-pip-version-check", "--progress-bar", "on"])
+        .args(["--python-version", "3.11", "--implementation", "cp"])
+        .args(["--abi", &abi]);
+    for platform in platforms {
+        pip.args(["--platform", &platform]);
+    }
+    run(pip
+        .arg("--dest")
+        .arg(&cache)
+        .arg(format!("{project}=={version}")))
+    .map_err(|e| Fail::new(format!("download failed: {e}")))?;
+    let got = sha256_file(&path)?;
+    if got != sha256 {
+        std::fs::remove_file(&path)?;
+        return Err(Fail::new(format!(
+            "{file} has sha256 {got}, expected {sha256}: removed it"
+        )));
+    }
+    Ok(path)
+}
+
+/// A wheel file name's ABI tag and platform tags, as pip's `--abi` and
+/// `--platform` take them (`…-py3-none-manylinux2014_x86_64.manylinux_2_17_x86_64.whl`:
+/// `none`, both platforms).
+pub fn wheel_tags(file: &str) -> Option<(String, Vec<String>)> {
+    let stem = file.strip_suffix(".whl")?;
+    let parts: Vec<&str> = stem.split('-').collect();
+    let [.., abi, platform] = parts.as_slice() else {
+        return None;
+    };
+    if parts.len() < 5 {
+        return None;
+    }
+    Some((
+        (*abi).to_owned(),
+        platform.split('.').map(str::to_owned).collect(),
+    ))
 }

@@ -120,14 +120,28 @@ pub fn read_stamp(path: &Path) -> String {
 }
 
 /// Environment for anything that loads ONNX Runtime: `ORT_DYLIB_PATH` points
-/// at the provisioned library unless the user set it.
+/// at the provisioned CPU build unless the user set it.
 pub fn runtime_env(command: &mut Command) {
     if std::env::var_os("ORT_DYLIB_PATH").is_none() {
         command.env("ORT_DYLIB_PATH", crate::onnxruntime::install_dir());
     }
 }
 
-/// Environment for the test suite: the runtime, the generated models, and
+/// [`runtime_env`] for the demo and the performance report: ONNX Runtime's
+/// GPU build where setup installed it (a machine with an NVIDIA driver),
+/// so that CUDA can run; the CPU build otherwise.
+pub fn fastest_runtime_env(command: &mut Command) {
+    match crate::cuda::installed() {
+        Some(dir) if std::env::var_os("ORT_DYLIB_PATH").is_none() => {
+            println!("ONNX Runtime: the GPU build in {}", dir.display());
+            command.env("ORT_DYLIB_PATH", dir);
+        }
+        _ => runtime_env(command),
+    }
+}
+
+/// Environment for the test suite: the runtime (the CPU build: the tests
+/// check behaviour, the same on every machine), the generated models, and
 /// Mesa's software Vulkan so rendering tests give the same pixels everywhere.
 pub fn test_env(command: &mut Command) {
     runtime_env(command);
