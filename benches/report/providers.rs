@@ -201,7 +201,7 @@ pub fn providers(
                 "Auto with lower-precision files"
             };
             table.row(
-                &format!("{label}{who}'s trial at first load"),
+                &format!("{label}{who}: the trial at first load"),
                 format!(
                     "load {first:.0} ms, of it the trial {:.0} ms; chose {winner}; {}",
                     report.took.as_secs_f64() * 1000.0,
@@ -211,7 +211,7 @@ pub fn providers(
                 String::new(),
             );
             table.row(
-                &format!("{label}{who} at a later start (decision cached)"),
+                &format!("{label}{who}: a later start (decision cached)"),
                 format!(
                     "load {cached:.0} ms; {}",
                     again

@@ -43,7 +43,8 @@ pub struct AutoTrial {
     /// `false`): for `name.onnx`, `name_fp16.onnx` and `name_int8.onnx`
     /// where they exist, as `cargo xtask fetch-model` writes them, on every
     /// provider. They meet the same tolerance against the given file's FP32
-    /// output on the CPU; one that wins is the file the session runs
+    /// output on the CPU, and must beat the given file's fastest by 5 %;
+    /// one that wins is the file the session runs
     /// ([`DepthSession::path`](super::DepthSession::path) names it). Turn
     /// it on where a little accuracy may be traded for speed: an INT8 file
     /// is often the fastest on a CPU.
@@ -131,6 +132,14 @@ pub struct TrialCandidate {
     /// Why it could not win, if it could not (refused the model, outside
     /// the tolerance, not reached within the budget).
     pub excluded: Option<String>,
+}
+
+impl TrialCandidate {
+    /// Whether this candidate ran a lower-precision file beside the model
+    /// (its name ends in `, FP16 file` or `, INT8 file`).
+    pub fn is_lower_precision_file(&self) -> bool {
+        self.name.ends_with(", FP16 file") || self.name.ends_with(", INT8 file")
+    }
 }
 
 impl TrialReport {
@@ -290,17 +299,31 @@ pub(super) fn candidates(
     out
 }
 
+/// How much faster than the given file's best a lower-precision file must
+/// be to win (5 %): one that only ties it would trade accuracy for noise.
+pub(super) const FILE_MARGIN: f64 = 0.95;
+
 /// The fastest measured candidate whose deviation is finite and within
-/// `tolerance`; index 0 (the reference) when none is.
+/// `tolerance`; index 0 (the reference) when none is. A lower-precision file
+/// ([`TrialCandidate::is_lower_precision_file`]) wins only if it beats the
+/// given file's fastest by [`FILE_MARGIN`].
 pub(super) fn decide(candidates: &[TrialCandidate], tolerance: f64) -> usize {
-    candidates
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| c.excluded.is_none())
-        .filter(|(_, c)| c.deviation.is_some_and(|d| d.is_finite() && d <= tolerance))
-        .filter_map(|(i, c)| c.ms.filter(|ms| ms.is_finite()).map(|ms| (i, ms)))
-        .min_by(|a, b| a.1.total_cmp(&b.1))
-        .map_or(0, |(i, _)| i)
+    let fastest = |files: bool| {
+        candidates
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.is_lower_precision_file() == files)
+            .filter(|(_, c)| c.excluded.is_none())
+            .filter(|(_, c)| c.deviation.is_some_and(|d| d.is_finite() && d <= tolerance))
+            .filter_map(|(i, c)| c.ms.filter(|ms| ms.is_finite()).map(|ms| (i, ms)))
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+    };
+    match (fastest(false), fastest(true)) {
+        (Some((_, given)), Some((i, file))) if file < given * FILE_MARGIN => i,
+        (None, Some((i, _))) => i,
+        (Some((i, _)), _) => i,
+        (None, None) => 0,
+    }
 }
 
 /// Mean |a − b| ÷ mean |reference|; NaN when an output holds NaN or ±∞ or

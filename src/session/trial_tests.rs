@@ -48,6 +48,25 @@ fn the_trial_picks_the_fastest_candidate_within_the_tolerance() {
     assert_eq!(decide(&[measured("CPU", None, Some(0.0))]), 0);
 }
 
+/// A lower-precision file wins only by a clear margin over the given
+/// file's fastest: a tie is noise, and costs accuracy.
+#[test]
+fn a_lower_precision_file_wins_only_when_clearly_faster() {
+    let decide = |c: &[TrialCandidate]| trial::decide(c, 0.02);
+    let cpu = measured("CPU", Some(100.0), Some(0.0));
+    let close = measured("CPU, FP16 file", Some(99.0), Some(0.005));
+    assert!(close.is_lower_precision_file() && !cpu.is_lower_precision_file());
+    assert_eq!(decide(&[cpu.clone(), close.clone()]), 0);
+    let fast = measured("CPU, INT8 file", Some(60.0), Some(0.001));
+    assert_eq!(decide(&[cpu.clone(), close, fast.clone()]), 2);
+    // Outside the tolerance it loses however fast.
+    let sloppy = measured("CPU, INT8 file", Some(30.0), Some(0.2));
+    assert_eq!(decide(&[cpu.clone(), sloppy]), 0);
+    // Against a faster provider on the given file, the margin is to that.
+    let provider = measured("OpenVINO CPU, Fp32", Some(62.0), Some(1e-6));
+    assert_eq!(decide(&[cpu, provider, fast]), 1);
+}
+
 #[test]
 fn the_trial_deviation_is_relative_and_nan_for_broken_output() {
     let reference = [1.0, 2.0, 3.0, 4.0];
