@@ -177,3 +177,32 @@ fn the_files_beside_the_model_lose_outside_the_tolerance_and_are_tried_only_when
     assert_eq!(only.path(), int8_given);
     let _ = std::fs::remove_dir_all(given.parent().unwrap());
 }
+
+/// A broken file beside the model (not ONNX) is a candidate that refused
+/// the model, not a failed load: the given file still runs.
+#[test]
+fn a_broken_file_beside_the_model_is_excluded_and_the_model_still_loads() {
+    let runtime = runtime();
+    let (given, cache) = family("broken");
+    let int8 = given.with_file_name("depth_int8.onnx");
+    std::fs::write(&int8, b"not an onnx model").unwrap();
+    let mut session = load(&runtime, &given, &options(&cache, true, 0.02));
+    let report = session.trial().unwrap().clone();
+    let entry = report
+        .candidates
+        .iter()
+        .find(|c| c.name == "CPU, INT8 file")
+        .unwrap();
+    assert_eq!(
+        entry.excluded.as_deref(),
+        Some("refused the model"),
+        "{report:?}"
+    );
+    assert_ne!(session.path(), int8);
+    let mut out = Vec::new();
+    session
+        .run(&vec![0.0; session.input.len()], &mut out)
+        .unwrap();
+    assert_eq!(out.len(), session.output.len());
+    let _ = std::fs::remove_dir_all(given.parent().unwrap());
+}

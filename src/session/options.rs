@@ -38,7 +38,10 @@ pub enum ExecutionProvider {
     WebGpu,
     /// Apple's Core ML (built in on iOS and macOS; elsewhere feature `coreml`).
     CoreMl,
-    /// NVIDIA CUDA (feature `cuda`; needs the GPU build of ONNX Runtime).
+    /// NVIDIA CUDA (feature `cuda`, on by default; needs ONNX Runtime's GPU
+    /// build, which `cargo xtask setup` installs on x86_64 Linux with an
+    /// NVIDIA driver; the CUDA and cuDNN libraries beside it are loaded
+    /// before the provider is registered).
     Cuda,
     /// DirectML (feature `directml`; Windows).
     DirectMl,

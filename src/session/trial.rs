@@ -231,7 +231,12 @@ pub(super) fn lower_precision_files(given: &Path) -> Vec<ModelFile> {
     }
     lower
         .into_iter()
-        .filter(|f| f.path(given).is_file())
+        // One that cannot be opened is left out, not an error: the given
+        // file still loads.
+        .filter(|f| {
+            std::fs::File::open(f.path(given))
+                .is_ok_and(|o| o.metadata().is_ok_and(|m| m.is_file()))
+        })
         .collect()
 }
 

@@ -19,7 +19,9 @@ cargo xtask <command>
 commands:
   setup              install what builds, tests and the demo need (idempotent):
                      Debian packages, ONNX Runtime 1.31.1 in target/onnxruntime,
-                     the model-tool venv in target/pyenv, test models in target/models
+                     the model-tool venv in target/pyenv, test models in target/models;
+                     with an NVIDIA driver, ONNX Runtime's GPU build with CUDA 13 and
+                     cuDNN 9 in target/onnxruntime-cuda (MONO_DEPTH_NO_CUDA=1 skips it)
   test               setup, then fmt --check, the layer check, clippy -D warnings (feature sets
                      that matter), cargo doc, the model-tool tests, cargo test,
                      the report and quality smoke runs, and `client`

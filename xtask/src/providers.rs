@@ -135,23 +135,10 @@ fn install(wheel: &Wheel) -> Result<(), Fail> {
     let partial = dir.with_extension("partial");
     let _ = std::fs::remove_dir_all(&partial);
     std::fs::create_dir_all(&partial)?;
-    let opened = std::fs::File::open(&path)?;
-    let mut archive =
-        zip::ZipArchive::new(opened).map_err(|e| Fail::new(format!("{}: {e}", path.display())))?;
-    for i in 0..archive.len() {
-        let mut member = archive
-            .by_index(i)
-            .map_err(|e| Fail::new(format!("{}: {e}", path.display())))?;
-        let Some(name) = member.name().strip_prefix(wheel.member_dir) else {
-            continue;
-        };
-        // Only the shared libraries, and only plain names.
-        if !name.contains(".so") || name.contains('/') || name.contains("..") {
-            continue;
-        }
-        let mut out = std::fs::File::create(partial.join(name))?;
-        std::io::copy(&mut member, &mut out)?;
-    }
+    // Only the shared libraries, and only plain names.
+    crate::cuda::unpack(&path, wheel.member_dir, &partial, |name| {
+        name.contains(".so")
+    })?;
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::rename(&partial, &dir)?;
     std::fs::write(&stamp, sha256)?;
